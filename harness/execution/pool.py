@@ -1,0 +1,220 @@
+"""Warm sandbox workers, one per parallel slot, fed from a queue by harness threads.
+
+Each slot thread owns one worker (a zygote inside the isolation layer, see worker.py) for its whole
+life: the kernel's die-with-parent signal follows the thread that started the process. A run is a
+program with its inputs; the caller passes a listener that sees the child's lines as they arrive and
+may stop the run early (fail-fast), then sees the zygote's final report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import subprocess
+import tempfile
+import threading
+from dataclasses import asdict, dataclass
+from typing import Callable, Iterable, Iterator, Protocol
+
+from harness.execution.limits import Limits
+from harness.execution.sandbox import Sandbox, SandboxError, choose
+
+HELLO_TIMEOUT_S = 120
+
+
+@dataclass(frozen=True)
+class Run:
+    """One program execution: `code` is exec'd, then `entry_point` is called on each input."""
+
+    code: str
+    entry_point: str
+    inputs_line: bytes  # values.encode() of the list of argument lists
+    time_limits: list[float] | None  # CPU seconds per input; None for trusted reference code
+    budget_cpu_s: float
+    budget_wall_s: float
+
+
+class Listener(Protocol):
+    def on_line(self, line: bytes) -> bool:
+        """A line from the child (untrusted). Return True to stop the run now."""
+
+    def on_done(self, report: dict) -> None:
+        """The zygote's report: exit code, why it was killed if it was, CPU seconds."""
+
+
+class WorkerDied(RuntimeError):
+    pass
+
+
+class SandboxWorker:
+    def __init__(self, sandbox: Sandbox, limits: Limits):
+        self.sandbox = sandbox
+        self.limits = limits
+        self.process: subprocess.Popen | None = None
+        self.hello: dict = {}
+        self.start()
+
+    def start(self) -> None:
+        launch = self.sandbox.launch()
+        self.scratch = launch.scratch_host_dir
+        self.stderr = tempfile.TemporaryFile()
+        self.process = subprocess.Popen(
+            launch.argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.stderr,
+            env=launch.env,
+            start_new_session=True,  # Ctrl-C reaches the harness, which shuts workers down in order
+            bufsize=1 << 20,
+        )
+        line = self.process.stdout.readline()
+        if not line.startswith(b"Z"):
+            self.close()
+            raise SandboxError(f"the {self.sandbox.layer} sandbox worker did not start: {self.stderr_tail()}")
+        self.hello = json.loads(line[1:])
+
+    def stderr_tail(self) -> str:
+        self.stderr.seek(0)
+        return self.stderr.read()[-2000:].decode("utf-8", "replace").strip() or "(no output)"
+
+    def run(self, run: Run, listener: Listener) -> None:
+        header = dict(asdict(self.limits), code=run.code, entry_point=run.entry_point, time_limits=run.time_limits,
+                      budget_cpu_s=run.budget_cpu_s, budget_wall_s=run.budget_wall_s)
+        header["seccomp"] = self.limits.seccomp and self.hello.get("seccomp", False)
+        try:
+            self.process.stdin.write(json.dumps(header).encode() + b"\n" + run.inputs_line + b"\n")
+            self.process.stdin.flush()
+        except (BrokenPipeError, OSError):
+            raise WorkerDied(self.stderr_tail())
+        stopped = False
+        readline = self.process.stdout.readline
+        while True:
+            line = readline()
+            if not line:
+                raise WorkerDied(self.stderr_tail())
+            if line[:1] == b"C":
+                if not stopped and listener.on_line(line[1:-1]):
+                    stopped = True
+                    try:
+                        self.process.stdin.write(b"abort\n")
+                        self.process.stdin.flush()
+                    except OSError:
+                        pass
+            elif line[:1] == b"Z":
+                listener.on_done(json.loads(line[1:]))
+                return
+
+    def close(self) -> None:
+        if self.process is not None:
+            try:
+                self.process.stdin.close()
+                self.process.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired):
+                self.process.kill()
+                self.process.wait()
+            self.process.stdout.close()
+        if self.scratch:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+        self.stderr.close()
+
+    def restart(self) -> None:
+        self.close()
+        self.start()
+
+
+Task = tuple[object, Run, Callable[[], Listener]]  # (key, run, listener factory)
+
+
+class WorkerPool:
+    """`size` warm workers. Use as a context manager; `map` yields (key, listener) as runs finish."""
+
+    def __init__(self, size: int | None = None, sandbox: Sandbox | None = None, limits: Limits | None = None):
+        self.size = max(1, size or os.cpu_count() or 1)
+        self.sandbox = sandbox or choose()
+        self.limits = (limits or Limits()).resolved()
+        self.tasks: queue.Queue = queue.Queue()
+        self.results: queue.Queue = queue.Queue()
+        self.started = threading.Barrier(self.size + 1)
+        self.hello: dict = {}
+        self.threads = [threading.Thread(target=self._slot, daemon=True, name=f"sandbox-{i}") for i in range(self.size)]
+        for thread in self.threads:
+            thread.start()
+        self.started.wait()
+        if self.startup_error is not None:
+            self.close()
+            raise self.startup_error
+
+    startup_error: Exception | None = None
+
+    def _slot(self) -> None:
+        try:
+            worker = SandboxWorker(self.sandbox, self.limits)
+            self.hello = worker.hello
+        except Exception as error:  # reported by the constructor
+            self.startup_error = error
+            self.started.wait()
+            return
+        self.started.wait()
+        try:
+            while (task := self.tasks.get()) is not None:
+                key, run, make_listener = task
+                try:
+                    self.results.put((key, self._execute(worker, run, make_listener), None))
+                except BaseException as error:  # surfaced in the caller's thread
+                    self.results.put((key, None, error))
+        finally:
+            worker.close()
+
+    def _execute(self, worker: SandboxWorker, run: Run, make_listener) -> Listener:
+        # A worker that dies mid-run (it should not: the child cannot signal it) is restarted and
+        # the run repeated once on a fresh one, so one bad program cannot cost another its verdict.
+        for attempt in range(2):
+            listener = make_listener()
+            try:
+                worker.run(run, listener)
+                return listener
+            except WorkerDied as died:
+                reason = str(died)
+                worker.restart()
+        listener.on_done({"done": True, "exit": None, "killed": f"sandbox worker died: {reason}", "cpu_s": 0.0})
+        return listener
+
+    def map(self, tasks: Iterable[Task]) -> Iterator[tuple[object, Listener]]:
+        pending = 0
+        for task in tasks:
+            self.tasks.put(task)
+            pending += 1
+        for _ in range(pending):
+            key, listener, error = self.results.get()
+            if error is not None:
+                raise error
+            yield key, listener
+
+    def close(self) -> None:
+        while True:  # runs not started yet are dropped
+            try:
+                self.tasks.get_nowait()
+            except queue.Empty:
+                break
+        for _ in self.threads:
+            self.tasks.put(None)
+        for thread in self.threads:
+            thread.join()
+
+    def __enter__(self) -> "WorkerPool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def describe(self) -> dict:
+        """What protected the runs, for the results file."""
+        return {
+            "isolation": self.sandbox.layer,
+            "seccomp": bool(self.limits.seccomp and self.hello.get("seccomp")),
+            "workers": self.size,
+            "sandbox_python": self.hello.get("python"),
+            "limits": asdict(self.limits),
+        }

@@ -1,0 +1,437 @@
+"""The sandbox side of the executor: a warm zygote that forks one child per program run.
+
+Runs inside the isolation layer, started by harness.execution.pool, standard library only (numpy is
+pre-imported when installed so that programs using it start fast). The zygote never runs untrusted
+code itself; each run happens in a forked child that first drops into its limits (rlimits, seccomp,
+closed descriptors, a fresh working directory, swallowed stdio) and then reports plain values.
+
+Protocol on the zygote's stdin/stdout, one line per message:
+  harness -> zygote   a job: one JSON header line, then one line with the encoded inputs;
+                      "abort" while a job runs: kill the child now.
+  zygote -> harness   "Z" + JSON: the zygote's own reports (hello at start, done after each job);
+                      "C" + line: a line written by the child, untrusted, relayed verbatim.
+Child lines: "O <i> <cpu seconds> <encoded output>", "E <i> <reason>" (input i raised or timed
+out), "L <reason>" (the program did not load), "D <n>" (all n inputs ran).
+The harness alone compares outputs with expected values, which never enter the sandbox.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import math
+import os
+import resource
+import select
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import seccomp  # noqa: E402
+import values  # noqa: E402
+
+MAX_LINE_BYTES = 256 * 1024 * 1024  # a child line longer than this is cut off and the run killed
+POLL_SECONDS = 0.05  # how often a running child's CPU time is checked against its budget
+STDIO_CAP_CHARS = 4096  # what a program prints is kept up to this, then dropped
+_PR_SET_PDEATHSIG = 1
+
+try:  # what many generated programs import; forked children then start warm
+    import numpy  # noqa: F401
+except ImportError:
+    pass
+import collections, copy, decimal, fractions, functools, hashlib, heapq, itertools, random, re, statistics, string, typing  # noqa: E401,F401,E402
+import faulthandler, io, platform, shutil, subprocess  # noqa: E401,E402
+
+
+class TimeoutException(Exception):
+    """Raised in the child by its per-input CPU or wall timer (same name and role as in evalplus)."""
+
+
+class SwallowedIO(io.StringIO):
+    """stdin/stdout/stderr of the program: writes kept up to a cap, reads fail as in evalplus."""
+
+    def write(self, text):
+        if isinstance(text, str):
+            super().write(text[: max(0, STDIO_CAP_CHARS - self.tell())])
+            return len(text)
+        return super().write(text)  # raises TypeError like any StringIO
+
+    def read(self, *args, **kwargs):
+        raise IOError
+
+    def readline(self, *args, **kwargs):
+        raise IOError
+
+    def readlines(self, *args, **kwargs):
+        raise IOError
+
+    def readable(self, *args, **kwargs):
+        return False
+
+
+# ---------------------------------------------------------------- child: runs one program, then exits
+
+
+def run_child(job: dict, inputs_line: bytes, report_fd: int, workdir: str) -> None:
+    """Never returns. Everything here runs in the forked child."""
+    try:
+        _enter_limits(job, report_fd, workdir)
+        _run_program(job, inputs_line, report_fd)
+    except BaseException as error:  # the program may raise anything, SystemExit included
+        _report(report_fd, f"L {json.dumps(_describe(error))}")
+    finally:
+        os._exit(0)
+
+
+def _enter_limits(job: dict, report_fd: int, workdir: str) -> None:
+    os.setsid()  # own session and process group, killed whole
+    ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # dies with the zygote
+    os.chdir(workdir)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    # Close everything inherited (the zygote's pipes to the harness above all) but the report pipe.
+    os.closerange(3, report_fd)
+    os.closerange(report_fd + 1, 65536)
+    memory = job["memory_bytes"]
+    cpu_seconds = math.ceil(job["budget_cpu_s"]) + 1
+    limits = {
+        resource.RLIMIT_AS: memory,
+        resource.RLIMIT_DATA: memory,
+        resource.RLIMIT_STACK: memory,
+        resource.RLIMIT_CPU: (cpu_seconds, cpu_seconds + 1),
+        resource.RLIMIT_FSIZE: job["file_size_bytes"],
+        resource.RLIMIT_NOFILE: job["open_files"],
+        resource.RLIMIT_NPROC: job["processes"],
+        resource.RLIMIT_CORE: 0,
+    }
+    for kind, value in limits.items():
+        soft, hard = value if isinstance(value, tuple) else (value, value)
+        _, current_hard = resource.getrlimit(kind)
+        if current_hard != resource.RLIM_INFINITY:
+            soft, hard = min(soft, current_hard), min(hard, current_hard)
+        resource.setrlimit(kind, (soft, hard))
+    if job["seccomp"]:
+        seccomp.install()
+    sys.stdin = sys.stdout = sys.stderr = SwallowedIO()
+
+
+def _run_program(job: dict, inputs_line: bytes, report_fd: int) -> None:
+    inputs = values.decode(inputs_line)
+    time_limits = job.get("time_limits")
+    trusted = time_limits is None
+    if not trusted:
+        _disable_destructive_functions()
+    namespace: dict = {}
+    try:
+        exec(job["code"], namespace)
+        function = namespace[job["entry_point"]]
+    except BaseException as error:
+        _report(report_fd, f"L {json.dumps(_describe(error))}")
+        return
+    if not trusted:
+        signal.signal(signal.SIGPROF, _on_timer)
+        signal.signal(signal.SIGALRM, _on_timer)
+    wall_factor = job.get("wall_factor", 3.0)
+    clock = time.process_time
+    for index, arguments in enumerate(inputs):
+        started = clock()
+        try:
+            if not trusted:
+                # CPU time decides; the wall timer only catches programs that sleep or block.
+                signal.setitimer(signal.ITIMER_PROF, time_limits[index])
+                signal.setitimer(signal.ITIMER_REAL, time_limits[index] * wall_factor + 1.0)
+            output = function(*arguments)
+        except BaseException as error:
+            _stop_timers(trusted)
+            _report(report_fd, f"E {index} {json.dumps(_describe(error))}")
+            return
+        _stop_timers(trusted)
+        spent = clock() - started
+        try:
+            encoded = values.encode(output)
+        except BaseException as error:
+            _report(report_fd, f"E {index} {json.dumps('output could not be encoded: ' + _describe(error))}")
+            return
+        if len(encoded) > job["max_output_bytes"]:
+            _report(report_fd, f"E {index} {json.dumps(f'output of {len(encoded)} bytes is over the limit')}")
+            return
+        _report(report_fd, f"O {index} {spent!r} {encoded}")
+    _report(report_fd, f"D {len(inputs)}")
+
+
+def _on_timer(signum, frame):
+    raise TimeoutException("Timed out!")
+
+
+def _stop_timers(trusted: bool) -> None:
+    if not trusted:
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def _describe(error: BaseException) -> str:
+    try:
+        return f"{type(error).__name__}: {str(error)[:300]}"
+    except BaseException:
+        return type(error).__name__
+
+
+def _report(fd: int, line: str) -> None:
+    data = line.encode("utf-8", "surrogatepass") + b"\n"
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _disable_destructive_functions() -> None:
+    """The Python-level restrictions evalplus' reliability_guard applies before running a sample.
+
+    They are not the security boundary here (the sandbox, rlimits and seccomp are); they are kept
+    because they decide verdicts: a program that calls open(), os.getcwd() or exit() fails in the
+    official evaluator, so it must fail here too. The list follows evalplus 0.3.1, eval/utils.py.
+    """
+    import builtins
+
+    faulthandler.disable()
+    builtins.exit = None
+    builtins.quit = None
+    builtins.open = None
+    builtins.help = None
+    os.environ["OMP_NUM_THREADS"] = "1"
+    for name in (
+        "kill", "system", "putenv", "remove", "removedirs", "rmdir", "fchdir", "setuid", "fork",
+        "forkpty", "killpg", "rename", "renames", "truncate", "replace", "unlink", "fchmod", "fchown",
+        "chmod", "chown", "chroot", "lchflags", "lchmod", "lchown", "getcwd", "chdir",
+    ):
+        setattr(os, name, None)
+    shutil.rmtree = None
+    shutil.move = None
+    shutil.chown = None
+    subprocess.Popen = None
+    for name in ("ipdb", "joblib", "resource", "psutil", "tkinter"):
+        sys.modules[name] = None
+
+
+# ---------------------------------------------------------------- zygote: forks and supervises children
+
+
+class ControlReader:
+    """Line reader on the harness pipe that never blocks past what select() reported."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+        self.buffer = b""
+
+    def read_line(self) -> bytes | None:
+        while b"\n" not in self.buffer:
+            chunk = os.read(self.fd, 1 << 20)
+            if not chunk:
+                return None
+            self.buffer += chunk
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return line
+
+    def poll_abort(self) -> bool:
+        chunk = os.read(self.fd, 1 << 16)
+        if not chunk:
+            raise EOFError
+        self.buffer += chunk
+        return b"abort" in self.buffer
+
+
+class Zygote:
+    def __init__(self, scratch: str, own_pid_namespace: bool):
+        self.scratch = scratch
+        self.own_pid_namespace = own_pid_namespace
+        self.control = ControlReader(0)
+        self.jobs = 0
+        self.ticks_per_second = os.sysconf("SC_CLK_TCK")
+
+    def send(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(1, view) :]
+
+    def serve(self) -> None:
+        self.send(b"Z" + json.dumps(self.hello()).encode() + b"\n")
+        while True:
+            header = self.control.read_line()
+            inputs_line = self.control.read_line() if header is not None else None
+            if inputs_line is None:
+                return
+            job = json.loads(header)
+            report = self.run(job, inputs_line)
+            self.send(b"Z" + json.dumps(report).encode() + b"\n")
+
+    def hello(self) -> dict:
+        return {
+            "hello": True,
+            "python": platform.python_version(),
+            "seccomp": self.seccomp_works(),
+            "numpy": getattr(sys.modules.get("numpy"), "__version__", None),
+            "pid": os.getpid(),
+        }
+
+    def seccomp_works(self) -> bool:
+        pid = os.fork()
+        if pid == 0:
+            try:
+                seccomp.install()
+                try:
+                    os._exit(1 if os.fork() == 0 else 1)
+                except OSError:
+                    os._exit(0)
+            except BaseException:
+                os._exit(2)
+        return os.waitpid(pid, 0)[1] == 0
+
+    def run(self, job: dict, inputs_line: bytes) -> dict:
+        self.jobs += 1
+        workdir = os.path.join(self.scratch, f"run{self.jobs}")
+        os.mkdir(workdir, 0o700)
+        read_fd, write_fd = os.pipe()
+        started = time.monotonic()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read_fd)
+            run_child(job, inputs_line, write_fd, workdir)
+        os.close(write_fd)
+        try:
+            report = self.supervise(pid, read_fd, job, started)
+        finally:
+            os.close(read_fd)
+            self.kill_leftovers(pid)
+            self.clear_scratch()
+        report["wall_s"] = round(time.monotonic() - started, 4)
+        return report
+
+    def supervise(self, pid: int, read_fd: int, job: dict, started: float) -> dict:
+        os.set_blocking(read_fd, False)
+        exit_fd = os.pidfd_open(pid)
+        poller = select.poll()
+        for fd in (read_fd, exit_fd, self.control.fd):
+            poller.register(fd, select.POLLIN)
+        pending, killed, pipe_open, exited = b"", None, True, False
+        wall_deadline = started + job["budget_wall_s"]
+        try:
+            while pipe_open or not exited:
+                for fd, _ in poller.poll(POLL_SECONDS * 1000):
+                    if fd == read_fd:
+                        pending, pipe_open = self.relay(read_fd, pending)
+                        if not pipe_open:
+                            poller.unregister(read_fd)
+                    elif fd == exit_fd:
+                        exited = True
+                        poller.unregister(exit_fd)
+                    elif self.control.poll_abort() and killed is None:
+                        killed = "abort"
+                        self.kill(pid)
+                if len(pending) > MAX_LINE_BYTES and killed is None:
+                    killed, pending = "output too large", b""
+                    self.kill(pid)
+                if exited and pipe_open:  # nobody else may hold the pipe: read what is left and stop
+                    pending, _ = self.relay(read_fd, pending)
+                    pipe_open = False
+                if not exited and killed is None:
+                    if self.cpu_seconds(pid) > job["budget_cpu_s"]:
+                        killed = "cpu budget"
+                        self.kill(pid)
+                    elif time.monotonic() > wall_deadline:
+                        killed = "wall budget"
+                        self.kill(pid)
+        finally:
+            os.close(exit_fd)
+        _, status, usage = os.wait4(pid, 0)
+        return {
+            "done": True,
+            "exit": os.waitstatus_to_exitcode(status),
+            "killed": killed,
+            "cpu_s": round(usage.ru_utime + usage.ru_stime, 4),
+            "max_rss_kb": usage.ru_maxrss,
+        }
+
+    def relay(self, read_fd: int, pending: bytes) -> tuple[bytes, bool]:
+        """Forward the child's complete lines, each prefixed with C; returns (partial line, pipe open)."""
+        chunks = []
+        open_ = True
+        while True:
+            try:
+                chunk = os.read(read_fd, 1 << 20)
+            except BlockingIOError:
+                break
+            if not chunk:
+                open_ = False
+                break
+            chunks.append(chunk)
+            if sum(map(len, chunks)) > (8 << 20):
+                break
+        data = pending + b"".join(chunks)
+        *lines, pending = data.split(b"\n")
+        if lines:
+            self.send(b"".join(b"C" + line + b"\n" for line in lines))
+        return pending, open_
+
+    def cpu_seconds(self, pid: int) -> float:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as handle:
+                fields = handle.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / self.ticks_per_second
+
+    def kill(self, pid: int) -> None:
+        for send in (os.killpg, os.kill):
+            try:
+                send(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+    def kill_leftovers(self, pid: int) -> None:
+        self.kill(pid)
+        if not self.own_pid_namespace:
+            return
+        # Alone in this PID namespace: anything but ourselves and our ancestors is a leftover.
+        keep = {os.getpid(), os.getppid(), 1}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and int(entry) not in keep:
+                try:
+                    os.kill(int(entry), signal.SIGKILL)
+                except OSError:
+                    pass
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
+        except ChildProcessError:
+            pass
+
+    def clear_scratch(self) -> None:
+        for entry in os.listdir(self.scratch):
+            _remove_tree(os.path.join(self.scratch, entry))
+
+
+def _remove_tree(path: str) -> None:
+    """rmtree that also gets through directories a program made unreadable."""
+    def make_writable_and_retry(function, failed_path, _):
+        os.chmod(os.path.dirname(failed_path), 0o700)
+        if os.path.isdir(failed_path) and not os.path.islink(failed_path):
+            os.chmod(failed_path, 0o700)
+        function(failed_path)
+
+    if os.path.isdir(path) and not os.path.islink(path):
+        os.chmod(path, 0o700)
+        shutil.rmtree(path, onerror=make_writable_and_retry)
+    else:
+        os.unlink(path)
+
+
+def main() -> None:
+    scratch, own_pid_namespace = sys.argv[1], sys.argv[2] == "1"
+    ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the harness's to handle
+    Zygote(scratch, own_pid_namespace).serve()
+
+
+if __name__ == "__main__":
+    main()
