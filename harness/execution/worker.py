@@ -218,27 +218,34 @@ def _disable_destructive_functions() -> None:
 
 
 class ControlReader:
-    """Line reader on the harness pipe that never blocks past what select() reported."""
+    """Line reader on the harness pipe. "abort" lines are consumed wherever they arrive: one that
+    comes after its run already ended must not be taken for the next job."""
 
     def __init__(self, fd: int):
         self.fd = fd
         self.buffer = b""
 
     def read_line(self) -> bytes | None:
-        while b"\n" not in self.buffer:
-            chunk = os.read(self.fd, 1 << 20)
-            if not chunk:
-                return None
-            self.buffer += chunk
-        line, _, self.buffer = self.buffer.partition(b"\n")
-        return line
+        while True:
+            while b"\n" not in self.buffer:
+                chunk = os.read(self.fd, 1 << 20)
+                if not chunk:
+                    return None
+                self.buffer += chunk
+            line, _, self.buffer = self.buffer.partition(b"\n")
+            if line != b"abort":
+                return line
 
     def poll_abort(self) -> bool:
+        """Read what is available (select said something is); True if it holds an abort."""
         chunk = os.read(self.fd, 1 << 16)
         if not chunk:
-            raise EOFError
+            raise EOFError("the harness closed the control pipe")
         self.buffer += chunk
-        return b"abort" in self.buffer
+        lines = self.buffer.split(b"\n")
+        aborted = b"abort" in lines[:-1]
+        self.buffer = b"\n".join([line for line in lines[:-1] if line != b"abort"] + [lines[-1]])
+        return aborted
 
 
 class Zygote:
@@ -315,6 +322,7 @@ class Zygote:
             poller.register(fd, select.POLLIN)
         pending, killed, pipe_open, exited = b"", None, True, False
         wall_deadline = started + job["budget_wall_s"]
+        next_check = started + POLL_SECONDS
         try:
             while pipe_open or not exited:
                 for fd, _ in poller.poll(POLL_SECONDS * 1000):
@@ -334,7 +342,8 @@ class Zygote:
                 if exited and pipe_open:  # nobody else may hold the pipe: read what is left and stop
                     pending, _ = self.relay(read_fd, pending)
                     pipe_open = False
-                if not exited and killed is None:
+                if not exited and killed is None and time.monotonic() >= next_check:
+                    next_check = time.monotonic() + POLL_SECONDS
                     if self.cpu_seconds(pid) > job["budget_cpu_s"]:
                         killed = "cpu budget"
                         self.kill(pid)

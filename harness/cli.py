@@ -1,0 +1,84 @@
+"""The `scoder` command."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+
+from harness.benchmarks import BENCHMARKS, get_benchmark
+from harness.benchmarks.data import DataError, read_dataset
+from harness.execution.limits import Limits, TimePolicy
+from harness.execution.sandbox import LAYERS, SandboxError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="scoder", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    evaluate = commands.add_parser("eval", help="evaluate a samples file on a benchmark")
+    evaluate.add_argument("--benchmark", required=True, help=f"one of {', '.join(BENCHMARKS)} (humaneval, mbpp are aliases)")
+    evaluate.add_argument("--samples", required=True, help="JSONL of {task_id, solution|completion}, or an evalplus eval_results JSON (.gz ok)")
+    evaluate.add_argument("--output", help="results file (default: beside the samples, <name>_eval_results.json)")
+    evaluate.add_argument("--data-dir", help="folder with the benchmark files (default: $SCODER_DATA_DIR, then the cache, then download)")
+    evaluate.add_argument("--parallel", type=int, help="worker processes (default: one per core)")
+    evaluate.add_argument("--isolation", default="auto", choices=("auto",) + LAYERS, help="sandbox layer (default: strongest available)")
+    evaluate.add_argument("--min-time-limit", type=float, default=TimePolicy.min_time_limit, help="seconds of CPU per input at least (evalplus default 1.0)")
+    evaluate.add_argument("--gt-time-limit-factor", type=float, default=TimePolicy.gt_time_limit_factor, help="x the reference time per input (evalplus default 4.0)")
+    evaluate.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    data = commands.add_parser("data", help="fetch and verify benchmark files")
+    data.add_argument("benchmarks", nargs="*", default=list(BENCHMARKS), help="which (default: all)")
+    data.add_argument("--data-dir")
+
+    commands.add_parser("sandbox", help="show which isolation layer this machine gives")
+
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "eval":
+            return _eval(args)
+        if args.command == "data":
+            return _data(args)
+        return _sandbox()
+    except (DataError, SandboxError, KeyError, ValueError, OSError) as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"scoder: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("scoder: interrupted; finished samples are kept and a re-run resumes", file=sys.stderr)
+        return 130
+
+
+def _eval(args) -> int:
+    from harness.evaluate import EvalSettings, evaluate
+    from harness.report.tables import print_eval_summary
+
+    settings = EvalSettings(TimePolicy(args.min_time_limit, args.gt_time_limit_factor), Limits(), args.parallel, args.isolation)
+    results = evaluate(get_benchmark(args.benchmark), args.samples, args.output, args.data_dir, settings,
+                       progress=not args.no_progress and not os.environ.get("CI"))
+    print_eval_summary(results)
+    return 0
+
+
+def _data(args) -> int:
+    for name in args.benchmarks:
+        benchmark = get_benchmark(name)
+        content = read_dataset(benchmark.data, args.data_dir)
+        print(f"{benchmark.name}: {benchmark.data.filename} ok ({len(content.splitlines())} tasks, md5 {benchmark.data.md5})")
+    return 0
+
+
+def _sandbox() -> int:
+    from harness.execution.pool import WorkerPool
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        with WorkerPool(1) as pool:
+            info = pool.describe()
+    print(f"isolation: {info['isolation']}\nseccomp: {'on' if info['seccomp'] else 'OFF'}\nsandbox python: {info['sandbox_python']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

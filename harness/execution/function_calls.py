@@ -1,0 +1,140 @@
+"""The function-call test style: call a program's entry point on each input, judge each return value.
+
+Two listeners for pool runs (see pool.Listener):
+  ReferenceRecorder  records what trusted reference code returns and how long each call took;
+  OutputJudge        compares an untrusted program's outputs with expected ones as they stream in,
+                     stops the run at the first mismatch (fail-fast, as evalplus does) and decides.
+Everything the child sent is untrusted: lines are parsed defensively and any protocol surprise fails.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Callable
+
+from harness.execution import values
+
+PASS, FAIL, TIMEOUT = "pass", "fail", "timeout"
+
+
+@dataclass
+class Verdict:
+    status: str
+    fail_index: int | None = None  # the input that failed or was running when the run was stopped
+    reason: str | None = None
+    cpu_s: float = 0.0
+
+
+def parse_line(line: bytes) -> tuple[str, int | None, float | None, bytes]:
+    """Split a child line into (kind, input index, cpu seconds, payload). Raises ValueError if malformed."""
+    kind = line[:1].decode("ascii")
+    if kind == "O":
+        _, index, seconds, payload = line.split(b" ", 3)
+        return kind, int(index), float(seconds), payload
+    if kind in ("E", "D"):
+        _, index, *rest = line.split(b" ", 2)
+        return kind, int(index), None, rest[0] if rest else b""
+    if kind == "L":
+        return kind, None, None, line[2:]
+    raise ValueError(f"unknown line kind {kind!r}")
+
+
+def _reason(payload: bytes) -> str:
+    try:
+        return str(json.loads(payload))
+    except ValueError:
+        return payload[:300].decode("utf-8", "replace")
+
+
+class ReferenceRecorder:
+    """Outputs (encoded text) and CPU seconds per input of trusted reference code."""
+
+    def __init__(self, n_inputs: int):
+        self.n_inputs = n_inputs
+        self.outputs: list[bytes] = []
+        self.seconds: list[float] = []
+        self.error: str | None = None
+
+    def on_line(self, line: bytes) -> bool:
+        kind, index, seconds, payload = parse_line(line)
+        if kind == "O" and index == len(self.outputs):
+            self.outputs.append(payload)
+            self.seconds.append(seconds)
+        elif kind in ("E", "L"):
+            self.error = f"input {index}: {_reason(payload)}" if index is not None else _reason(payload)
+        return False
+
+    def on_done(self, report: dict) -> None:
+        if self.error is None and len(self.outputs) != self.n_inputs:
+            self.error = f"only {len(self.outputs)} of {self.n_inputs} outputs (killed: {report.get('killed')}, exit {report.get('exit')})"
+
+
+Oracle = Callable[[int, object], bool]  # (input index, decoded output) -> matches
+
+
+@dataclass
+class OutputJudge:
+    """Streams an untrusted run against `expected` (encoded texts). `exact_text_ok(i)` says whether equal
+    encodings may be accepted without decoding (false where the oracle has special rules); `oracle`
+    decides everything else from the decoded output."""
+
+    expected: list[bytes]
+    oracle: Oracle
+    exact_text_ok: Callable[[int], bool]
+    max_output_bytes: Callable[[int], int]
+    verdict: Verdict | None = None
+    checked: int = 0
+    seconds: list[float] = field(default_factory=list)
+
+    def on_line(self, line: bytes) -> bool:
+        if self.verdict is not None:
+            return False  # decided; a failing run was already told to stop
+        try:
+            kind, index, seconds, payload = parse_line(line)
+        except (ValueError, UnicodeDecodeError):
+            return self._fail(self.checked, "malformed report from the program's process")
+        if kind == "L":
+            return self._fail(None, f"did not load: {_reason(payload)}")
+        if index != self.checked:
+            if kind == "D":
+                return self._fail(self.checked, "reported completion before all inputs ran")
+            return self._fail(self.checked, "reported inputs out of order")
+        if kind == "E":
+            return self._fail(index, _reason(payload))
+        if kind == "D":
+            return False
+        if self._matches(index, payload):
+            self.checked += 1
+            self.seconds.append(seconds)
+            if self.checked == len(self.expected):
+                self.verdict = Verdict(PASS)
+            return False
+        return self._fail(index, "wrong output")
+
+    def _matches(self, index: int, payload: bytes) -> bool:
+        expected = self.expected[index]
+        if payload == expected and self.exact_text_ok(index) and b"NaN" not in payload and b'"ndarray"' not in payload:
+            return True  # identical encodings of plain values are equal values: skip decoding
+        if len(payload) > self.max_output_bytes(index):
+            return False  # far larger than anything equal to the expected value could be
+        try:
+            output = values.decode(payload)
+            return bool(self.oracle(index, output))
+        except Exception:  # any error while comparing is a failed input, as in evalplus
+            return False
+
+    def _fail(self, index: int | None, reason: str) -> bool:
+        self.verdict = Verdict(FAIL, index, reason)
+        return True
+
+    def on_done(self, report: dict) -> None:
+        if self.verdict is None and not self.expected:
+            self.verdict = Verdict(PASS)
+        if self.verdict is None:
+            # Stopped without a verdict: killed over budget, or died on its own (a crash, os._exit).
+            # evalplus reports both as "timeout" (its status stays unknown); so do we, with the cause.
+            killed = report.get("killed")
+            cause = f"killed: {killed}" if killed else f"exited with code {report.get('exit')} before finishing"
+            self.verdict = Verdict(TIMEOUT, self.checked if self.checked < len(self.expected) else None, cause)
+        self.verdict.cpu_s = report.get("cpu_s", 0.0)

@@ -1,0 +1,94 @@
+"""Expected outputs and reference times: the canonical solutions run once, cached by dataset checksum.
+
+Cache layout: <cache>/groundtruth/<benchmark>-<md5>-v<FORMAT>/<task>.json, one file per task written
+atomically as soon as it is computed, so an interrupted computation resumes with the missing tasks.
+The reference code runs in the same sandbox as samples (trusted mode: no per-input limits), and
+each call's CPU time becomes the base of that input's time limit.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from harness.benchmarks.data import DataError, cache_dir, write_atomically
+from harness.benchmarks.evalplus import KINDS, MBPP_OUTPUT_NOT_NONE_TASKS, Dataset, Problem, is_floats
+from harness.execution import values
+from harness.execution.function_calls import ReferenceRecorder
+from harness.execution.pool import Run, WorkerPool
+
+FORMAT = 1
+REFERENCE_BUDGET_CPU_S = 900.0
+
+
+@dataclass(frozen=True)
+class Expected:
+    outputs: list[bytes]
+    seconds: list[float]
+    first_float: int | None  # first input whose expected output is a float (see Problem.outputs_match)
+
+    def atol_at(self, index: int, atol: float) -> float:
+        # evalplus turns a zero atol into 1e-6 once a float expected output has been seen in the run.
+        if atol == 0 and self.first_float is not None and self.first_float <= index:
+            return 1e-6
+        return atol
+
+
+class GroundTruth:
+    def __init__(self, dataset: Dataset):
+        self.dataset = dataset
+        self.folder = cache_dir() / "groundtruth" / f"{dataset.benchmark.name}-{dataset.hash}-v{FORMAT}"
+
+    def _path(self, task_id: str) -> Path:
+        return self.folder / (task_id.replace("/", "_") + ".json")
+
+    def missing(self, task_ids) -> list[str]:
+        return [task_id for task_id in task_ids if not self._path(task_id).is_file()]
+
+    def compute(self, task_ids, pool: WorkerPool, progress: bool = True) -> None:
+        """Run the reference solutions of `task_ids` that are not cached yet."""
+        todo = self.missing(task_ids)
+        if not todo:
+            return
+        problems = self.dataset.problems
+        runs = [
+            ((task_id, kind), _reference_run(problems[task_id], kind), functools.partial(ReferenceRecorder, len(problems[task_id].inputs[kind])))
+            for task_id in todo
+            for kind in KINDS
+        ]
+        partial: dict[str, dict] = {}
+        bar = tqdm(total=len(todo), desc=f"{self.dataset.benchmark.name} expected outputs", unit="task", disable=not progress)
+        for (task_id, kind), recorder in pool.map(runs):
+            if recorder.error is not None:
+                raise DataError(f"the reference solution of {task_id} failed on its {kind} inputs: {recorder.error}")
+            partial.setdefault(task_id, {})[kind] = _expected_record(problems[task_id], recorder)
+            if len(partial[task_id]) == len(KINDS):
+                write_atomically(self._path(task_id), json.dumps(partial.pop(task_id)).encode())
+                bar.update()
+        bar.close()
+
+    @functools.lru_cache(maxsize=16)
+    def get(self, task_id: str) -> dict[str, Expected]:
+        record = json.loads(self._path(task_id).read_bytes())
+        return {
+            kind: Expected([text.encode() for text in record[kind]["outputs"]], record[kind]["seconds"], record[kind]["first_float"])
+            for kind in KINDS
+        }
+
+
+def _reference_run(problem: Problem, kind: str) -> Run:
+    return Run(problem.reference_code, problem.entry_point, problem.inputs_lines[kind], None,
+               REFERENCE_BUDGET_CPU_S, REFERENCE_BUDGET_CPU_S * 3)
+
+
+def _expected_record(problem: Problem, recorder: ReferenceRecorder) -> dict:
+    outputs = recorder.outputs
+    if problem.family == "mbpp" and problem.entry_point in MBPP_OUTPUT_NOT_NONE_TASKS:
+        # Some of these return re.Match objects; evalplus keeps only whether the output was None.
+        outputs = [b"false" if output == b"null" else b"true" for output in outputs]
+    first_float = next((i for i, output in enumerate(outputs) if is_floats(values.decode(output))), None)
+    return {"outputs": [output.decode() for output in outputs], "seconds": recorder.seconds, "first_float": first_float}

@@ -1,0 +1,25 @@
+"""Plain-text tables printed after a run."""
+
+from __future__ import annotations
+
+import sys
+
+_TITLES = {"humaneval": ("HumanEval", "HumanEval+"), "mbpp": ("MBPP", "MBPP+")}
+
+
+def print_eval_summary(results: dict, out=sys.stdout) -> None:
+    meta = results["scoder"]
+    family = "mbpp" if meta["benchmark"].startswith("mbpp") else "humaneval"
+    base_title, plus_title = _TITLES[family]
+    n_tasks = meta["n_tasks"]
+    ks = sorted(set(results["pass_at_k"]["base"]) | set(results["pass_at_k"]["plus"]), key=lambda k: int(k.split("@")[1]))
+    rows = [(f"{base_title} (base tests)", results["pass_at_k"]["base"]), (f"{plus_title} (base + plus tests)", results["pass_at_k"]["plus"])]
+    width = max(len(name) for name, _ in rows)
+    print(f"{meta['benchmark']}: {meta['n_samples']} samples on {n_tasks} tasks, sandbox {', '.join(meta['isolation'])}", file=out)
+    print(f"{'':<{width}}  " + "  ".join(f"{k:>7}" for k in ks), file=out)
+    for name, scores in rows:
+        print(f"{name:<{width}}  " + "  ".join(f"{100 * scores[k]:7.1f}" if k in scores else f"{'-':>7}" for k in ks), file=out)
+    if meta["missing_tasks"]:
+        shown = ", ".join(meta["missing_tasks"][:5]) + (" ..." if len(meta["missing_tasks"]) > 5 else "")
+        print(f"warning: {len(meta['missing_tasks'])} tasks have no samples and are not scored: {shown}", file=out)
+    print(f"results: {meta.get('output')}", file=out)
