@@ -19,7 +19,7 @@ from harness import __version__
 from harness.benchmarks.data import write_atomically
 from harness.benchmarks.evalplus import KINDS, Dataset, EvalPlusBenchmark, Problem
 from harness.execution import values
-from harness.execution.function_calls import PASS, OutputJudge, Verdict
+from harness.execution.function_calls import PASS, Digest, OutputJudge, Verdict
 from harness.execution.limits import Limits, TimePolicy
 from harness.execution.pool import Run, WorkerPool
 from harness.execution.sandbox import choose
@@ -152,10 +152,14 @@ def _run_for(problem: Problem, kind: str, solution: str, expected: Expected, set
     def make_judge() -> OutputJudge:
         return OutputJudge(
             expected.outputs, oracle, lambda index: exact_text_ok,
-            lambda index: OUTPUT_SIZE_SLACK_BYTES + OUTPUT_SIZE_FACTOR * len(expected.outputs[index]),
+            lambda index: OUTPUT_SIZE_SLACK_BYTES + OUTPUT_SIZE_FACTOR * _size(expected.outputs[index]),
         )
 
     return run, make_judge
+
+
+def _size(output: bytes | Digest) -> int:
+    return output.size if isinstance(output, Digest) else len(output)
 
 
 def _record(problem: Problem, verdicts: dict[str, Verdict], protection: dict) -> dict:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import functools
 import json
-from dataclasses import dataclass
+import os
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tqdm import tqdm
@@ -18,7 +19,7 @@ from tqdm import tqdm
 from harness.benchmarks.data import DataError, cache_dir, write_atomically
 from harness.benchmarks.evalplus import KINDS, MBPP_OUTPUT_NOT_NONE_TASKS, Dataset, Problem, is_floats
 from harness.execution import values
-from harness.execution.function_calls import ReferenceRecorder
+from harness.execution.function_calls import Digest, ReferenceRecorder
 from harness.execution.pool import Run, WorkerPool
 
 FORMAT = 1
@@ -27,7 +28,7 @@ REFERENCE_BUDGET_CPU_S = 900.0
 
 @dataclass(frozen=True)
 class Expected:
-    outputs: list[bytes]
+    outputs: list[bytes | Digest]  # encoded expected outputs; a Digest for the rare huge one
     seconds: list[float]
     first_float: int | None  # first input whose expected output is a float (see Problem.outputs_match)
 
@@ -75,14 +76,24 @@ class GroundTruth:
     def get(self, task_id: str) -> dict[str, Expected]:
         record = json.loads(self._path(task_id).read_bytes())
         return {
-            kind: Expected([text.encode() for text in record[kind]["outputs"]], record[kind]["seconds"], record[kind]["first_float"])
+            kind: Expected([_load_output(item) for item in record[kind]["outputs"]], record[kind]["seconds"], record[kind]["first_float"])
             for kind in KINDS
         }
 
 
+def _load_output(item) -> bytes | Digest:
+    return item.encode() if isinstance(item, str) else Digest(**item)
+
+
+def _store_output(output: bytes | Digest):
+    return output.decode() if isinstance(output, bytes) else asdict(output)
+
+
 def _reference_run(problem: Problem, kind: str) -> Run:
+    # evalplus runs reference code with no memory limit (in its own process); some outputs are huge.
+    all_memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     return Run(problem.reference_code, problem.entry_point, problem.inputs_lines[kind], None,
-               REFERENCE_BUDGET_CPU_S, REFERENCE_BUDGET_CPU_S * 3)
+               REFERENCE_BUDGET_CPU_S, REFERENCE_BUDGET_CPU_S * 3, memory_bytes=all_memory)
 
 
 def _expected_record(problem: Problem, recorder: ReferenceRecorder) -> dict:
@@ -90,5 +101,5 @@ def _expected_record(problem: Problem, recorder: ReferenceRecorder) -> dict:
     if problem.family == "mbpp" and problem.entry_point in MBPP_OUTPUT_NOT_NONE_TASKS:
         # Some of these return re.Match objects; evalplus keeps only whether the output was None.
         outputs = [b"false" if output == b"null" else b"true" for output in outputs]
-    first_float = next((i for i, output in enumerate(outputs) if is_floats(values.decode(output))), None)
-    return {"outputs": [output.decode() for output in outputs], "seconds": recorder.seconds, "first_float": first_float}
+    first_float = next((i for i, output in enumerate(outputs) if isinstance(output, bytes) and is_floats(values.decode(output))), None)
+    return {"outputs": [_store_output(output) for output in outputs], "seconds": recorder.seconds, "first_float": first_float}

@@ -34,6 +34,7 @@ class Run:
     time_limits: list[float] | None  # CPU seconds per input; None for trusted reference code
     budget_cpu_s: float
     budget_wall_s: float
+    memory_bytes: int | None = None  # None: the pool's limit
 
 
 class Listener(Protocol):
@@ -83,6 +84,7 @@ class SandboxWorker:
         header = dict(asdict(self.limits), code=run.code, entry_point=run.entry_point, time_limits=run.time_limits,
                       budget_cpu_s=run.budget_cpu_s, budget_wall_s=run.budget_wall_s)
         header["seccomp"] = self.limits.seccomp and self.hello.get("seccomp", False)
+        header["memory_bytes"] = run.memory_bytes or self.limits.memory_bytes
         try:
             self.process.stdin.write(json.dumps(header).encode() + b"\n" + run.inputs_line + b"\n")
             self.process.stdin.flush()

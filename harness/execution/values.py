@@ -12,6 +12,7 @@ This module is imported inside the sandbox: standard library only, numpy when pr
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import sys
 
@@ -55,7 +56,32 @@ _MARKERS = _subclass_markers()
 
 def encode(value) -> str:
     """Encode `value` as one line of JSON (no newline inside)."""
-    return json.dumps(_tagged(value, 0), separators=(",", ":"), allow_nan=True)
+    return "".join(encode_pieces(value))
+
+
+def encode_pieces(value, items_per_piece: int = 65536):
+    """The text of encode(value) in pieces, so that a huge flat output (millions of rows) can be hashed
+    or written without first building all of its text in memory."""
+    tagged = _tagged(value, 0)
+    if type(tagged) is list and len(tagged) > items_per_piece:
+        yield from _array_pieces(tagged, items_per_piece)
+    elif type(tagged) is dict and tagged.get(TAG) == "rows" and len(tagged["v"]) > items_per_piece:
+        yield _dumps({TAG: "rows", "outer": tagged["outer"], "v": []})[:-3]  # everything up to "v":
+        yield from _array_pieces(tagged["v"], items_per_piece)
+        yield "}"
+    else:
+        yield _dumps(tagged)
+
+
+def _array_pieces(items, items_per_piece: int):
+    yield "["
+    for start in range(0, len(items), items_per_piece):
+        yield ("," if start else "") + _dumps(items[start : start + items_per_piece])[1:-1]
+    yield "]"
+
+
+def _dumps(tagged) -> str:
+    return json.dumps(tagged, separators=(",", ":"), allow_nan=True)
 
 
 def decode(text: str | bytes):
@@ -70,10 +96,14 @@ def _tagged(value, depth: int):
         if kind is int and value.bit_length() > _LONG_INT_BITS:
             return {TAG: "int", "hex": hex(value)}
         return value
-    if kind is list:
+    if kind is list or kind is tuple:
         if _all_plain_scalars(value):
-            return value
-        return [_tagged(item, depth + 1) for item in value]
+            return value if kind is list else {TAG: "tuple", "v": value}
+        if set(map(type, value)) == {tuple} and _all_plain_scalars(list(itertools.chain.from_iterable(value))):
+            # Rows of plain tuples (common in MBPP, sometimes millions): one tag, encoded by json in C.
+            return {TAG: "rows", "outer": kind.__name__, "v": value}
+        if kind is list:
+            return [_tagged(item, depth + 1) for item in value]
     numpy = sys.modules.get("numpy")
     if numpy is not None and isinstance(value, (numpy.ndarray, numpy.generic)):
         return _tagged_numpy(value, numpy)
@@ -139,6 +169,9 @@ def _revive(obj: dict):
         return _MARKERS[tag](obj["v"])
     if tag == "int":
         return int(obj["hex"], 16)
+    if tag == "rows":
+        rows = [tuple(row) for row in obj["v"]]
+        return rows if obj["outer"] == "list" else tuple(rows)
     if tag in ("tuple", "list", "set", "frozenset"):
         builtin = {"tuple": tuple, "list": list, "set": set, "frozenset": frozenset}[tag]
         return (_MARKERS[tag] if sub else builtin)(obj["v"])
@@ -162,7 +195,7 @@ def _revive_numpy(obj: dict):
     import numpy
 
     dtype = numpy.dtype(obj["dtype"])
-    if dtype.kind not in _NUMPY_KINDS:
+    if dtype.kind not in _NUMPY_KINDS or dtype.itemsize > 1024:
         raise ValueError(f"numpy dtype {dtype} is not transported")
     if obj[TAG] == "npscalar":
         return dtype.type(obj["v"])

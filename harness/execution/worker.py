@@ -10,14 +10,17 @@ Protocol on the zygote's stdin/stdout, one line per message:
                       "abort" while a job runs: kill the child now.
   zygote -> harness   "Z" + JSON: the zygote's own reports (hello at start, done after each job);
                       "C" + line: a line written by the child, untrusted, relayed verbatim.
-Child lines: "O <i> <cpu seconds> <encoded output>", "E <i> <reason>" (input i raised or timed
-out), "L <reason>" (the program did not load), "D <n>" (all n inputs ran).
+Child lines: "O <i> <cpu seconds> <encoded output>"; "H <i> <cpu seconds> <sha256> <bytes> <nan>" for
+an output whose encoding is over max_output_bytes (hashed piece by piece, never held whole);
+"E <i> <reason>" (input i raised or timed out); "L <reason>" (the program did not load);
+"D <n>" (all n inputs ran).
 The harness alone compares outputs with expected values, which never enter the sandbox.
 """
 
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import json
 import math
 import os
@@ -31,7 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import seccomp  # noqa: E402
 import values  # noqa: E402
 
-MAX_LINE_BYTES = 256 * 1024 * 1024  # a child line longer than this is cut off and the run killed
+MAX_LINE_BYTES = 320 * 1024 * 1024  # over Limits.max_output_bytes: a longer child line kills the run
 POLL_SECONDS = 0.05  # how often a running child's CPU time is checked against its budget
 STDIO_CAP_CHARS = 4096  # what a program prints is kept up to this, then dropped
 _PR_SET_PDEATHSIG = 1
@@ -40,7 +43,7 @@ try:  # what many generated programs import; forked children then start warm
     import numpy  # noqa: F401
 except ImportError:
     pass
-import collections, copy, decimal, fractions, functools, hashlib, heapq, itertools, random, re, statistics, string, typing  # noqa: E401,F401,E402
+import collections, copy, decimal, fractions, functools, heapq, itertools, random, re, statistics, string, typing  # noqa: E401,F401,E402
 import faulthandler, io, platform, shutil, subprocess  # noqa: E401,E402
 
 
@@ -150,15 +153,29 @@ def _run_program(job: dict, inputs_line: bytes, report_fd: int) -> None:
         _stop_timers(trusted)
         spent = clock() - started
         try:
-            encoded = values.encode(output)
+            message = _output_message(index, spent, output, job["max_output_bytes"])
         except BaseException as error:
             _report(report_fd, f"E {index} {json.dumps('output could not be encoded: ' + _describe(error))}")
             return
-        if len(encoded) > job["max_output_bytes"]:
-            _report(report_fd, f"E {index} {json.dumps(f'output of {len(encoded)} bytes is over the limit')}")
-            return
-        _report(report_fd, f"O {index} {spent!r} {encoded}")
+        _report(report_fd, message)
     _report(report_fd, f"D {len(inputs)}")
+
+
+def _output_message(index: int, spent: float, output, text_limit: int) -> str:
+    pieces, size, digest, has_nan = [], 0, None, False
+    for piece in values.encode_pieces(output):
+        size += len(piece)
+        has_nan = has_nan or "NaN" in piece
+        if digest is not None:
+            digest.update(piece.encode())
+            continue
+        pieces.append(piece)
+        if size > text_limit:
+            digest = hashlib.sha256("".join(pieces).encode())
+            pieces = None
+    if digest is None:
+        return f"O {index} {spent!r} {''.join(pieces)}"
+    return f"H {index} {spent!r} {digest.hexdigest()} {size} {int(has_nan)}"
 
 
 def _on_timer(signum, frame):
