@@ -163,7 +163,8 @@ def _size(output: bytes | Digest) -> int:
 
 
 def _record(problem: Problem, verdicts: dict[str, Verdict], protection: dict) -> dict:
-    record = {"isolation": protection["isolation"] + ("+seccomp" if protection["seccomp"] else "")}
+    layers = [protection["isolation"]] + ["seccomp"] * protection["seccomp"] + ["landlock"] * bool(protection["landlock"])
+    record = {"isolation": "+".join(layers)}
     for kind, verdict in verdicts.items():
         failed = verdict.status != PASS and verdict.fail_index is not None
         record[f"{kind}_status"] = verdict.status

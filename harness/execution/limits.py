@@ -26,7 +26,8 @@ class Limits:
     processes: int = 1024  # threads count too; new processes are refused by seccomp anyway
     max_output_bytes: int = 256 * MIB  # one encoded return value; HumanEval+'s largest is about 10 MB
     wall_factor: float = 3.0  # wall backstop = factor x CPU limit (+1 s): loaded machines stay CPU-bound
-    seccomp: bool = True
+    seccomp: bool = True  # no new processes, no signals to others, no internet sockets (seccomp.py)
+    landlock: bool = True  # no file-system changes outside the run's folder (landlock.py)
 
     def resolved(self) -> "Limits":
         if self.memory_bytes:

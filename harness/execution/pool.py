@@ -85,6 +85,7 @@ class SandboxWorker:
                       budget_cpu_s=run.budget_cpu_s, budget_wall_s=run.budget_wall_s)
         header["seccomp"] = self.limits.seccomp and self.hello.get("seccomp", False)
         header["memory_bytes"] = run.memory_bytes or self.limits.memory_bytes
+        header["landlock"] = self.limits.landlock and self.hello.get("landlock", 0) > 0
         try:
             self.process.stdin.write(json.dumps(header).encode() + b"\n" + run.inputs_line + b"\n")
             self.process.stdin.flush()
@@ -216,6 +217,7 @@ class WorkerPool:
         return {
             "isolation": self.sandbox.layer,
             "seccomp": bool(self.limits.seccomp and self.hello.get("seccomp")),
+            "landlock": self.hello.get("landlock", 0) if self.limits.landlock else 0,
             "workers": self.size,
             "sandbox_python": self.hello.get("python"),
             "limits": asdict(self.limits),

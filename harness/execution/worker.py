@@ -31,6 +31,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import landlock  # noqa: E402
 import seccomp  # noqa: E402
 import values  # noqa: E402
 
@@ -115,6 +116,10 @@ def _enter_limits(job: dict, report_fd: int, workdir: str) -> None:
         if current_hard != resource.RLIM_INFINITY:
             soft, hard = min(soft, current_hard), min(hard, current_hard)
         resource.setrlimit(kind, (soft, hard))
+    # Temporary files belong in the run's folder: the only place it may write to.
+    os.environ.update(TMPDIR=workdir, HOME=workdir)
+    if job["landlock"]:
+        landlock.restrict_writes_to(workdir)
     if job["seccomp"]:
         seccomp.install()
     sys.stdin = sys.stdout = sys.stderr = SwallowedIO()
@@ -294,6 +299,7 @@ class Zygote:
             "hello": True,
             "python": platform.python_version(),
             "seccomp": self.seccomp_works(),
+            "landlock": landlock.abi_version(),
             "numpy": getattr(sys.modules.get("numpy"), "__version__", None),
             "pid": os.getpid(),
         }
