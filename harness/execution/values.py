@@ -52,6 +52,7 @@ def _subclass_markers():
 
 
 _MARKERS = _subclass_markers()
+_EXACT_COPY = {int: int.__int__, float: float.__float__, str: str.__str__}
 
 
 def encode(value) -> str:
@@ -127,7 +128,8 @@ def _tagged_builtin(value, base, depth: int, subclass: bool):
     # Read subclasses through the builtin's own methods: their overrides are not trusted to mean anything.
     name = base.__name__
     if base in (int, float, str):
-        plain = base.__new__(base, value) if subclass else value
+        # int.__int__, float.__float__ and str.__str__ copy the builtin part of a subclass exactly
+        plain = _EXACT_COPY[base](value) if subclass else value
         encoded = _tagged(plain, depth + 1)
         return {TAG: name, "v": encoded, "sub": True} if subclass else encoded
     if base is bytes:

@@ -1,0 +1,57 @@
+import gzip
+import json
+
+import pytest
+
+from harness.evaluate import check_task_ids, solution_of
+from harness.samples import SamplesError, read_samples
+
+
+def write(path, lines):
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_solution_and_completion_formats(tmp_path, humaneval):
+    path = write(tmp_path / "s.jsonl", [
+        json.dumps({"task_id": "HumanEval/0", "solution": "def has_close_elements(a, b): return True"}),
+        "",
+        json.dumps({"task_id": "HumanEval/0", "completion": "    return False\n"}),
+    ])
+    samples = read_samples(path)
+    assert len(samples) == 2
+    problem = humaneval.problems["HumanEval/0"]
+    assert solution_of(samples[1], problem) == problem.prompt + "    return False\n"
+
+
+def test_gzipped_eval_results_are_read_as_samples(tmp_path):
+    results = {"eval": {"Mbpp/2": [{"task_id": "Mbpp/2", "solution": "x = 1", "base_status": "fail"}]}}
+    path = tmp_path / "r.json.gz"
+    path.write_bytes(gzip.compress(json.dumps(results).encode()))
+    [sample] = read_samples(path)
+    assert sample.task_id == "Mbpp/2" and sample.solution == "x = 1"
+
+
+@pytest.mark.parametrize("line, message", [
+    ("{not json", "line 1: not valid JSON"),
+    ('["a list"]', "line 1: expected a JSON object"),
+    ('{"solution": "x"}', "line 1: missing task_id"),
+    ('{"task_id": "HumanEval/0"}', "needs a 'solution' or a 'completion'"),
+    ('{"task_id": "HumanEval/0", "solution": ["a", "b"]}', "must be a string"),
+])
+def test_malformed_lines_say_where_and_why(tmp_path, line, message):
+    with pytest.raises(SamplesError, match=message):
+        read_samples(write(tmp_path / "s.jsonl", [line]))
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(SamplesError, match="no such samples file"):
+        read_samples(tmp_path / "absent.jsonl")
+
+
+def test_unknown_tasks_are_an_error_and_missing_ones_are_listed(tmp_path, humaneval):
+    path = write(tmp_path / "s.jsonl", [json.dumps({"task_id": "HumanEval/0", "solution": ""})])
+    assert len(check_task_ids(read_samples(path), humaneval)) == 163
+    path = write(tmp_path / "t.jsonl", [json.dumps({"task_id": "HumanEval/999", "solution": ""})])
+    with pytest.raises(SamplesError, match="'HumanEval/999' \\(t.jsonl line 1\\)"):
+        check_task_ids(read_samples(path), humaneval)
