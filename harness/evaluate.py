@@ -116,21 +116,28 @@ def _execute(dataset: Dataset, todo: dict, journal: Journal, settings: EvalSetti
         truth = GroundTruth(dataset)
         truth.compute(sorted({task_id for task_id, _ in todo.values()}, key=list(dataset.problems).index), pool, progress)
         protection = pool.describe()
-        # Longest first (by the reference's time), so that no slow task is left alone at the end.
-        costed = sorted(
-            ((-sum(truth.get(task_id)[kind].seconds), key, kind) for key, (task_id, _) in todo.items() for kind in KINDS),
-            key=lambda item: item[0],
-        )
-        runs = [
-            ((key, kind), *_run_for(dataset.problems[todo[key][0]], kind, todo[key][1], truth.get(todo[key][0])[kind], settings))
-            for _, key, kind in costed
-        ]
+
+        def submit(key: str, kind: str, priority: float) -> None:
+            task_id, solution = todo[key]
+            run, make_judge = _run_for(dataset.problems[task_id], kind, solution, truth.get(task_id)[kind], settings)
+            pool.submit(((key, kind), run, make_judge), priority)
+
+        # Slowest first, so that no long run is left alone at the end: base runs ranked by the
+        # reference's time; each plus run queued when its base run ends, ranked by the plus reference
+        # time scaled by how much slower than the reference the program was on the base inputs.
+        for key, (task_id, _) in todo.items():
+            submit(key, "base", -sum(truth.get(task_id)["base"].seconds))
         verdicts: dict[str, dict[str, Verdict]] = {}
         bar = tqdm(total=len(todo), desc=f"{dataset.benchmark.name} samples", unit="sample", disable=not progress)
-        for (key, kind), judge in pool.map(runs):
+        for _ in range(len(todo) * len(KINDS)):
+            (key, kind), judge = pool.next_result()
             verdicts.setdefault(key, {})[kind] = judge.verdict
-            if len(verdicts[key]) == len(KINDS):
-                task_id = todo[key][0]
+            task_id = todo[key][0]
+            if kind == "base":
+                expected = truth.get(task_id)
+                slowdown = max(1.0, judge.verdict.cpu_s / (sum(expected["base"].seconds) + 0.01))
+                submit(key, "plus", -sum(expected["plus"].seconds) * slowdown)
+            elif len(verdicts[key]) == len(KINDS):
                 journal.append(key, _record(dataset.problems[task_id], verdicts.pop(key), protection))
                 bar.update()
         bar.close()

@@ -8,7 +8,9 @@ may stop the run early (fail-fast), then sees the zygote's final report.
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import os
 import queue
 import shutil
@@ -131,16 +133,20 @@ Task = tuple[object, Run, Callable[[], Listener]]  # (key, run, listener factory
 
 
 class WorkerPool:
-    """`size` warm workers. Use as a context manager; `map` yields (key, listener) as runs finish."""
+    """`size` warm workers. Use as a context manager. `submit` queues a run (lowest priority value
+    first), `next_result` waits for any run to finish; `map` does both for a fixed list."""
 
     def __init__(self, size: int | None = None, sandbox: Sandbox | None = None, limits: Limits | None = None):
         self.size = max(1, size or os.cpu_count() or 1)
         self.sandbox = sandbox or choose()
         self.limits = (limits or Limits()).resolved()
-        self.tasks: queue.Queue = queue.Queue()
+        self.tasks: queue.PriorityQueue = queue.PriorityQueue()
+        self.submitted = itertools.count()  # ties keep submission order; tasks themselves never compare
         self.results: queue.Queue = queue.Queue()
         self.started = threading.Barrier(self.size + 1)
         self.hello: dict = {}
+        self.aborting = False
+        self.workers: list[SandboxWorker] = []
         self.threads = [threading.Thread(target=self._slot, daemon=True, name=f"sandbox-{i}") for i in range(self.size)]
         for thread in self.threads:
             thread.start()
@@ -155,13 +161,14 @@ class WorkerPool:
         try:
             worker = SandboxWorker(self.sandbox, self.limits)
             self.hello = worker.hello
+            self.workers.append(worker)
         except Exception as error:  # reported by the constructor
             self.startup_error = error
             self.started.wait()
             return
         self.started.wait()
         try:
-            while (task := self.tasks.get()) is not None:
+            while (task := self.tasks.get()[2]) is not None and not self.aborting:
                 key, run, make_listener = task
                 try:
                     self.results.put((key, self._execute(worker, run, make_listener), None))
@@ -179,21 +186,29 @@ class WorkerPool:
                 worker.run(run, listener)
                 return listener
             except WorkerDied as died:
+                if self.aborting:
+                    raise
                 reason = str(died)
                 worker.restart()
         listener.on_done({"done": True, "exit": None, "killed": f"sandbox worker died: {reason}", "cpu_s": 0.0})
         return listener
 
+    def submit(self, task: Task, priority: float = 0.0) -> None:
+        self.tasks.put((priority, next(self.submitted), task))
+
+    def next_result(self) -> tuple[object, Listener]:
+        key, listener, error = self.results.get()
+        if error is not None:
+            raise error
+        return key, listener
+
     def map(self, tasks: Iterable[Task]) -> Iterator[tuple[object, Listener]]:
         pending = 0
         for task in tasks:
-            self.tasks.put(task)
+            self.submit(task)
             pending += 1
         for _ in range(pending):
-            key, listener, error = self.results.get()
-            if error is not None:
-                raise error
-            yield key, listener
+            yield self.next_result()
 
     def close(self) -> None:
         while True:  # runs not started yet are dropped
@@ -202,15 +217,24 @@ class WorkerPool:
             except queue.Empty:
                 break
         for _ in self.threads:
-            self.tasks.put(None)
+            self.tasks.put((math.inf, next(self.submitted), None))
         for thread in self.threads:
             thread.join()
 
     def __enter__(self) -> "WorkerPool":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, *exc) -> None:
+        if exc_type is not None:
+            self.abort()
         self.close()
+
+    def abort(self) -> None:
+        """Stop now (Ctrl-C, an error): running programs are killed, not waited for."""
+        self.aborting = True
+        for worker in list(self.workers):
+            if worker.process is not None and worker.process.poll() is None:
+                worker.process.kill()
 
     def describe(self) -> dict:
         """What protected the runs, for the results file."""

@@ -1,0 +1,44 @@
+"""The scoder command: results and table on success, one clear line and exit code 2 on bad input."""
+
+import json
+import subprocess
+import sys
+
+
+def scoder(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True, stdin=subprocess.DEVNULL, env=env)
+
+
+def test_eval_writes_results_and_prints_pass_at_k(tmp_path, data_dir, humaneval):
+    samples = tmp_path / "s.jsonl"
+    problems = [humaneval.problems[f"HumanEval/{i}"] for i in range(3)]
+    samples.write_text("".join(json.dumps({"task_id": p.task_id, "completion": p.canonical_solution}) + "\n" for p in problems)
+                       + json.dumps({"task_id": "HumanEval/0", "solution": "def has_close_elements(n, t):\n    return True\n"}) + "\n")
+    done = scoder("eval", "--benchmark", "humaneval", "--samples", str(samples), "--data-dir", str(data_dir), "--no-progress")
+    assert done.returncode == 0, done.stderr
+    results = json.loads((tmp_path / "s_eval_results.json").read_text())
+    assert [e["base_status"] for e in results["eval"]["HumanEval/0"]] == ["pass", "fail"]
+    assert results["eval"]["HumanEval/0"][1]["base_fail_tests"]  # the failing input is recorded
+    assert results["pass_at_k"]["base"] == {"pass@1": (0.5 + 1 + 1) / 3}
+    assert "pass@1" in done.stdout and "161 tasks have no samples" in done.stdout
+
+
+def test_unknown_task_is_an_error_naming_it(tmp_path, data_dir):
+    samples = tmp_path / "s.jsonl"
+    samples.write_text(json.dumps({"task_id": "Mbpp/1", "solution": "x = 1"}) + "\n")
+    done = scoder("eval", "--benchmark", "humaneval+", "--samples", str(samples), "--data-dir", str(data_dir))
+    assert done.returncode == 2 and "'Mbpp/1'" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "s_eval_results.json").exists()
+
+
+def test_missing_data_offline_is_an_error_naming_the_fix(tmp_path):
+    samples = tmp_path / "s.jsonl"
+    samples.write_text(json.dumps({"task_id": "Mbpp/2", "solution": "x = 1"}) + "\n")
+    env = {"PATH": "/usr/bin:/bin", "SCODER_OFFLINE": "1", "SCODER_CACHE_DIR": str(tmp_path / "cache"), "HOME": str(tmp_path)}
+    done = scoder("eval", "--benchmark", "mbpp+", "--samples", str(samples), env=env)
+    assert done.returncode == 2 and "MbppPlus-v0.2.0.jsonl.gz" in done.stderr and "SCODER_DATA_DIR" in done.stderr
+
+
+def test_sandbox_command_reports_the_layer():
+    done = scoder("sandbox")
+    assert done.returncode == 0 and "isolation:" in done.stdout and "seccomp: on" in done.stdout
