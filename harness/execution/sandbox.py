@@ -83,10 +83,11 @@ def _bwrap_prefix() -> list[str]:
             args += ["--ro-bind", path, path]
     for name in _ETC_FILES:
         args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
-    for path in _python_dirs() + [str(WORKER.parent)]:
-        args += ["--ro-bind", path, path]
     args += ["--proc", "/proc", "--dev", "/dev"]
     args += ["--size", str(TMPFS_BYTES), "--tmpfs", "/tmp", "--size", str(TMPFS_BYTES), "--tmpfs", "/dev/shm"]
+    # After the tmpfs mounts, so that an interpreter or checkout living under /tmp stays visible.
+    for path in _python_dirs() + [str(WORKER.parent)]:
+        args += ["--ro-bind", path, path]
     args += ["--chdir", "/tmp", "--clearenv"]
     for key, value in SANDBOX_ENVIRONMENT.items():
         args += ["--setenv", key, value]
