@@ -34,7 +34,7 @@ def read_samples(path: str | Path) -> list[Sample]:
             text = handle.read()
     except (OSError, EOFError, UnicodeDecodeError) as error:
         raise SamplesError(f"{path}: cannot be read ({error})")
-    if text.lstrip().startswith("{") and '"eval"' in text[:4096] or path.name.endswith((".json", ".json.gz")):
+    if path.name.endswith((".json", ".json.gz")):
         return _from_eval_results(path, text)
     return [sample for number, line in enumerate(text.splitlines(), 1) if line.strip()
             for sample in [_from_line(path, number, line)]]
