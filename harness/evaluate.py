@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -87,6 +88,9 @@ def evaluate(
 ) -> dict:
     samples_path = Path(samples_path)
     output_path = Path(output_path) if output_path else default_output_path(samples_path)
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    if not os.access(output_path.parent, os.W_OK):
+        raise SamplesError(f"cannot write results into {output_path.parent}; choose another place with --output")
     dataset = benchmark.load(data_dir)
     samples = read_samples(samples_path)
     if not samples:
