@@ -272,7 +272,10 @@ class ControlReader:
 
 class Zygote:
     def __init__(self, scratch: str, own_pid_namespace: bool):
-        self.scratch = scratch
+        # Runs get folders under scratch/runs, and only that is cleared between runs: in bubblewrap,
+        # scratch is /tmp, where the interpreter itself may be mounted when the checkout lives there.
+        self.scratch = os.path.join(scratch, "runs")
+        os.makedirs(self.scratch, mode=0o700, exist_ok=True)
         self.own_pid_namespace = own_pid_namespace
         self.control = ControlReader(0)
         self.jobs = 0
