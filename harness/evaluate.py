@@ -103,18 +103,21 @@ def evaluate(
         key = sample_key(sample.task_id, solution)
         if key not in journal.records:
             todo[key] = (sample.task_id, solution)
+    restarts = 0
     try:
         if todo:
-            _execute(dataset, todo, journal, settings, progress)
+            restarts = _execute(dataset, todo, journal, settings, progress)
     finally:
         journal.close()
     results = _assemble(dataset, keyed, journal.records, missing, samples_path, settings)
+    results["scoder"]["worker_restarts"] = restarts
     write_atomically(output_path, json.dumps(results).encode())
     results["scoder"]["output"] = str(output_path)
     return results
 
 
-def _execute(dataset: Dataset, todo: dict, journal: Journal, settings: EvalSettings, progress: bool) -> None:
+def _execute(dataset: Dataset, todo: dict, journal: Journal, settings: EvalSettings, progress: bool) -> int:
+    """Run what the journal lacks; returns how many times a sandbox worker had to be restarted."""
     sandbox = choose(settings.isolation)
     with WorkerPool(settings.parallel, sandbox, settings.limits) as pool:
         truth = GroundTruth(dataset)
@@ -145,6 +148,7 @@ def _execute(dataset: Dataset, todo: dict, journal: Journal, settings: EvalSetti
                 journal.append(key, _record(dataset.problems[task_id], verdicts.pop(key), protection))
                 bar.update()
         bar.close()
+        return pool.restarts
 
 
 def _run_for(problem: Problem, kind: str, solution: str, expected: Expected, settings: EvalSettings):

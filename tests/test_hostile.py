@@ -168,6 +168,7 @@ def test_hostile_programs(layer, data_dir, tmp_path, listener):
                  for name, entry in verdicts.items()
                  if {entry["base_status"], entry["plus_status"]} - programs[name][1]}
         assert not wrong, f"wrong verdicts in the {layer} layer: {wrong}"
+        assert results["scoder"]["worker_restarts"] == 0, "a program brought its sandbox worker down"
         assert tree_digest(canary) == before, "a program changed files outside the sandbox"
         assert not connections, "a program reached a server outside the sandbox"
         assert not sandbox_processes(), "processes were left running"

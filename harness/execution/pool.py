@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import warnings
 from dataclasses import asdict, dataclass
 from typing import Callable, Iterable, Iterator, Protocol
 
@@ -146,6 +147,7 @@ class WorkerPool:
         self.started = threading.Barrier(self.size + 1)
         self.hello: dict = {}
         self.aborting = False
+        self.restarts = 0  # workers that died mid-run; healthy runs have none
         self.workers: list[SandboxWorker] = []
         self.threads = [threading.Thread(target=self._slot, daemon=True, name=f"sandbox-{i}") for i in range(self.size)]
         for thread in self.threads:
@@ -189,6 +191,8 @@ class WorkerPool:
                 if self.aborting:
                     raise
                 reason = str(died)
+                self.restarts += 1
+                warnings.warn(f"a sandbox worker died and was restarted: {reason[-500:]}", RuntimeWarning, stacklevel=1)
                 worker.restart()
         listener.on_done({"done": True, "exit": None, "killed": f"sandbox worker died: {reason}", "cpu_s": 0.0})
         return listener
