@@ -129,22 +129,18 @@ def _execute(dataset: Dataset, todo: dict, journal: Journal, settings: EvalSetti
             run, make_judge = _run_for(dataset.problems[task_id], kind, solution, truth.get(task_id)[kind], settings)
             pool.submit(((key, kind), run, make_judge), priority)
 
-        # Slowest first, so that no long run is left alone at the end: base runs ranked by the
-        # reference's time; each plus run queued when its base run ends, ranked by the plus reference
-        # time scaled by how much slower than the reference the program was on the base inputs.
+        # Slowest first (by the reference solution's time, which also flags inputs that are slow by
+        # nature), so that no long run is left alone at the end.
         for key, (task_id, _) in todo.items():
-            submit(key, "base", -sum(truth.get(task_id)["base"].seconds))
+            for kind in KINDS:
+                submit(key, kind, -sum(truth.get(task_id)[kind].seconds))
         verdicts: dict[str, dict[str, Verdict]] = {}
         bar = tqdm(total=len(todo), desc=f"{dataset.benchmark.name} samples", unit="sample", disable=not progress)
         for _ in range(len(todo) * len(KINDS)):
             (key, kind), judge = pool.next_result()
             verdicts.setdefault(key, {})[kind] = judge.verdict
-            task_id = todo[key][0]
-            if kind == "base":
-                expected = truth.get(task_id)
-                slowdown = max(1.0, judge.verdict.cpu_s / (sum(expected["base"].seconds) + 0.01))
-                submit(key, "plus", -sum(expected["plus"].seconds) * slowdown)
-            elif len(verdicts[key]) == len(KINDS):
+            if len(verdicts[key]) == len(KINDS):
+                task_id = todo[key][0]
                 journal.append(key, _record(dataset.problems[task_id], verdicts.pop(key), protection))
                 bar.update()
         bar.close()
