@@ -43,6 +43,8 @@ class GroundTruth:
     def __init__(self, dataset: Dataset):
         self.dataset = dataset
         self.folder = cache_dir() / "groundtruth" / f"{dataset.benchmark.name}-{dataset.hash}-v{FORMAT}"
+        # Avoids re-reading a task file for its base and plus runs; queued runs hold what they use.
+        self.get = functools.lru_cache(maxsize=16)(self._load)
 
     def _path(self, task_id: str) -> Path:
         return self.folder / (task_id.replace("/", "_") + ".json")
@@ -72,8 +74,7 @@ class GroundTruth:
                 bar.update()
         bar.close()
 
-    @functools.lru_cache(maxsize=16)
-    def get(self, task_id: str) -> dict[str, Expected]:
+    def _load(self, task_id: str) -> dict[str, Expected]:
         record = json.loads(self._path(task_id).read_bytes())
         return {
             kind: Expected([_load_output(item) for item in record[kind]["outputs"]], record[kind]["seconds"], record[kind]["first_float"])

@@ -182,7 +182,7 @@ class WorkerPool:
     def _execute(self, worker: SandboxWorker, run: Run, make_listener) -> Listener:
         # A worker that dies mid-run (it should not: the child cannot signal it) is restarted and
         # the run repeated once on a fresh one, so one bad program cannot cost another its verdict.
-        for attempt in range(2):
+        for _ in range(2):
             listener = make_listener()
             try:
                 worker.run(run, listener)

@@ -71,9 +71,8 @@ class _Program:
     def assemble(self) -> bytes:
         out = b""
         for index, (opcode, if_true, if_false, k) in enumerate(self.code):
-            def offset(target):
-                return 0 if target is None else self.labels[target] - index - 1
-            out += struct.pack("HBBI", opcode, offset(if_true), offset(if_false), k & 0xFFFFFFFF)
+            jumps = [0 if target is None else self.labels[target] - index - 1 for target in (if_true, if_false)]
+            out += struct.pack("HBBI", opcode, *jumps, k & 0xFFFFFFFF)
         return out
 
 
