@@ -10,7 +10,7 @@ Everything the child sent is untrusted: lines are parsed defensively and any pro
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from harness.execution import values
@@ -100,13 +100,12 @@ class OutputJudge:
     max_output_bytes: Callable[[int], int]
     verdict: Verdict | None = None
     checked: int = 0
-    seconds: list[float] = field(default_factory=list)
 
     def on_line(self, line: bytes) -> bool:
         if self.verdict is not None:
             return False  # decided; a failing run was already told to stop
         try:
-            kind, index, seconds, payload = parse_line(line)
+            kind, index, _, payload = parse_line(line)
         except (ValueError, UnicodeDecodeError):
             return self._fail(self.checked, "malformed report from the program's process")
         if kind == "L":
@@ -121,7 +120,6 @@ class OutputJudge:
             return False
         if self._matches(index, kind, payload):
             self.checked += 1
-            self.seconds.append(seconds)
             if self.checked == len(self.expected):
                 self.verdict = Verdict(PASS)
             return False

@@ -304,7 +304,6 @@ class Zygote:
             "seccomp": self.seccomp_works(),
             "landlock": landlock.abi_version(),
             "numpy": getattr(sys.modules.get("numpy"), "__version__", None),
-            "pid": os.getpid(),
         }
 
     def seccomp_works(self) -> bool:
