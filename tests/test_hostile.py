@@ -17,7 +17,7 @@ import pytest
 
 from harness.benchmarks.evalplus import HUMANEVAL_PLUS
 from harness.evaluate import EvalSettings, evaluate
-from harness.execution.sandbox import LAYERS, _works
+from harness.execution.sandbox import LAYERS, works
 
 CORRECT = """
 def _correct(numbers, threshold):
@@ -144,10 +144,10 @@ def listener():
 
 def test_ci_has_the_strongest_layer():
     if os.environ.get("CI"):
-        assert _works("bwrap"), "CI must run the hostile tests in bubblewrap: ./install.sh installs it"
+        assert works("bwrap"), "CI must run the hostile tests in bubblewrap: ./install.sh installs it"
 
 
-@pytest.mark.parametrize("layer", [layer for layer in LAYERS if _works(layer)])
+@pytest.mark.parametrize("layer", [layer for layer in LAYERS if works(layer)])
 def test_hostile_programs(layer, data_dir, tmp_path, listener):
     port, connections = listener
     canary = tmp_path / "outside"

@@ -95,7 +95,8 @@ def _bwrap_prefix() -> list[str]:
 
 
 @functools.cache
-def _works(layer: str) -> bool:
+def works(layer: str) -> bool:
+    """Whether `layer` can start a Python child on this machine (probed once)."""
     if layer == "process":
         return True
     if shutil.which(layer) is None:
@@ -118,11 +119,11 @@ def choose(requested: str = "auto") -> Sandbox:
     if requested != "auto":
         if requested not in LAYERS:
             raise SandboxError(f"unknown isolation layer {requested!r}; choose one of auto, {', '.join(LAYERS)}")
-        if not _works(requested):
+        if not works(requested):
             raise SandboxError(f"isolation layer {requested!r} does not work on this machine{_install_hint()}")
         return Sandbox(requested)
     for layer in LAYERS:
-        if _works(layer):
+        if works(layer):
             if layer == "process":
                 warnings.warn(
                     "NO SANDBOX: neither bubblewrap nor unshare works here, so generated code runs as a plain "
