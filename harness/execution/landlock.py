@@ -2,7 +2,8 @@
 
 The kernel then refuses every change to the file system outside the run's own working directory
 (writing, truncating, creating, removing, renaming, linking) and, from Landlock ABI 4, TCP bind and
-connect. Reading stays allowed: programs import modules and read what they were given. This holds
+connect (unless the caller keeps TCP for loopback servers inside a network namespace). Writing to
+/dev/null stays allowed (subprocess.DEVNULL needs it). Reading stays allowed: programs import modules and read what they were given. This holds
 in every isolation layer, so even without bubblewrap nothing outside the sandbox can be changed.
 Linux 5.13+; where Landlock is missing the run goes on without it and the results say so.
 """
@@ -33,8 +34,9 @@ def abi_version() -> int:
     return max(0, version)
 
 
-def restrict_writes_to(folder: str) -> int:
-    """Allow file-system changes only beneath `folder` from now on; returns the ABI used (0: none)."""
+def restrict_writes_to(*folders: str, tcp: bool = False) -> int:
+    """Allow file-system changes only beneath `folders` from now on (and TCP only if `tcp`);
+    returns the ABI used (0: none)."""
     abi = abi_version()
     if abi == 0:
         return 0
@@ -43,20 +45,29 @@ def restrict_writes_to(folder: str) -> int:
         handled |= _REFER
     if abi >= 3:
         handled |= _TRUNCATE
-    attr = struct.pack("QQ", handled, _NET_BIND_TCP | _NET_CONNECT_TCP) if abi >= 4 else struct.pack("Q", handled)
+    if abi >= 4 and not tcp:
+        attr = struct.pack("QQ", handled, _NET_BIND_TCP | _NET_CONNECT_TCP)
+    else:
+        attr = struct.pack("Q", handled)
     ruleset = _check(_libc.syscall(_SYS_CREATE_RULESET, attr, ctypes.c_size_t(len(attr)), ctypes.c_uint32(0)), "create_ruleset")
     try:
-        beneath = os.open(folder, os.O_PATH | os.O_CLOEXEC)
-        try:
-            rule = struct.pack("=Qi", handled, beneath)  # struct landlock_path_beneath_attr is packed
-            _check(_libc.syscall(_SYS_ADD_RULE, ctypes.c_int(ruleset), ctypes.c_int(_RULE_PATH_BENEATH), rule, ctypes.c_uint32(0)), "add_rule")
-        finally:
-            os.close(beneath)
+        for folder in folders:
+            _allow_beneath(ruleset, folder, handled)
+        _allow_beneath(ruleset, os.devnull, handled & (_WRITE_FILE | _TRUNCATE))
         _check(_libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl")
         _check(_libc.syscall(_SYS_RESTRICT_SELF, ctypes.c_int(ruleset), ctypes.c_uint32(0)), "restrict_self")
     finally:
         os.close(ruleset)
     return abi
+
+
+def _allow_beneath(ruleset: int, path: str, access: int) -> None:
+    beneath = os.open(path, os.O_PATH | os.O_CLOEXEC)
+    try:
+        rule = struct.pack("=Qi", access, beneath)  # struct landlock_path_beneath_attr is packed
+        _check(_libc.syscall(_SYS_ADD_RULE, ctypes.c_int(ruleset), ctypes.c_int(_RULE_PATH_BENEATH), rule, ctypes.c_uint32(0)), "add_rule")
+    finally:
+        os.close(beneath)
 
 
 def _check(result: int, what: str) -> int:

@@ -29,15 +29,21 @@ HELLO_TIMEOUT_S = 120
 
 @dataclass(frozen=True)
 class Run:
-    """One program execution: `code` is exec'd, then `entry_point` is called on each input."""
+    """One program execution. Style "calls": `code` is exec'd, then `entry_point` is called on each
+    input. Style "unittest": `code` and `test_code` form one module whose TestCases run under a
+    `timeout_s` wall timer (see worker.py)."""
 
     code: str
     entry_point: str
-    inputs_line: bytes  # values.encode() of the list of argument lists
+    inputs_line: bytes  # values.encode() of the list of argument lists; b"[]" for unittest
     time_limits: list[float] | None  # CPU seconds per input; None for trusted reference code
     budget_cpu_s: float
     budget_wall_s: float
     memory_bytes: int | None = None  # None: the pool's limit
+    style: str = "calls"
+    test_code: str | None = None
+    timeout_s: float | None = None
+    stack_bytes: int | None = None  # None: the memory limit
 
 
 class Listener(Protocol):
@@ -53,9 +59,10 @@ class WorkerDied(RuntimeError):
 
 
 class SandboxWorker:
-    def __init__(self, sandbox: Sandbox, limits: Limits):
+    def __init__(self, sandbox: Sandbox, limits: Limits, tree_memory_bytes: int):
         self.sandbox = sandbox
         self.limits = limits
+        self.tree_memory_bytes = tree_memory_bytes
         self.process: subprocess.Popen | None = None
         self.hello: dict = {}
         self.start()
@@ -84,10 +91,11 @@ class SandboxWorker:
         return self.stderr.read()[-2000:].decode("utf-8", "replace").strip() or "(no output)"
 
     def run(self, run: Run, listener: Listener) -> None:
-        header = dict(asdict(self.limits), code=run.code, entry_point=run.entry_point, time_limits=run.time_limits,
-                      budget_cpu_s=run.budget_cpu_s, budget_wall_s=run.budget_wall_s)
+        header = dict(asdict(self.limits), **asdict(run))
+        del header["inputs_line"]
         header["seccomp"] = self.limits.seccomp and self.hello.get("seccomp", False)
         header["memory_bytes"] = run.memory_bytes or self.limits.memory_bytes
+        header["tree_memory_bytes"] = min(header["memory_bytes"], self.tree_memory_bytes)
         header["landlock"] = self.limits.landlock and self.hello.get("landlock", 0) > 0
         try:
             self.process.stdin.write(json.dumps(header).encode() + b"\n" + run.inputs_line + b"\n")
@@ -141,6 +149,10 @@ class WorkerPool:
         self.size = max(1, size or os.cpu_count() or 1)
         self.sandbox = sandbox or choose()
         self.limits = (limits or Limits()).resolved()
+        # Where runs may start processes, all of one run's together may use this much memory: the
+        # machine's share of one slot, so that parallel runs cannot exhaust it between them.
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        self.tree_memory_bytes = int(physical * 0.75 / self.size)
         self.tasks: queue.PriorityQueue = queue.PriorityQueue()
         self.submitted = itertools.count()  # ties keep submission order; tasks themselves never compare
         self.results: queue.Queue = queue.Queue()
@@ -161,7 +173,7 @@ class WorkerPool:
 
     def _slot(self) -> None:
         try:
-            worker = SandboxWorker(self.sandbox, self.limits)
+            worker = SandboxWorker(self.sandbox, self.limits, self.tree_memory_bytes)
             self.hello = worker.hello
             self.workers.append(worker)
         except Exception as error:  # reported by the constructor

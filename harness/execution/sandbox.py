@@ -38,7 +38,13 @@ SANDBOX_ENVIRONMENT = {
     "MKL_NUM_THREADS": "1",
 }
 _SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
-_ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "passwd", "group", "nsswitch.conf", "alternatives")
+# Read-only system configuration programs legitimately consult (time zones, MIME types, fonts,
+# certificates, host names); nothing in it is secret.
+_ETC_FILES = (
+    "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "timezone", "passwd", "group", "nsswitch.conf",
+    "alternatives", "mime.types", "fonts", "ssl", "ca-certificates", "os-release", "hosts", "hostname",
+    "protocols", "services", "resolv.conf",
+)
 
 
 class SandboxError(RuntimeError):
@@ -54,27 +60,41 @@ class Launch:
 
 @dataclass(frozen=True)
 class Sandbox:
+    """An isolation layer, and the interpreter its workers run: the harness's own by default, or a
+    benchmark's task environment (task_env.py), with modules to preload in the worker."""
+
     layer: str
+    python: str = sys.executable
+    preload: tuple[str, ...] = ("numpy",)
+
+    @property
+    def own_namespaces(self) -> bool:
+        """Whether workers have their own PID and network namespaces."""
+        return self.layer in ("bwrap", "unshare")
 
     def launch(self) -> Launch:
-        python = [sys.executable, "-s", "-B", str(WORKER)]
+        python = [self.python, "-s", "-B", str(WORKER)]
+        preload = ",".join(self.preload)
         if self.layer == "bwrap":
-            return Launch(_bwrap_prefix() + python + ["/tmp", "1"], dict(SANDBOX_ENVIRONMENT), None)
+            return Launch(_bwrap_prefix(self.python) + python + ["/tmp", "1", "/tmp,/dev/shm", preload], dict(SANDBOX_ENVIRONMENT), None)
         scratch = tempfile.mkdtemp(prefix="scoder-sandbox-")
         env = dict(SANDBOX_ENVIRONMENT, HOME=scratch, TMPDIR=scratch)
         if self.layer == "unshare":
             prefix = ["unshare", "--user", "--map-root-user", "--net", "--pid", "--fork", "--mount-proc", "--kill-child", "--"]
-            return Launch(prefix + python + [scratch, "1"], env, scratch)
-        return Launch(python + [scratch, "0"], env, scratch)
+            return Launch(prefix + python + [scratch, "1", "", preload], env, scratch)
+        return Launch(python + [scratch, "0", "", preload], env, scratch)
 
 
-def _python_dirs() -> list[str]:
-    candidates = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
-    candidates.add(str(Path(os.path.realpath(sys.executable)).parent.parent))
+@functools.cache
+def _python_dirs(python: str) -> list[str]:
+    """The folders an interpreter needs: its prefixes (a virtualenv's and its base's)."""
+    script = "import sys; print('\\n'.join({sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}))"
+    listed = subprocess.run([python, "-s", "-c", script], capture_output=True, text=True, timeout=60).stdout.split("\n")
+    candidates = set(filter(None, listed)) | {str(Path(os.path.realpath(python)).parent.parent)}
     return sorted(path for path in candidates if os.path.isdir(path))
 
 
-def _bwrap_prefix() -> list[str]:
+def _bwrap_prefix(python: str) -> list[str]:
     args = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
     for path in _SYSTEM_DIRS:
         if os.path.islink(path):
@@ -86,7 +106,7 @@ def _bwrap_prefix() -> list[str]:
     args += ["--proc", "/proc", "--dev", "/dev"]
     args += ["--size", str(TMPFS_BYTES), "--tmpfs", "/tmp", "--size", str(TMPFS_BYTES), "--tmpfs", "/dev/shm"]
     # After the tmpfs mounts, so that an interpreter or checkout living under /tmp stays visible.
-    for path in _python_dirs() + [str(WORKER.parent)]:
+    for path in _python_dirs(python) + [str(WORKER.parent)]:
         args += ["--ro-bind", path, path]
     args += ["--chdir", "/tmp", "--clearenv"]
     for key, value in SANDBOX_ENVIRONMENT.items():
@@ -101,7 +121,7 @@ def works(layer: str) -> bool:
         return True
     if shutil.which(layer) is None:
         return False
-    launch = Sandbox(layer).launch()
+    launch = Sandbox(layer, preload=()).launch()
     argv = launch.argv[: launch.argv.index(sys.executable)] + [sys.executable, "-c", "import os; os.listdir('/')"]
     try:
         return subprocess.run(argv, env=launch.env, capture_output=True, timeout=60).returncode == 0
@@ -112,7 +132,7 @@ def works(layer: str) -> bool:
             shutil.rmtree(launch.scratch_host_dir, ignore_errors=True)
 
 
-def choose(requested: str = "auto") -> Sandbox:
+def choose(requested: str = "auto", python: str = sys.executable, preload: tuple[str, ...] = ("numpy",)) -> Sandbox:
     """The strongest working layer, or exactly `requested`; refuses a requested layer that does not work."""
     if not sys.platform.startswith("linux"):
         raise SandboxError("the executor needs Linux (namespaces, rlimits and seccomp)")
@@ -121,7 +141,7 @@ def choose(requested: str = "auto") -> Sandbox:
             raise SandboxError(f"unknown isolation layer {requested!r}; choose one of auto, {', '.join(LAYERS)}")
         if not works(requested):
             raise SandboxError(f"isolation layer {requested!r} does not work on this machine{_install_hint()}")
-        return Sandbox(requested)
+        return Sandbox(requested, python, preload)
     for layer in LAYERS:
         if works(layer):
             if layer == "process":
@@ -131,7 +151,7 @@ def choose(requested: str = "auto") -> Sandbox:
                     RuntimeWarning,
                     stacklevel=2,
                 )
-            return Sandbox(layer)
+            return Sandbox(layer, python, preload)
     raise AssertionError("the process layer always works")
 
 

@@ -1,6 +1,6 @@
 """A seccomp filter for the process that runs untrusted code (imported inside the sandbox; stdlib only).
 
-It makes the kernel refuse, whatever the isolation layer:
+By default it makes the kernel refuse, whatever the isolation layer:
   - new processes (fork, vfork, clone without CLONE_THREAD; clone3 answers ENOSYS so that libc falls
     back to clone for threads): no fork bombs, no daemons left behind;
   - signals to any process but itself, ptrace and cross-process memory access: it cannot kill or
@@ -9,6 +9,12 @@ It makes the kernel refuse, whatever the isolation layer:
   - new namespaces (unshare, setns).
 Threads, files inside the sandbox and everything else a program legitimately does keep working.
 Root is exempt from RLIMIT_NPROC, which is why process creation is stopped here rather than by rlimits.
+
+Test styles whose official tests start processes and talk to local servers (BigCodeBench) relax it
+with `processes=True`: fork and signals are allowed except to the `protected` pids (the supervisor)
+and to everyone at once (kill(-1)), and internet sockets are left to the network namespace, which
+only has loopback. That relaxed filter is only used inside a PID and network namespace, where the
+supervisor counts and sweeps the processes (worker.py).
 """
 
 from __future__ import annotations
@@ -76,7 +82,7 @@ class _Program:
         return out
 
 
-def _filter(arch: dict, own_pid: int) -> bytes:
+def _filter(arch: dict, own_pid: int, processes: bool = False, protected: tuple[int, ...] = ()) -> bytes:
     deny = _RET_ERRNO | errno.EPERM
     p = _Program()
     p.load(_ARCH)
@@ -84,6 +90,9 @@ def _filter(arch: dict, own_pid: int) -> bytes:
     p.load(_NR)
     if arch["audit"] == _ARCHITECTURES["x86_64"]["audit"]:
         p.jump(_JGE_K, _X32_SYSCALL_BIT, "deny")
+    if processes:
+        _processes_allowed(p, arch, protected)
+        return p.assemble()
     for name in ("fork", "vfork"):
         if arch[name] is not None:
             p.jump(_JEQ_K, arch[name], "deny")
@@ -119,6 +128,28 @@ def _filter(arch: dict, own_pid: int) -> bytes:
     return p.assemble()
 
 
+def _processes_allowed(p: _Program, arch: dict, protected: tuple[int, ...]) -> None:
+    """The relaxed rules: everything but tampering with the protected pids, all processes at once,
+    other processes' memory, and new namespaces."""
+    for number in arch["denied"]:
+        p.jump(_JEQ_K, number, "deny")
+    p.jump(_JEQ_K, arch["clone3"], "enosys")  # libc falls back to clone, whose flags stay visible
+    p.jump(_JEQ_K, arch["kill"], "kill")
+    p.jump(_JEQ_K, arch["tgkill"], "kill")
+    p.ret(_RET_ALLOW)
+    p.label("kill")  # kill(pid) and tgkill(tgid): never -1 (everyone), a protected pid or its group
+    p.load(_ARG0_LOW)
+    p.jump(_JEQ_K, 0xFFFFFFFF, "deny")
+    for pid in protected:
+        p.jump(_JEQ_K, pid, "deny")
+        p.jump(_JEQ_K, -pid, "deny")
+    p.ret(_RET_ALLOW)
+    p.label("deny")
+    p.ret(_RET_ERRNO | errno.EPERM)
+    p.label("enosys")
+    p.ret(_RET_ERRNO | errno.ENOSYS)
+
+
 class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_char_p)]
 
@@ -127,12 +158,13 @@ def supported() -> bool:
     return platform.machine() in _ARCHITECTURES
 
 
-def install() -> None:
-    """Install the filter on the calling (single-threaded) process; raises OSError where it cannot."""
+def install(processes: bool = False, protected: tuple[int, ...] = ()) -> None:
+    """Install the filter on the calling (single-threaded) process; raises OSError where it cannot.
+    `processes`: the relaxed rules (see the module docstring), never signalling `protected` pids."""
     arch = _ARCHITECTURES.get(platform.machine())
     if arch is None:
         raise OSError(f"no seccomp filter for {platform.machine()}")
-    program = _filter(arch, os.getpid())
+    program = _filter(arch, os.getpid(), processes, protected)
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")

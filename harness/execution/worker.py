@@ -1,7 +1,7 @@
 """The sandbox side of the executor: a warm zygote that forks one child per program run.
 
-Runs inside the isolation layer, started by harness.execution.pool, standard library only (numpy is
-pre-imported when installed so that programs using it start fast). The zygote never runs untrusted
+Runs inside the isolation layer, started by harness.execution.pool, standard library only (the
+libraries a benchmark's programs use, numpy for one, are preloaded when asked for and installed). The zygote never runs untrusted
 code itself; each run happens in a forked child that first drops into its limits (rlimits, seccomp,
 closed descriptors, a fresh working directory, swallowed stdio) and then reports plain values.
 
@@ -10,11 +10,16 @@ Protocol on the zygote's stdin/stdout, one line per message:
                       "abort" while a job runs: kill the child now.
   zygote -> harness   "Z" + JSON: the zygote's own reports (hello at start, done after each job);
                       "C" + line: a line written by the child, untrusted, relayed verbatim.
-Child lines: "O <i> <cpu seconds> <encoded output>"; "H <i> <cpu seconds> <sha256> <bytes> <nan>" for
-an output whose encoding is over max_output_bytes (hashed piece by piece, never held whole);
-"E <i> <reason>" (input i raised or timed out); "L <reason>" (the program did not load);
-"D <n>" (all n inputs ran).
-The harness alone compares outputs with expected values, which never enter the sandbox.
+A job's "style" says how the program is tested:
+  calls     (default) its entry point is called on each input. Child lines: "O <i> <cpu seconds>
+            <encoded output>"; "H <i> <cpu seconds> <sha256> <bytes> <nan>" for an output whose
+            encoding is over max_output_bytes (hashed piece by piece, never held whole); "E <i>
+            <reason>" (input i raised or timed out); "L <reason>" (the program did not load); "D <n>"
+            (all n inputs ran). The harness alone compares outputs with expected values, which never
+            enter the sandbox.
+  unittest  the task's TestCases run on it (unittest_runner.py, which lists its lines). These tests
+            start processes and local servers, so the child may fork (seccomp's relaxed rules) and
+            the zygote watches the whole process tree: its size, its memory, and a sweep afterwards.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import landlock  # noqa: E402
 import seccomp  # noqa: E402
+import unittest_runner  # noqa: E402
 import values  # noqa: E402
 
 MAX_LINE_BYTES = 320 * 1024 * 1024  # over Limits.max_output_bytes: a longer child line kills the run
@@ -40,10 +46,6 @@ POLL_SECONDS = 0.05  # how often a running child's CPU time is checked against i
 STDIO_CAP_CHARS = 4096  # what a program prints is kept up to this, then dropped
 _PR_SET_PDEATHSIG = 1
 
-try:  # what many generated programs import; forked children then start warm
-    import numpy  # noqa: F401
-except ImportError:
-    pass
 import collections, copy, decimal, fractions, functools, heapq, itertools, random, re, statistics, string, typing  # noqa: E401,F401,E402
 import faulthandler, io, platform, shutil, subprocess  # noqa: E401,E402
 
@@ -77,18 +79,22 @@ class SwallowedIO(io.StringIO):
 # ---------------------------------------------------------------- child: runs one program, then exits
 
 
-def run_child(job: dict, inputs_line: bytes, report_fd: int, workdir: str) -> None:
+def run_child(job: dict, inputs_line: bytes, report_fd: int, workdir: str, writable: list[str]) -> None:
     """Never returns. Everything here runs in the forked child."""
     try:
-        _enter_limits(job, report_fd, workdir)
-        _run_program(job, inputs_line, report_fd)
+        _enter_limits(job, report_fd, workdir, writable)
+        if job.get("style") == "unittest":
+            unittest_runner.run(job, lambda line: _report(report_fd, line))
+        else:
+            _run_program(job, inputs_line, report_fd)
     except BaseException as error:  # the program may raise anything, SystemExit included
         _report(report_fd, f"L {json.dumps(_describe(error))}")
     finally:
         os._exit(0)
 
 
-def _enter_limits(job: dict, report_fd: int, workdir: str) -> None:
+def _enter_limits(job: dict, report_fd: int, workdir: str, writable: list[str]) -> None:
+    supervisor = os.getppid()
     os.setsid()  # own session and process group, killed whole
     ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # dies with the zygote
     os.chdir(workdir)
@@ -103,7 +109,7 @@ def _enter_limits(job: dict, report_fd: int, workdir: str) -> None:
     limits = {
         resource.RLIMIT_AS: memory,
         resource.RLIMIT_DATA: memory,
-        resource.RLIMIT_STACK: memory,
+        resource.RLIMIT_STACK: job.get("stack_bytes") or memory,
         resource.RLIMIT_CPU: (cpu_seconds, cpu_seconds + 1),
         resource.RLIMIT_FSIZE: job["file_size_bytes"],
         resource.RLIMIT_NOFILE: job["open_files"],
@@ -118,10 +124,13 @@ def _enter_limits(job: dict, report_fd: int, workdir: str) -> None:
         resource.setrlimit(kind, (soft, hard))
     # Temporary files belong in the run's folder: the only place it may write to.
     os.environ.update(TMPDIR=workdir, HOME=workdir)
+    processes = job.get("style") == "unittest"
     if job["landlock"]:
-        landlock.restrict_writes_to(workdir)
+        # Tests that start processes also get the sandbox's private /tmp and /dev/shm (cleared after
+        # the run) and loopback TCP (the network namespace has nothing else).
+        landlock.restrict_writes_to(workdir, *(writable if processes else ()), tcp=processes)
     if job["seccomp"]:
-        seccomp.install()
+        seccomp.install(processes=processes, protected=(supervisor, 1))
     sys.stdin = sys.stdout = sys.stderr = SwallowedIO()
 
 
@@ -271,15 +280,19 @@ class ControlReader:
 
 
 class Zygote:
-    def __init__(self, scratch: str, own_pid_namespace: bool):
-        # Runs get folders under scratch/runs, and only that is cleared between runs: in bubblewrap,
+    def __init__(self, scratch: str, own_pid_namespace: bool, private_dirs: list[str]):
+        # Runs get folders under scratch/runs, and that is cleared between runs: in bubblewrap,
         # scratch is /tmp, where the interpreter itself may be mounted when the checkout lives there.
         self.scratch = os.path.join(scratch, "runs")
         os.makedirs(self.scratch, mode=0o700, exist_ok=True)
         self.own_pid_namespace = own_pid_namespace
+        # Folders private to this sandbox that runs of the unittest style may write to; what a run
+        # adds there is removed after it, what was there before (mounts among it) stays.
+        self.private_dirs = {folder: set(os.listdir(folder)) for folder in private_dirs}
         self.control = ControlReader(0)
         self.jobs = 0
         self.ticks_per_second = os.sysconf("SC_CLK_TCK")
+        self.page_size = os.sysconf("SC_PAGE_SIZE")
 
     def send(self, data: bytes) -> None:
         view = memoryview(data)
@@ -328,7 +341,7 @@ class Zygote:
         pid = os.fork()
         if pid == 0:
             os.close(read_fd)
-            run_child(job, inputs_line, write_fd, workdir)
+            run_child(job, inputs_line, write_fd, workdir, list(self.private_dirs))
         os.close(write_fd)
         try:
             report = self.supervise(pid, read_fd, job, started)
@@ -371,9 +384,11 @@ class Zygote:
                     next_check = time.monotonic() + POLL_SECONDS
                     if self.cpu_seconds(pid) > job["budget_cpu_s"]:
                         killed = "cpu budget"
-                        self.kill(pid)
                     elif time.monotonic() > wall_deadline:
                         killed = "wall budget"
+                    elif job.get("style") == "unittest":
+                        killed = self.tree_over_limits(job)
+                    if killed:
                         self.kill(pid)
         finally:
             os.close(exit_fd)
@@ -422,27 +437,53 @@ class Zygote:
             except OSError:
                 pass
 
+    def others(self) -> list[int]:
+        """The processes in this PID namespace but ourselves and our ancestors (runs and their children)."""
+        keep = {os.getpid(), os.getppid(), 1}
+        return [int(entry) for entry in os.listdir("/proc") if entry.isdigit() and int(entry) not in keep]
+
+    def tree_over_limits(self, job: dict) -> str | None:
+        """A run allowed to start processes is stopped when they are too many or use too much memory
+        together (each one alone is held by its rlimits)."""
+        pids = self.others()
+        if len(pids) > job["processes"]:
+            return f"more than {job['processes']} processes"
+        if len(pids) > 1:
+            rss = 0
+            for pid in pids:
+                try:
+                    with open(f"/proc/{pid}/statm", "rb") as handle:
+                        rss += int(handle.read().split()[1]) * self.page_size
+                except (OSError, IndexError, ValueError):
+                    pass
+            if rss > job["tree_memory_bytes"]:
+                return f"its processes use more than {job['tree_memory_bytes'] >> 20} MiB together"
+        return None
+
     def kill_leftovers(self, pid: int) -> None:
         self.kill(pid)
         if not self.own_pid_namespace:
             return
-        # Alone in this PID namespace: anything but ourselves and our ancestors is a leftover.
-        keep = {os.getpid(), os.getppid(), 1}
-        for entry in os.listdir("/proc"):
-            if entry.isdigit() and int(entry) not in keep:
-                try:
-                    os.kill(int(entry), signal.SIGKILL)
-                except OSError:
-                    pass
-        try:
-            while os.waitpid(-1, os.WNOHANG)[0]:
+        # Alone in this PID namespace: anything but ourselves and our ancestors is a leftover. kill(-1)
+        # reaches them all at once, so a process that forks meanwhile cannot escape the sweep.
+        while self.others():
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except OSError:
                 pass
-        except ChildProcessError:
-            pass
+            try:
+                while os.waitpid(-1, os.WNOHANG)[0]:
+                    pass
+            except ChildProcessError:
+                pass
+            time.sleep(0.001)
 
     def clear_scratch(self) -> None:
         for entry in os.listdir(self.scratch):
             _remove_tree(os.path.join(self.scratch, entry))
+        for folder, before in self.private_dirs.items():
+            for entry in set(os.listdir(folder)) - before:
+                _remove_tree(os.path.join(folder, entry))
 
 
 def _remove_tree(path: str) -> None:
@@ -460,11 +501,24 @@ def _remove_tree(path: str) -> None:
         os.unlink(path)
 
 
+def preload(modules: list[str]) -> None:
+    """Import what the benchmark's programs import, so that every forked child starts warm."""
+    for name in modules:
+        try:
+            __import__(name)
+        except Exception:  # a missing library fails the program that needs it, not the worker
+            pass
+
+
 def main() -> None:
+    """argv: scratch folder, 1 if alone in a PID namespace, private folders runs may write to
+    (comma-separated), modules to preload (comma-separated)."""
     scratch, own_pid_namespace = sys.argv[1], sys.argv[2] == "1"
+    private_dirs, modules = ([item for item in arg.split(",") if item] for arg in sys.argv[3:5])
     ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the harness's to handle
-    Zygote(scratch, own_pid_namespace).serve()
+    preload(modules)
+    Zygote(scratch, own_pid_namespace, private_dirs).serve()
 
 
 if __name__ == "__main__":

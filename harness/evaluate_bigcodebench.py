@@ -1,0 +1,265 @@
+"""Evaluate samples on BigCodeBench: each program runs with its task's TestCases in the sandbox, on the
+task-library environment's interpreter, and the results file follows the official eval_results format
+(per task: status pass/fail/timeout and the failing tests' tracebacks in `details`) plus pass@k.
+
+Time and memory follow bigcodebench 0.2.5: the suite runs under a 240 + 1 s wall timer and the process
+is stopped at 242 s (a stopped or crashed run is "timeout"); RLIMIT_AS and RLIMIT_DATA 30 GiB,
+RLIMIT_STACK 10 MiB. The limit is wall time as upstream's because these tests sleep, wait for
+processes and servers; at 240 s a loaded machine does not decide a verdict.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from harness import __version__
+from harness.benchmarks.bigcodebench import DEFAULT_VERSION, BigCodeBenchmark, Dataset, Problem
+from harness.benchmarks.data import cache_dir, write_atomically
+from harness.evaluate import check_task_ids, default_output_path, journal_path, sample_key
+from harness.execution.function_calls import FAIL, PASS, TIMEOUT
+from harness.execution.limits import GIB, MIB, Limits
+from harness.execution.pool import Run, WorkerPool
+from harness.execution.sandbox import SandboxError, choose
+from harness.execution.task_env import BIGCODEBENCH as TASK_ENVIRONMENT
+from harness.journal import Journal
+from harness.metrics import mean_pass_at_k
+from harness.samples import SamplesError, read_samples
+
+SUITE_TIMEOUT_S = 240.0 + 1  # TIMEOUT_LIMIT, + 1 as untrusted_check adds
+PROCESS_TIMEOUT_S = SUITE_TIMEOUT_S + 1  # untrusted_check's p.join(timeout + 1)
+CPU_BUDGET_S = PROCESS_TIMEOUT_S * 4  # a safety net only: the wall limits decide
+# What the worker imports before forking, so that runs start warm (the most imported task libraries).
+PRELOAD = ("numpy", "pandas", "matplotlib", "matplotlib.pyplot", "scipy", "scipy.stats", "sklearn", "seaborn", "requests")
+GROUND_TRUTH_FORMAT = 1
+
+
+def bigcodebench_limits() -> Limits:
+    # evaluate.py defaults: max_as_limit = max_data_limit = 30 * 1024 MB, max_stack_limit = 10 MB.
+    return Limits(memory_bytes=30 * GIB)
+
+
+STACK_BYTES = 10 * MIB
+
+
+@dataclass(frozen=True)
+class BigCodeBenchSettings:
+    version: str = DEFAULT_VERSION
+    split: str = "complete"
+    calibrated: bool = True  # the official default
+    parallel: int | None = None
+    isolation: str = "auto"
+    limits: Limits = field(default_factory=bigcodebench_limits)
+
+    def fingerprint(self, dataset: Dataset, python: str) -> str:
+        decisive = {"dataset": dataset.hash, "harness": __version__, "calibrated": self.calibrated,
+                    "limits": asdict(self.limits.resolved()), "environment": _environment_id(python),
+                    "timeout_s": SUITE_TIMEOUT_S}
+        return hashlib.sha256(json.dumps(decisive, sort_keys=True).encode()).hexdigest()
+
+
+def _environment_id(python: str) -> str:
+    return hashlib.sha256(TASK_ENVIRONMENT.lock_file.read_bytes()).hexdigest()[:12] + ":" + os.path.realpath(python)
+
+
+class TestsJudge:
+    """Decides one run from the child's untrusted lines: pass only if the suite finished, nothing
+    failed, and every test the test code defines reported success."""
+
+    def __init__(self, expected_tests: frozenset[str]):
+        self.expected_tests = expected_tests
+        self.passed: set[str] = set()
+        self.details: dict[str, str] = {}
+        self.finished = False
+        self.status: str | None = None
+        self.error: str | None = None
+        self.cpu_s = 0.0
+
+    def on_line(self, line: bytes) -> bool:
+        kind, _, payload = line.partition(b" ")
+        try:
+            message = json.loads(payload)
+            if kind == b"T" and not self.finished:
+                name = str(message["test"])
+                if message["ok"]:
+                    self.passed.add(name)
+                else:
+                    self.details[name] = str(message["trace"])
+            elif kind == b"U" and not self.finished:
+                self.finished = True
+                if message["error"] is not None:
+                    self.details["ALL"] = str(message["error"])
+            elif kind == b"L":
+                self.finished = True
+                self.details["ALL"] = str(message)
+            else:
+                raise ValueError(f"unexpected line kind {kind!r}")
+        except (ValueError, KeyError, TypeError) as error:
+            self.finished = True
+            self.details["ALL"] = f"malformed report from the program's process ({error})"
+            return True
+        return False
+
+    def on_done(self, report: dict) -> None:
+        self.cpu_s = report.get("cpu_s", 0.0)
+        if not self.finished:
+            # Stopped or crashed before the suite ended: upstream's status stays unknown, i.e. timeout.
+            killed = report.get("killed")
+            self.status = TIMEOUT
+            self.error = f"killed: {killed}" if killed else f"exited with code {report.get('exit')} before the suite ended"
+            self.details = {}
+            return
+        missing = sorted(self.expected_tests - self.passed - set(self.details))
+        if missing and not self.details:
+            self.details["ALL"] = f"tests that did not report a result: {', '.join(missing)}"
+            self.error = "the test run was cut short or tampered with"
+        self.status = FAIL if self.details else PASS
+
+
+def _run(problem: Problem, code: str) -> Run:
+    return Run(code, problem.entry_point, b"[]", None, CPU_BUDGET_S, PROCESS_TIMEOUT_S, style="unittest",
+               test_code=problem.test, timeout_s=SUITE_TIMEOUT_S, stack_bytes=STACK_BYTES)
+
+
+def _pool(settings: BigCodeBenchSettings) -> WorkerPool:
+    python = TASK_ENVIRONMENT.python()
+    sandbox = choose(settings.isolation, python, PRELOAD)
+    if not sandbox.own_namespaces:
+        raise SandboxError(
+            "BigCodeBench's tests start processes, which is only allowed inside a PID and network namespace: "
+            "install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) or allow unprivileged user namespaces"
+        )
+    return WorkerPool(settings.parallel, sandbox, settings.limits)
+
+
+class GroundTruth:
+    """Whether each reference solution passes its own tests here, cached per dataset and environment."""
+
+    def __init__(self, dataset: Dataset, python: str):
+        environment = hashlib.sha256(_environment_id(python).encode()).hexdigest()[:12]
+        self.folder = cache_dir() / "groundtruth" / f"bigcodebench-{dataset.hash}-{environment}-v{GROUND_TRUTH_FORMAT}"
+        self.dataset = dataset
+
+    def _path(self, task_id: str) -> Path:
+        return self.folder / (task_id.replace("/", "_") + ".json")
+
+    def check(self, pool: WorkerPool, progress: bool) -> dict:
+        problems = self.dataset.problems
+        todo = [task_id for task_id in problems if not self._path(task_id).is_file()]
+        runs = [(task_id, _run(problems[task_id], problems[task_id].reference_code),
+                 lambda task_id=task_id: TestsJudge(problems[task_id].test_names)) for task_id in todo]
+        bar = tqdm(total=len(todo), desc="BigCodeBench reference solutions", unit="task", disable=not progress or not todo)
+        for task_id, judge in pool.map(runs):
+            record = {"status": judge.status, "details": judge.details, "error": judge.error, "cpu_s": judge.cpu_s}
+            write_atomically(self._path(task_id), json.dumps(record).encode())
+            bar.update()
+        bar.close()
+        records = {task_id: json.loads(self._path(task_id).read_bytes()) for task_id in problems}
+        failed = sorted((task_id for task_id, record in records.items() if record["status"] != PASS), key=_number)
+        return {"gt_pass_rate": 1 - len(failed) / max(1, len(records)), "failed_tasks": failed}
+
+
+def _number(task_id: str) -> int:
+    return int(task_id.rsplit("/", 1)[1])
+
+
+def evaluate(
+    benchmark: BigCodeBenchmark,
+    samples_path: str | Path | None,
+    output_path: str | Path | None = None,
+    data_dir: str | None = None,
+    settings: BigCodeBenchSettings = BigCodeBenchSettings(),
+    check_ground_truth: bool = False,
+    progress: bool = True,
+) -> dict:
+    """Evaluate a samples file (and/or check the reference solutions); returns the results dict."""
+    dataset = benchmark.load(data_dir, settings.version)
+    python = TASK_ENVIRONMENT.python()
+    if samples_path is None:
+        if not check_ground_truth:
+            raise SamplesError("give a samples file, or ask for the reference-solution check only")
+        with _pool(settings) as pool:
+            return {"ground_truth": GroundTruth(dataset, python).check(pool, progress)}
+    samples_path = Path(samples_path)
+    output_path = Path(output_path) if output_path else default_output_path(samples_path)
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    samples = read_samples(samples_path)
+    if not samples:
+        raise SamplesError(f"{samples_path}: no samples")
+    missing = check_task_ids(samples, dataset)
+    keyed = []
+    for sample in samples:
+        problem = dataset.problems[sample.task_id]
+        solution = sample.solution if sample.solution is not None else problem.solution_from_completion(sample.completion)
+        keyed.append((sample, problem.calibrated(solution) if settings.calibrated else solution))
+    journal = Journal(journal_path(output_path), settings.fingerprint(dataset, python))
+    todo = {sample_key(sample.task_id, code): (sample.task_id, code) for sample, code in keyed}
+    todo = {key: value for key, value in todo.items() if key not in journal.records}
+    ground_truth, restarts = None, 0
+    try:
+        if todo or check_ground_truth:
+            with _pool(settings) as pool:
+                if check_ground_truth:
+                    ground_truth = GroundTruth(dataset, python).check(pool, progress)
+                protection = pool.describe()
+                tasks = [(key, _run(dataset.problems[task_id], code), lambda task_id=task_id: TestsJudge(dataset.problems[task_id].test_names))
+                         for key, (task_id, code) in todo.items()]
+                bar = tqdm(total=len(tasks), desc=f"{benchmark.name} samples", unit="sample", disable=not progress or not tasks)
+                for key, judge in pool.map(tasks):
+                    journal.append(key, {"status": judge.status, "details": judge.details, "error": judge.error,
+                                         "cpu_s": judge.cpu_s, "isolation": protection["isolation"]})
+                    bar.update()
+                bar.close()
+                restarts = pool.restarts
+    finally:
+        journal.close()
+    results = _assemble(dataset, keyed, journal.records, missing, samples_path, settings, ground_truth)
+    results["scoder"]["worker_restarts"] = restarts
+    write_atomically(output_path, json.dumps(results, indent=1).encode())
+    write_atomically(output_path.with_name(output_path.name.replace("_eval_results.json", "") + "_pass_at_k.json"),
+                     json.dumps(results["pass_at_k"], indent=1).encode())
+    results["scoder"]["output"] = str(output_path)
+    return results
+
+
+def _assemble(dataset: Dataset, keyed, records: dict, missing: list[str], samples_path: Path,
+              settings: BigCodeBenchSettings, ground_truth: dict | None) -> dict:
+    per_task: dict[str, list] = {}
+    for sample, code in keyed:
+        record = records[sample_key(sample.task_id, code)]
+        per_task.setdefault(sample.task_id, []).append(
+            {"task_id": sample.task_id, "solution": code, "status": record["status"], "details": record["details"],
+             "error": record["error"]})
+    evaluated = {task_id: per_task[task_id] for task_id in dataset.problems if task_id in per_task}
+    counts = [(len(entries), sum(entry["status"] == PASS for entry in entries)) for entries in evaluated.values()]
+    pass_at_k: dict = mean_pass_at_k(counts, ks=(1, 5, 10))
+    pass_at_k.update({"model": samples_path.name.split("--bigcodebench-")[0], "split": settings.split,
+                      "subset": dataset.benchmark.subset, "calibrated": settings.calibrated, "version": dataset.version})
+    if ground_truth is not None:
+        pass_at_k.update(ground_truth)
+    isolation = sorted({records[sample_key(sample.task_id, code)]["isolation"] for sample, code in keyed})
+    return {
+        "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
+        "eval": evaluated,
+        "pass_at_k": pass_at_k,
+        "scoder": {
+            "harness_version": __version__,
+            "benchmark": dataset.benchmark.name,
+            "version": dataset.version,
+            "dataset_hash": dataset.hash,
+            "samples": str(samples_path),
+            "n_samples": len(keyed),
+            "n_tasks": len(evaluated),
+            "missing_tasks": missing,
+            "isolation": isolation,
+            "task_environment": _environment_id(TASK_ENVIRONMENT.python()),
+            "limits": asdict(settings.limits.resolved()),
+            "suite_timeout_s": SUITE_TIMEOUT_S,
+        },
+    }
