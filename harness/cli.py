@@ -7,10 +7,12 @@ import os
 import sys
 import warnings
 
-from harness.benchmarks import BENCHMARKS, get_benchmark
+from harness.benchmarks import BENCHMARKS, get_benchmark, bigcodebench
 from harness.benchmarks.data import DataError, read_dataset
 from harness.execution.limits import Limits, TimePolicy
 from harness.execution.sandbox import LAYERS, SandboxError
+from harness.execution.task_env import ENVIRONMENTS, EnvironmentMissing, get_environment
+from harness.samples import SamplesError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
 
     evaluate = commands.add_parser("eval", help="evaluate a samples file on a benchmark")
     evaluate.add_argument("--benchmark", required=True, help=f"one of {', '.join(BENCHMARKS)} (humaneval, mbpp are aliases)")
-    evaluate.add_argument("--samples", required=True, help="JSONL of {task_id, solution|completion}, or an evalplus eval_results JSON (.gz ok)")
+    evaluate.add_argument("--samples", help="JSONL of {task_id, solution|completion}, or an eval_results JSON (.gz ok)")
     evaluate.add_argument("--output", help="results file (default: beside the samples, <name>_eval_results.json)")
     evaluate.add_argument("--data-dir", help="folder with the benchmark files (default: $SCODER_DATA_DIR, then the cache, then download)")
     evaluate.add_argument("--parallel", type=int, help="worker processes (default: one per core)")
@@ -27,12 +29,23 @@ def main(argv: list[str] | None = None) -> int:
     evaluate.add_argument("--min-time-limit", type=float, default=TimePolicy.min_time_limit, help="seconds of CPU per input at least (evalplus default 1.0)")
     evaluate.add_argument("--gt-time-limit-factor", type=float, default=TimePolicy.gt_time_limit_factor, help="x the reference time per input (evalplus default 4.0)")
     evaluate.add_argument("--no-progress", action="store_true", help="no progress bars")
+    bcb = evaluate.add_argument_group("BigCodeBench")
+    bcb.add_argument("--split", default="complete", choices=bigcodebench.SPLITS, help="the prompt split the samples answer (default: complete)")
+    bcb.add_argument("--version", default=bigcodebench.DEFAULT_VERSION, choices=tuple(bigcodebench.VERSIONS),
+                     help=f"dataset version (default: {bigcodebench.DEFAULT_VERSION})")
+    bcb.add_argument("--no-calibrate", action="store_true", help="run solutions as given (default: the code prompt and `pass` first, as upstream)")
+    bcb.add_argument("--check-ground-truth", action="store_true", help="also check the reference solutions (cached); alone, without --samples, only that")
 
     data = commands.add_parser("data", help="fetch and verify benchmark files")
     data.add_argument("benchmarks", nargs="*", default=list(BENCHMARKS), help="which (default: all)")
     data.add_argument("--data-dir")
 
-    commands.add_parser("sandbox", help="show which isolation layer this machine gives")
+    sandbox = commands.add_parser("sandbox", help="show which isolation layer this machine gives, or build a task environment")
+    sandbox_commands = sandbox.add_subparsers(dest="action")
+    setup = sandbox_commands.add_parser("setup", help="build a benchmark's task-library environment (virtualenv from its lock file)")
+    setup.add_argument("environment", choices=tuple(ENVIRONMENTS))
+    setup.add_argument("--python", help="the base interpreter (default: python3.10 on PATH, else pyenv's)")
+    setup.add_argument("--force", action="store_true", help="rebuild even if it is ready")
 
     args = parser.parse_args(argv)
     try:
@@ -40,8 +53,11 @@ def main(argv: list[str] | None = None) -> int:
             return _eval(args)
         if args.command == "data":
             return _data(args)
+        if args.action == "setup":
+            get_environment(args.environment).setup(args.python, args.force)
+            return 0
         return _sandbox()
-    except (DataError, SandboxError, KeyError, ValueError, OSError) as error:
+    except (DataError, SandboxError, EnvironmentMissing, SamplesError, KeyError, ValueError, OSError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"scoder: error: {message}", file=sys.stderr)
         return 2
@@ -54,18 +70,35 @@ def _eval(args) -> int:
     from harness.evaluate import EvalSettings, evaluate
     from harness.report.tables import print_eval_summary
 
+    benchmark = get_benchmark(args.benchmark)
+    progress = not args.no_progress and not os.environ.get("CI")
+    if benchmark.family == "bigcodebench":
+        return _eval_bigcodebench(benchmark, args, progress)
+    if not args.samples:
+        raise SamplesError("--samples is required")
     settings = EvalSettings(TimePolicy(args.min_time_limit, args.gt_time_limit_factor), Limits(), args.parallel, args.isolation)
-    results = evaluate(get_benchmark(args.benchmark), args.samples, args.output, args.data_dir, settings,
-                       progress=not args.no_progress and not os.environ.get("CI"))
+    results = evaluate(benchmark, args.samples, args.output, args.data_dir, settings, progress=progress)
     print_eval_summary(results)
+    return 0
+
+
+def _eval_bigcodebench(benchmark, args, progress: bool) -> int:
+    from harness.evaluate_bigcodebench import BigCodeBenchSettings, evaluate
+    from harness.report.tables import print_pass_at_k
+
+    settings = BigCodeBenchSettings(args.version, args.split, not args.no_calibrate, args.parallel, args.isolation)
+    results = evaluate(benchmark, args.samples, args.output, args.data_dir, settings, args.check_ground_truth, progress)
+    print_pass_at_k(f"{benchmark.name} {args.version} {args.split}", results)
     return 0
 
 
 def _data(args) -> int:
     for name in args.benchmarks:
         benchmark = get_benchmark(name)
-        content = read_dataset(benchmark.data, args.data_dir)
-        print(f"{benchmark.name}: {benchmark.data.filename} ok ({len(content.splitlines())} tasks, md5 {benchmark.data.md5})")
+        files = bigcodebench.VERSIONS.values() if benchmark.family == "bigcodebench" else [benchmark.data]
+        for spec in files:
+            content = read_dataset(spec, args.data_dir)
+            print(f"{benchmark.name}: {spec.filename} ok ({len(content.splitlines())} tasks, md5 {spec.md5})")
     return 0
 
 

@@ -68,7 +68,7 @@ def _environment_id(python: str) -> str:
     return hashlib.sha256(TASK_ENVIRONMENT.lock_file.read_bytes()).hexdigest()[:12] + ":" + os.path.realpath(python)
 
 
-class TestsJudge:
+class SuiteJudge:
     """Decides one run from the child's untrusted lines: pass only if the suite finished, nothing
     failed, and every test the test code defines reported success."""
 
@@ -153,7 +153,7 @@ class GroundTruth:
         problems = self.dataset.problems
         todo = [task_id for task_id in problems if not self._path(task_id).is_file()]
         runs = [(task_id, _run(problems[task_id], problems[task_id].reference_code),
-                 lambda task_id=task_id: TestsJudge(problems[task_id].test_names)) for task_id in todo]
+                 lambda task_id=task_id: SuiteJudge(problems[task_id].test_names)) for task_id in todo]
         bar = tqdm(total=len(todo), desc="BigCodeBench reference solutions", unit="task", disable=not progress or not todo)
         for task_id, judge in pool.map(runs):
             record = {"status": judge.status, "details": judge.details, "error": judge.error, "cpu_s": judge.cpu_s}
@@ -208,7 +208,7 @@ def evaluate(
                 if check_ground_truth:
                     ground_truth = GroundTruth(dataset, python).check(pool, progress)
                 protection = pool.describe()
-                tasks = [(key, _run(dataset.problems[task_id], code), lambda task_id=task_id: TestsJudge(dataset.problems[task_id].test_names))
+                tasks = [(key, _run(dataset.problems[task_id], code), lambda task_id=task_id: SuiteJudge(dataset.problems[task_id].test_names))
                          for key, (task_id, code) in todo.items()]
                 bar = tqdm(total=len(tasks), desc=f"{benchmark.name} samples", unit="sample", disable=not progress or not tasks)
                 for key, judge in pool.map(tasks):

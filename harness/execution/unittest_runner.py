@@ -11,6 +11,11 @@ os.popen answer commands that mention kill (and check_output of ps) without runn
 do nothing; a 241 s wall timer around the suite. The sandbox, rlimits and seccomp are the security
 boundary; these patches are kept because the official verdicts depend on them.
 
+Beyond upstream, a run fails when the program changed the test framework (unittest's TestCase,
+TestResult, suites, loader: compared before and after), and the harness checks that every test the
+test code defines reported a result: patching assertions away or stopping the suite early does not
+pass.
+
 Child lines (see worker.py): "T <json>" per finished test {"test", "ok", "trace"}, then
 "U <json>" {"ran", "error"} once the suite ended, "L <reason>" if the module did not load.
 """
@@ -37,17 +42,46 @@ class TimeoutException(Exception):
 
 
 class _ReportingResult(unittest.TestResult):
-    """Sends each test's outcome as soon as it is known, so a run killed later keeps what it did."""
+    """Sends each test's outcome as soon as it is known, so a run killed later keeps what it did.
+    Failures are recorded here, not by TestResult's methods, which a program could have replaced."""
 
     def __init__(self, report):
         super().__init__()
         self.report = report
+        self.traces = []
+
+    def addFailure(self, test, err):
+        self.traces.append(self._exc_info_to_string(err, test))
+        self.failures.append((test, self.traces[-1]))
+
+    def addError(self, test, err):
+        self.traces.append(self._exc_info_to_string(err, test))
+        self.errors.append((test, self.traces[-1]))
+
+    def addSubTest(self, test, subtest, err):
+        if err is not None:
+            self.addFailure(test, err) if issubclass(err[0], test.failureException) else self.addError(test, err)
+
+    def startTest(self, test):
+        self.traces = []
+        self.testsRun += 1
 
     def stopTest(self, test):
-        super().stopTest(test)
         name = test.id().split(".")[-1]
-        traces = [trace for failed, trace in self.failures + self.errors if failed is test]
-        self.report("T " + json.dumps({"test": name, "ok": not traces, "trace": traces[-1][:TRACE_CAP_CHARS] if traces else None}))
+        trace = self.traces[-1][:TRACE_CAP_CHARS] if self.traces else None
+        self.report("T " + json.dumps({"test": name, "ok": trace is None, "trace": trace}))
+
+
+def _framework_state() -> dict:
+    """What a program could replace to make failing tests pass: the attributes of unittest's classes."""
+    owners = (unittest.TestCase, unittest.TestResult, unittest.suite.BaseTestSuite, unittest.TestSuite,
+              unittest.TestLoader, unittest.case._Outcome)
+    return {(index, name): id(value) for index, owner in enumerate(owners) for name, value in vars(owner).items()}
+
+
+def _framework_changes(before: dict) -> list[str]:
+    after = _framework_state()
+    return sorted({name for key, name in ((key, key[1]) for key in before) if after.get(key) != before[key]})
 
 
 def run(job: dict, report) -> None:
@@ -61,6 +95,7 @@ def run(job: dict, report) -> None:
     module.__dict__.update({"__builtins__": builtins, "__file__": "__test__.py", "__package__": None, "__doc__": None,
                             "sys": sys, "os": os, "environ": os.environ})
     result = _ReportingResult(report)
+    framework = _framework_state()
     try:
         with _swallowed_io(swallowed):
             exec(compile(job["code"] + "\n" + job["test_code"], "__test__.py", "exec"), module.__dict__)
@@ -68,7 +103,9 @@ def run(job: dict, report) -> None:
             suite = unittest.TestLoader().loadTestsFromTestCase(getattr(module, "TestCases"))
             with _wall_limit(job["timeout_s"]):
                 suite.run(result)
-        report("U " + json.dumps({"ran": result.testsRun, "error": None}))
+        changed = _framework_changes(framework)
+        error = f"the program replaced parts of unittest: {', '.join(changed[:10])}" if changed else None
+        report("U " + json.dumps({"ran": result.testsRun, "error": error}))
     except BaseException as error:  # the official "ALL" detail: the module or the suite itself failed
         report("U " + json.dumps({"ran": result.testsRun, "error": _text(error)}))
     # Upstream then terminates the processes the run started; here the supervisor kills everything

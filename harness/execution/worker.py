@@ -510,6 +510,24 @@ def preload(modules: list[str]) -> None:
             pass
 
 
+def bring_loopback_up() -> None:
+    """In a fresh network namespace (the unshare layer) loopback starts down; bubblewrap raises it
+    itself. Local servers in tests need it; nothing outside the namespace becomes reachable."""
+    import fcntl
+    import socket
+    import struct
+
+    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            request = struct.pack("16sh", b"lo", 0)
+            flags = struct.unpack("16sh", fcntl.ioctl(probe, siocgifflags, request))[1]
+            if not flags & iff_up:
+                fcntl.ioctl(probe, siocsifflags, struct.pack("16sh", b"lo", flags | iff_up))
+    except OSError:
+        pass
+
+
 def main() -> None:
     """argv: scratch folder, 1 if alone in a PID namespace, private folders runs may write to
     (comma-separated), modules to preload (comma-separated)."""
@@ -517,6 +535,8 @@ def main() -> None:
     private_dirs, modules = ([item for item in arg.split(",") if item] for arg in sys.argv[3:5])
     ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the harness's to handle
+    if own_pid_namespace:
+        bring_loopback_up()
     preload(modules)
     Zygote(scratch, own_pid_namespace, private_dirs).serve()
 

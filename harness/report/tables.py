@@ -23,3 +23,22 @@ def print_eval_summary(results: dict, out=sys.stdout) -> None:
         shown = ", ".join(meta["missing_tasks"][:5]) + (" ..." if len(meta["missing_tasks"]) > 5 else "")
         print(f"warning: {len(meta['missing_tasks'])} tasks have no samples and are not scored: {shown}", file=out)
     print(f"results: {meta.get('output')}", file=out)
+
+
+def print_pass_at_k(title: str, results: dict, out=sys.stdout) -> None:
+    """One benchmark with a single verdict per sample (BigCodeBench, LiveCodeBench)."""
+    ground_truth = results.get("ground_truth") or {k: v for k, v in results.get("pass_at_k", {}).items() if k in ("gt_pass_rate", "failed_tasks")}
+    if ground_truth:
+        failed = ground_truth["failed_tasks"]
+        print(f"{title}: reference solutions pass on {100 * ground_truth['gt_pass_rate']:.1f}% of tasks"
+              + (f"; failing: {', '.join(failed[:10])}{' ...' if len(failed) > 10 else ''}" if failed else ""), file=out)
+    if "scoder" not in results:
+        return
+    meta = results["scoder"]
+    scores = {k: v for k, v in results["pass_at_k"].items() if k.startswith("pass@")}
+    print(f"{title}: {meta['n_samples']} samples on {meta['n_tasks']} tasks, sandbox {', '.join(meta['isolation'])}", file=out)
+    print("  ".join(f"{k} {100 * v:.1f}" for k, v in scores.items()), file=out)
+    if meta["missing_tasks"]:
+        shown = ", ".join(meta["missing_tasks"][:5]) + (" ..." if len(meta["missing_tasks"]) > 5 else "")
+        print(f"warning: {len(meta['missing_tasks'])} tasks have no samples and are not scored: {shown}", file=out)
+    print(f"results: {meta.get('output')}", file=out)

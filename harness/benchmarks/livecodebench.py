@@ -1,0 +1,552 @@
+"""LiveCodeBench code generation: releases, problems, and lcb_runner's grading rules.
+
+Data: the Hugging Face dataset livecodebench/code_generation_lite, JSONL shards test.jsonl ... test6.jsonl.
+Every rule here follows upstream, read for this module and re-expressed, never copied:
+  - the dataset's loading script code_generation_lite.py: release names -> shards;
+  - lcb_runner/benchmarks/code_generation.py: the row schema, private-test decoding, the date window;
+  - lcb_runner/evaluation/testing_util.py: how a program is prepared and fed, how outputs are compared;
+  - lcb_runner/evaluation/compute_code_generation_metrics.py and runner/parser.py: the timeouts;
+  - lcb_runner/runner/scenario_router.py: problems sorted by question_id.
+
+Nothing here runs a program. The executor runs a PreparedProgram in its sandbox (see PreparedProgram) and
+sends back what the entry returned; the harness judges that with stdio_outputs_match / call_outputs_match.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import io
+import json
+import os
+import pickle
+import urllib.error
+import urllib.request
+import zlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Iterator
+
+from harness.benchmarks.data import DOWNLOAD_TIMEOUT_S, OFFLINE_VARIABLE, DataError, cache_dir, write_atomically
+
+# ------------------------------------------------------------------------------------------ releases and data
+
+# The dataset repository's main branch at "fix typos (#4)": the last commit, holding test.jsonl ... test6.jsonl
+# and the loading script that knows release_v6. A commit pins every shard's content (the LFS pointers, hence
+# their sha256, are part of the commit), so no checksum of our own is needed for downloads.
+PINNED_REVISION = "0fe84c3912ea0c4d4a78037083943e8f0c4dd505"
+HUB_URL = "https://huggingface.co/datasets/livecodebench/code_generation_lite/resolve/{revision}/{shard}"
+DATA_DIR_VARIABLE = "SCODER_LCB_DIR"
+SHARD_COUNT = 6  # test.jsonl ... test6.jsonl at PINNED_REVISION
+DEFAULT_RELEASE = "release_latest"  # lcb_runner's --release_version default; the loading script's default config
+
+
+def _shard_name(number: int) -> str:
+    return "test.jsonl" if number == 1 else f"test{number}.jsonl"
+
+
+def _release_table() -> dict[str, tuple[str, ...]]:
+    """code_generation_lite.py's ALLOWED_FILES: cumulative releases, single shards vN, and ranges vA_vB (A < B)."""
+    shards = [_shard_name(number) for number in range(1, SHARD_COUNT + 1)]
+    table = {f"release_v{number}": tuple(shards[:number]) for number in range(1, SHARD_COUNT + 1)}
+    table["release_latest"] = tuple(shards)
+    table.update({f"v{number}": (shards[number - 1],) for number in range(1, SHARD_COUNT + 1)})
+    for first in range(1, SHARD_COUNT + 1):
+        for last in range(first + 1, SHARD_COUNT + 1):
+            table[f"v{first}_v{last}"] = tuple(shards[first - 1:last])
+    return table
+
+
+RELEASES = _release_table()
+
+
+def shards_for(release: str) -> tuple[str, ...]:
+    """The shard files of a release name, in the order the loading script reads them."""
+    if release not in RELEASES:
+        raise ValueError(f"unknown LiveCodeBench release {release!r}; valid names: {', '.join(RELEASES)}")
+    return RELEASES[release]
+
+
+def shard_url(shard: str, revision: str = PINNED_REVISION) -> str:
+    return HUB_URL.format(revision=revision, shard=shard)
+
+
+def locate_shard(shard: str, revision: str = PINNED_REVISION, data_dir: str | os.PathLike | None = None) -> Path:
+    """Path of a shard: in `data_dir` (else $SCODER_LCB_DIR), else in the user cache, else downloaded into it.
+    A local folder holds the files as they are on the hub; the cache keeps one folder per revision."""
+    folder = data_dir or os.environ.get(DATA_DIR_VARIABLE)
+    searched = []
+    if folder:
+        path = Path(folder) / shard
+        if path.is_file():
+            return path
+        searched.append(f"{folder} (the LiveCodeBench data folder argument or {DATA_DIR_VARIABLE})")
+    cached = cache_dir() / "livecodebench" / revision / shard
+    if cached.is_file():
+        return cached
+    searched.append(f"{cached.parent} (the user cache)")
+    return _download(shard_url(shard, revision), cached, searched)
+
+
+def _download(url: str, destination: Path, searched: list[str]) -> Path:
+    def unavailable(reason: str) -> DataError:
+        return DataError(
+            f"{destination.name} was not found in {' or '.join(searched)} and {reason}. Download it from {url} "
+            f"into a folder and pass that folder as the LiveCodeBench data folder or with {DATA_DIR_VARIABLE}."
+        )
+
+    if os.environ.get(OFFLINE_VARIABLE, "") not in ("", "0"):
+        raise unavailable(f"downloads are off ({OFFLINE_VARIABLE} is set)")
+    try:
+        with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response:
+            content = response.read()
+    except (urllib.error.URLError, OSError) as error:
+        raise unavailable(f"could not be downloaded ({error})")
+    write_atomically(destination, content)
+    return destination
+
+
+# ------------------------------------------------------------------------------------------------- problems
+
+STDIN, FUNCTIONAL = "stdin", "functional"  # code_generation.TestType values
+PLATFORMS = ("leetcode", "codeforces", "atcoder")  # code_generation.Platform
+DIFFICULTIES = ("easy", "medium", "hard")  # code_generation.Difficulty
+_TEST_KEYS = {"input", "output", "testtype"}  # code_generation.Test(**t): exactly these
+# Private tests decompress to at most this. The largest real problem is far below it (the whole lite dataset
+# is 4.5 GB of compressed shards for 1055 problems); a blob inflating past it is refused, not held in memory.
+MAX_DECOMPRESSED_BYTES = 256 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Test:
+    input: str  # stdin text, or newline-separated JSON arguments (functional)
+    output: str  # expected stdout text, or one JSON value (functional)
+    testtype: str  # STDIN or FUNCTIONAL
+
+
+@dataclass(frozen=True)
+class Problem:
+    question_id: str
+    question_title: str
+    question_content: str = field(repr=False)
+    platform: str
+    contest_id: str
+    contest_date: datetime
+    difficulty: str
+    starter_code: str = field(repr=False)
+    func_name: str | None  # metadata["func_name"]: the method or function the tests call
+    public_tests: tuple[Test, ...] = field(repr=False)
+    private_test_cases: str = field(repr=False)  # as stored; decoded on demand by private_tests()
+
+    @property
+    def style(self) -> str:
+        # testing_util.run_test: call-based exactly when the sample has a fn_name, standard input otherwise.
+        return FUNCTIONAL if self.func_name is not None else STDIN
+
+    def private_tests(self) -> tuple[Test, ...]:
+        """Decoded on every call, not kept: a problem's private tests can be tens of megabytes."""
+        return decode_private_tests(self.private_test_cases, self.question_id)
+
+    def tests(self) -> tuple[Test, ...]:
+        # code_generation.get_evaluation_sample: public tests first, then private ones; graded in that order.
+        return self.public_tests + self.private_tests()
+
+    @classmethod
+    def from_row(cls, row: dict, origin: str = "row") -> Problem:
+        question_id = row.get("question_id") if isinstance(row, dict) else None
+        where = f"{origin} ({question_id})" if question_id else origin
+        try:
+            strings = {key: row[key] for key in (
+                "question_id", "question_title", "question_content", "platform", "contest_id", "contest_date",
+                "difficulty", "starter_code", "public_test_cases", "private_test_cases", "metadata",
+            )}
+        except (KeyError, TypeError) as error:
+            raise DataError(f"{where}: not a LiveCodeBench code generation row (missing {error})") from None
+        if not all(isinstance(value, str) for value in strings.values()):
+            raise DataError(f"{where}: every field of a LiveCodeBench row is a string")
+        if strings["platform"] not in PLATFORMS or strings["difficulty"] not in DIFFICULTIES:
+            raise DataError(f"{where}: unknown platform {strings['platform']!r} or difficulty {strings['difficulty']!r}")
+        try:
+            contest_date = datetime.fromisoformat(strings["contest_date"])
+            metadata = json.loads(strings["metadata"])
+            public_cases = json.loads(strings["public_test_cases"])
+        except ValueError as error:
+            raise DataError(f"{where}: unreadable contest_date, metadata or public_test_cases ({error})") from None
+        func_name = metadata.get("func_name") if isinstance(metadata, dict) else None
+        if not isinstance(metadata, dict) or not isinstance(func_name, (str, type(None))):
+            raise DataError(f"{where}: metadata must be a JSON object whose func_name, if any, is a string")
+        return cls(
+            question_id=strings["question_id"],
+            question_title=strings["question_title"],
+            question_content=strings["question_content"],
+            platform=strings["platform"],
+            contest_id=strings["contest_id"],
+            contest_date=contest_date,
+            difficulty=strings["difficulty"],
+            starter_code=strings["starter_code"],
+            func_name=func_name,
+            public_tests=_tests_from_json(public_cases, f"{where}: public tests"),
+            private_test_cases=strings["private_test_cases"],
+        )
+
+
+def _tests_from_json(cases: object, what: str) -> tuple[Test, ...]:
+    if not isinstance(cases, list):
+        raise DataError(f"{what}: expected a JSON list of tests")
+    tests = []
+    for case in cases:
+        if not isinstance(case, dict) or set(case) != _TEST_KEYS or not all(isinstance(v, str) for v in case.values()):
+            raise DataError(f"{what}: each test is {{input, output, testtype}} with string values")
+        if case["testtype"] not in (STDIN, FUNCTIONAL):
+            raise DataError(f"{what}: unknown testtype {case['testtype']!r}")
+        tests.append(Test(case["input"], case["output"], case["testtype"]))
+    return tuple(tests)
+
+
+def decode_private_tests(blob: str, question_id: str) -> tuple[Test, ...]:
+    """code_generation.CodeGenerationProblem.__post_init__: the blob is a JSON list of tests, else base64 of
+    zlib-compressed pickle of that JSON text. Unlike upstream, the pickle may only hold that one string."""
+    what = f"private tests of {question_id}"
+    try:
+        cases = json.loads(blob)
+    except (ValueError, RecursionError):
+        try:
+            compressed = base64.b64decode(blob.encode("utf-8"))  # not validating, as upstream
+        except ValueError as error:
+            raise DataError(f"{what}: neither JSON nor base64 ({error})") from None
+        text = _unpickle_string(_inflate(compressed, what), what)
+        try:
+            cases = json.loads(text)
+        except (ValueError, RecursionError) as error:
+            raise DataError(f"{what}: the unpickled text is not JSON ({error})") from None
+    return _tests_from_json(cases, what)
+
+
+def _inflate(compressed: bytes, what: str) -> bytes:
+    inflater = zlib.decompressobj()
+    try:
+        content = inflater.decompress(compressed, MAX_DECOMPRESSED_BYTES + 1)
+    except zlib.error as error:
+        raise DataError(f"{what}: not zlib data ({error})") from None
+    if len(content) > MAX_DECOMPRESSED_BYTES:
+        raise DataError(f"{what}: inflates past {MAX_DECOMPRESSED_BYTES} bytes (MAX_DECOMPRESSED_BYTES); refused")
+    if not inflater.eof:
+        raise DataError(f"{what}: truncated zlib stream")
+    return content  # bytes after the end of the stream are ignored, as zlib.decompress does
+
+
+class _DataOnlyUnpickler(pickle.Unpickler):
+    """Builds plain data only. Every way a pickle can reach code (a class or function by name, an extension
+    code, a persistent id) goes through these two methods, so refusing them refuses all of it."""
+
+    def find_class(self, module: str, name: str):
+        raise pickle.UnpicklingError(f"refused: the pickle names {module}.{name}")
+
+    def persistent_load(self, pid):
+        raise pickle.UnpicklingError("refused: the pickle holds a persistent id")
+
+
+def _unpickle_string(data: bytes, what: str) -> str:
+    try:
+        value = _DataOnlyUnpickler(io.BytesIO(data)).load()
+    except Exception as error:  # whatever a malformed or hostile pickle raises
+        raise DataError(f"{what}: unreadable or refused pickle ({error})") from None
+    if type(value) is not str:
+        raise DataError(f"{what}: the pickle holds a {type(value).__name__}, not the JSON text of the tests")
+    return value
+
+
+# ------------------------------------------------------------------------------------- loading and windows
+
+
+def parse_window_date(text: str) -> datetime:
+    """code_generation.load_code_generation_dataset: datetime.strptime(date, "%Y-%m-%d"), midnight of that day."""
+    try:
+        return datetime.strptime(text, "%Y-%m-%d")
+    except ValueError:
+        raise ValueError(f"{text!r} is not a date like 2024-08-01 (YYYY-MM-DD)") from None
+
+
+def _in_window(problem: Problem, start: datetime | None, end: datetime | None) -> bool:
+    # Upstream keeps start <= contest_date <= end with both bounds at midnight: a row dated later on the end
+    # day itself is left out. The dataset's dates we have seen are all midnights, where this cannot bite.
+    return (start is None or start <= problem.contest_date) and (end is None or problem.contest_date <= end)
+
+
+def filter_by_date(problems: list[Problem], start_date: str | None = None, end_date: str | None = None) -> list[Problem]:
+    """lcb_runner's --start_date / --end_date: both inclusive."""
+    start = parse_window_date(start_date) if start_date else None
+    end = parse_window_date(end_date) if end_date else None
+    return [problem for problem in problems if _in_window(problem, start, end)]
+
+
+def read_shard(path: Path) -> Iterator[Problem]:
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError as error:
+                raise DataError(f"{path}:{number}: not a JSON line ({error})") from None
+            yield Problem.from_row(row, f"{path}:{number}")
+
+
+def load_problems(
+    release: str = DEFAULT_RELEASE,
+    start_date: str | None = None,
+    end_date: str | None = None,
+    data_dir: str | os.PathLike | None = None,
+    revision: str = PINNED_REVISION,
+) -> list[Problem]:
+    """The problems of a release inside the (inclusive) date window, sorted by question_id as lcb_runner's
+    scenario_router does. Rows outside the window are dropped while reading: shards are large."""
+    shards = shards_for(release)
+    start = parse_window_date(start_date) if start_date else None
+    end = parse_window_date(end_date) if end_date else None
+    problems: dict[str, Problem] = {}
+    for shard in shards:
+        path = locate_shard(shard, revision, data_dir)
+        for problem in read_shard(path):
+            if not _in_window(problem, start, end):
+                continue
+            if problem.question_id in problems:
+                raise DataError(f"{path}: question_id {problem.question_id} appears twice in release {release}")
+            problems[problem.question_id] = problem
+    return sorted(problems.values(), key=lambda problem: problem.question_id)
+
+
+# ------------------------------------------------------------------------------------------ grading: programs
+
+# testing_util.import_string, prepended to every program: star imports (order matters: later ones shadow
+# earlier names, and `import datetime` afterwards makes `datetime` the module), then plain imports.
+_STAR_IMPORTED = (
+    "string", "re", "datetime", "collections", "heapq", "bisect", "copy", "math", "random", "statistics",
+    "itertools", "functools", "operator", "io", "sys", "json", "builtins", "typing",
+)
+_IMPORTED = (
+    "string", "re", "datetime", "collections", "heapq", "bisect", "copy", "math", "random", "statistics",
+    "itertools", "functools", "operator", "io", "sys", "json",
+)
+IMPORT_PRELUDE = (
+    "".join(f"from {module} import *\n" for module in _STAR_IMPORTED)
+    + "".join(f"import {module}\n" for module in _IMPORTED)
+    + "sys.setrecursionlimit(50000)\n"
+)
+MODULE_NAME = "tmp_sol"  # testing_util.compile_code execs in ModuleType("tmp_sol"): __main__ guards left in don't run
+ENTRY_NAME = "lcb_entry"
+_WRAPPER_NAME = "wrapped_function"  # testing_util.make_function
+
+# Appended to a stdin-style program: lcb_entry(stdin_text) runs wrapped_function once the way
+# testing_util.grade_stdio does (Capturing around call_method) and returns what it printed. The patches are
+# entered in the order mock enters stacked @patch decorators, bottom first: read/readlines/readline land on
+# the sys.stdin the program loaded with (the prelude's `from sys import *` bound it as `stdin`), then sys.stdin
+# becomes a fresh StringIO. Capturing's StringIO gets a close() that takes one argument, as upstream's does.
+_STDIO_ENTRY = f'''
+
+def _lcb_stdio_entry(function):
+    import sys
+    from contextlib import ExitStack
+    from io import StringIO
+    from unittest.mock import mock_open, patch
+
+    def run(stdin_text):
+        lines = iter(stdin_text.split("\\n"))
+        replacements = (
+            ("sys.stdin.read", lambda *args: stdin_text),
+            ("sys.stdin.readlines", lambda *args: stdin_text.split("\\n")),
+            ("sys.stdin.readline", lambda *args: next(lines)),
+            ("sys.stdin", StringIO(stdin_text)),
+            ("builtins.open", mock_open(read_data=stdin_text)),
+        )
+        captured = StringIO()
+        captured.close = lambda x: 1
+        saved_stdout, sys.stdout = sys.stdout, captured
+        try:
+            with ExitStack() as patches:
+                for target, replacement in replacements:
+                    patches.enter_context(patch(target, replacement))
+                try:
+                    function()
+                except SystemExit:
+                    pass
+        finally:
+            sys.stdout = saved_stdout
+        return captured.getvalue()
+
+    return run
+
+
+{ENTRY_NAME} = _lcb_stdio_entry({_WRAPPER_NAME})
+del _lcb_stdio_entry
+'''
+
+
+@dataclass(frozen=True)
+class PreparedProgram:
+    """A program ready for the sandbox. The child runs it the way lcb_runner's evaluation process does:
+
+    1. Before loading: apply DISABLED_ATTRIBUTES / BLOCKED_MODULES (testing_util.reliability_guard runs before
+       the program is compiled, so the prelude's `from builtins import *` copies exit = None), and give it a
+       sys.stdin opened on os.devnull and a sys.stdout that discards (a multiprocessing child's): the prelude
+       binds `stdin` and `stdout` to them.
+    2. Load: namespace = {"__name__": MODULE_NAME}; exec(compile(text, ...), namespace) within TEST_TIMEOUT_S.
+       An exception here, or no namespace[ENTRY_NAME] afterwards, fails every test (upstream compile error).
+    3. Take entry = namespace[ENTRY_NAME] once; for each test in order, stopping at the first failure, within
+       TEST_TIMEOUT_S each:
+         STDIN:      entry(test.input) returns the captured stdout, judged by stdio_outputs_match;
+         FUNCTIONAL: entry(*parse_call_inputs(test.input)) returns a value, judged by call_outputs_match
+                     against parse_call_output(test.output).
+       An exception from the entry fails that test. The sample passes when every test passes.
+    """
+
+    text: str
+    style: str  # STDIN or FUNCTIONAL
+
+
+def prepare_stdio_program(code: str) -> PreparedProgram:
+    """testing_util.grade_stdio: clean_if_name, then make_function, then our entry. Code that does not parse
+    is left as it is, as upstream leaves it: it then fails to load or leaves no entry."""
+    wrapped = _wrap_in_function(_inline_main_guard(code))
+    if wrapped is None:
+        return PreparedProgram(code, STDIN)
+    return PreparedProgram(wrapped + _STDIO_ENTRY, STDIN)
+
+
+def _inline_main_guard(code: str) -> str:
+    """testing_util.clean_if_name: a last top-level `if __name__ == '__main__':` is replaced by its body."""
+    try:
+        module = ast.parse(code)
+        last = module.body[-1]
+        if isinstance(last, ast.If) and ast.unparse(last.test).strip() == "__name__ == '__main__'":
+            return ast.unparse(module.body[:-1]) + "\n" + ast.unparse(last.body)
+    except Exception:  # upstream's bare except: unparsable or empty code is left as it is
+        pass
+    return code
+
+
+def _wrap_in_function(code: str) -> str | None:
+    """testing_util.make_function: top-level imports stay at module level after the prelude; every other
+    statement becomes the body of wrapped_function(). None where upstream falls back to the code unchanged."""
+    try:
+        module = ast.parse(code)
+        imports = [node for node in module.body if isinstance(node, (ast.Import, ast.ImportFrom))]
+        others = [node for node in module.body if not isinstance(node, (ast.Import, ast.ImportFrom))]
+        function = ast.FunctionDef(
+            name=_WRAPPER_NAME,
+            args=ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[]),
+            body=others,
+            decorator_list=[],
+            lineno=-1,
+        )
+        return IMPORT_PRELUDE + "\n" + ast.unparse(imports) + "\n" + ast.unparse(function)
+    except Exception:
+        return None
+
+
+def prepare_call_program(code: str, func_name: str) -> PreparedProgram:
+    """testing_util.grade_call_based and compile_code: the prelude, two newlines, the code; then the callable is
+    Solution().<func_name> when "class Solution" occurs anywhere in the code (upstream's own test, made once per
+    program, so one instance serves every test), else the module's <func_name>."""
+    text = IMPORT_PRELUDE + "\n\n" + code
+    try:
+        ast.parse(text)
+    except Exception:  # left as it is: it fails to load, as upstream's compile_code does
+        return PreparedProgram(text, FUNCTIONAL)
+    if "class Solution" in text:
+        resolve = f"{ENTRY_NAME} = getattr(Solution(), {func_name!r})"
+    else:
+        resolve = f"{ENTRY_NAME} = globals()[{func_name!r}]"
+    return PreparedProgram(f"{text}\n\n{resolve}\n", FUNCTIONAL)
+
+
+def prepare_program(problem: Problem, code: str) -> PreparedProgram:
+    if problem.style == FUNCTIONAL:
+        return prepare_call_program(code, problem.func_name)
+    return prepare_stdio_program(code)
+
+
+# ------------------------------------------------------------------------------------------- grading: values
+
+
+def parse_call_inputs(text: str) -> list:
+    """testing_util.grade_call_based: one JSON value per line, the arguments in order."""
+    return [json.loads(line) for line in text.split("\n")]
+
+
+def parse_call_output(text: str) -> object:
+    return json.loads(text)
+
+
+def call_outputs_match(produced: object, expected: object) -> bool:
+    """testing_util.grade_call_based: a returned tuple counts as a list (the top level only), then ==.
+    No float tolerance. An error while comparing, or a result without a truth value, is a failure."""
+    if isinstance(produced, tuple):
+        produced = list(produced)
+    try:
+        return bool(produced == expected)
+    except Exception:
+        return False
+
+
+def _stripped_lines(text: str) -> list[str]:
+    # testing_util.get_stripped_lines: strip the whole text, split on "\n", strip each line.
+    return [line.strip() for line in text.strip().split("\n")]
+
+
+def _decimals(line: str) -> list[Decimal] | None:
+    # testing_util.convert_line_to_decimals
+    try:
+        return [Decimal(token) for token in line.split()]
+    except Exception:
+        return None
+
+
+def stdio_outputs_match(produced: str, expected: str) -> bool:
+    """testing_util.grade_stdio: the same number of stripped lines, and each line equal as text or, token by
+    token, as Decimals (1.0 equals 1.00; no tolerance: 2.5000001 does not equal 2.5)."""
+    produced_lines, expected_lines = _stripped_lines(produced), _stripped_lines(expected)
+    if len(produced_lines) != len(expected_lines):
+        return False
+    for produced_line, expected_line in zip(produced_lines, expected_lines):
+        if produced_line == expected_line:
+            continue
+        produced_numbers, expected_numbers = _decimals(produced_line), _decimals(expected_line)
+        if produced_numbers is None or expected_numbers is None:
+            return False
+        try:
+            if not produced_numbers == expected_numbers:
+                return False
+        except ArithmeticError:  # a signalling NaN: upstream's comparison raises and the test fails
+            return False
+    return True
+
+
+# ---------------------------------------------------------------------------------------- grading: the run
+
+# lcb_runner's --timeout default (runner/parser.py; also run_test's and codegen_metrics' default): seconds of
+# wall time (signal.alarm) for loading the program and again for each test.
+TEST_TIMEOUT_S = 6
+
+
+def sample_timeout_s(test_count: int, test_timeout_s: int = TEST_TIMEOUT_S) -> int:
+    """compute_code_generation_metrics.check_correctness: the whole sample's process is joined this long, then
+    killed, and then every test counts as failed."""
+    return (test_timeout_s + 1) * test_count + 5
+
+
+# testing_util.reliability_guard (called with maximum_memory_bytes=None: no memory limit), which runs before
+# the program loads: these attributes become None, these modules are unimportable (sys.modules[name] = None).
+DISABLED_ATTRIBUTES = {
+    "builtins": ("exit", "quit", "help"),
+    "os": (
+        "kill", "system", "putenv", "remove", "removedirs", "rmdir", "fchdir", "setuid", "fork", "forkpty",
+        "killpg", "rename", "renames", "truncate", "replace", "unlink", "fchmod", "fchown", "chmod", "chown",
+        "chroot", "lchflags", "lchmod", "lchown", "getcwd", "chdir",
+    ),
+    "shutil": ("rmtree", "move", "chown"),
+    "subprocess": ("Popen",),
+}
+BLOCKED_MODULES = ("ipdb", "joblib", "resource", "psutil", "tkinter")
