@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import warnings
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -72,7 +73,9 @@ class Problem:
         """The test methods TestCases has in the test code (with those of its bases defined there):
         a run that reports fewer did not run them all. Empty where they cannot be read statically."""
         try:
-            tree = ast.parse(self.test)
+            with warnings.catch_warnings():  # old escape sequences in some tests' strings
+                warnings.simplefilter("ignore")
+                tree = ast.parse(self.test)
         except SyntaxError:
             return frozenset()
         classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
