@@ -7,7 +7,7 @@ import os
 import sys
 import warnings
 
-from harness.benchmarks import BENCHMARKS, get_benchmark, bigcodebench
+from harness.benchmarks import BENCHMARKS, get_benchmark, bigcodebench, livecodebench
 from harness.benchmarks.data import DataError, read_dataset
 from harness.execution.limits import Limits, TimePolicy
 from harness.execution.sandbox import LAYERS, SandboxError
@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
 
     evaluate = commands.add_parser("eval", help="evaluate a samples file on a benchmark")
-    evaluate.add_argument("--benchmark", required=True, help=f"one of {', '.join(BENCHMARKS)} (humaneval, mbpp are aliases)")
+    evaluate.add_argument("--benchmark", required=True, help=f"one of {', '.join(BENCHMARKS)}, livecodebench (humaneval, mbpp are aliases)")
     evaluate.add_argument("--samples", help="JSONL of {task_id, solution|completion}, or an eval_results JSON (.gz ok)")
     evaluate.add_argument("--output", help="results file (default: beside the samples, <name>_eval_results.json)")
     evaluate.add_argument("--data-dir", help="folder with the benchmark files (default: $SCODER_DATA_DIR, then the cache, then download)")
@@ -35,6 +35,11 @@ def main(argv: list[str] | None = None) -> int:
                      help=f"dataset version (default: {bigcodebench.DEFAULT_VERSION})")
     bcb.add_argument("--no-calibrate", action="store_true", help="run solutions as given (default: the code prompt and `pass` first, as upstream)")
     bcb.add_argument("--check-ground-truth", action="store_true", help="also check the reference solutions (cached); alone, without --samples, only that")
+    lcb = evaluate.add_argument_group("LiveCodeBench")
+    lcb.add_argument("--release", default=livecodebench.DEFAULT_RELEASE, help="release_v1 ... release_v6, release_latest, or shards v1 ... v6, vA_vB")
+    lcb.add_argument("--start-date", help="first contest date included (YYYY-MM-DD)")
+    lcb.add_argument("--end-date", help="last contest date included (YYYY-MM-DD)")
+    lcb.add_argument("--lcb-dir", help=f"folder with the JSONL shards (default: ${livecodebench.DATA_DIR_VARIABLE}, then the cache, then the hub)")
 
     data = commands.add_parser("data", help="fetch and verify benchmark files")
     data.add_argument("benchmarks", nargs="*", default=list(BENCHMARKS), help="which (default: all)")
@@ -70,8 +75,10 @@ def _eval(args) -> int:
     from harness.evaluate import EvalSettings, evaluate
     from harness.report.tables import print_eval_summary
 
-    benchmark = get_benchmark(args.benchmark)
+    benchmark = "livecodebench" if args.benchmark.lower() == "livecodebench" else get_benchmark(args.benchmark)
     progress = not args.no_progress and not os.environ.get("CI")
+    if benchmark == "livecodebench":
+        return _eval_livecodebench(args, progress)
     if benchmark.family == "bigcodebench":
         return _eval_bigcodebench(benchmark, args, progress)
     if not args.samples:
@@ -79,6 +86,20 @@ def _eval(args) -> int:
     settings = EvalSettings(TimePolicy(args.min_time_limit, args.gt_time_limit_factor), Limits(), args.parallel, args.isolation)
     results = evaluate(benchmark, args.samples, args.output, args.data_dir, settings, progress=progress)
     print_eval_summary(results)
+    return 0
+
+
+def _eval_livecodebench(args, progress: bool) -> int:
+    from harness.evaluate_livecodebench import LiveCodeBenchSettings, evaluate
+    from harness.report.tables import print_pass_at_k
+
+    if not args.samples:
+        raise SamplesError("--samples is required")
+    livecodebench.shards_for(args.release)  # an unknown release is refused before anything runs
+    settings = LiveCodeBenchSettings(args.release, args.start_date, args.end_date, parallel=args.parallel, isolation=args.isolation)
+    results = evaluate(args.samples, args.output, args.lcb_dir, settings, progress)
+    window = f" {args.start_date or '...'} to {args.end_date or '...'}" if args.start_date or args.end_date else ""
+    print_pass_at_k(f"livecodebench {args.release}{window}", results)
     return 0
 
 

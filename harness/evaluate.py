@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from harness import __version__
 from harness.benchmarks.data import write_atomically
-from harness.benchmarks.evalplus import KINDS, Dataset, EvalPlusBenchmark, Problem
+from harness.benchmarks.evalplus import EVALPLUS_GUARD, KINDS, Dataset, EvalPlusBenchmark, Problem
 from harness.execution import values
 from harness.execution.function_calls import PASS, Digest, OutputJudge, Verdict
 from harness.execution.limits import Limits, TimePolicy
@@ -152,7 +152,7 @@ def _run_for(problem: Problem, kind: str, solution: str, expected: Expected, set
     limits = policy.per_input(expected.seconds)
     budget = policy.per_run(limits)
     run = Run(solution, problem.entry_point, problem.inputs_lines[kind], limits, budget,
-              budget * settings.limits.wall_factor + WALL_BACKSTOP_EXTRA_S)
+              budget * settings.limits.wall_factor + WALL_BACKSTOP_EXTRA_S, guard=EVALPLUS_GUARD)
     arguments = problem.inputs[kind]
     exact_text_ok = not problem.has_special_oracle
 

@@ -23,7 +23,8 @@ class Sample:
 def read_samples(path: str | Path) -> list[Sample]:
     """Samples in file order. Accepts (optionally gzipped):
     - JSONL, one {"task_id", "solution"} or {"task_id", "completion"} per line (several lines per task give pass@k);
-    - an evalplus eval_results JSON ({"eval": {task_id: [{"solution": ...}, ...]}}), to re-verify its programs.
+    - an eval_results JSON ({"eval": {task_id: [{"solution": ...}, ...]}}), to re-verify its programs;
+    - lcb_runner's custom-evaluation JSON, a list of {"question_id", "code_list": [program, ...]}.
     """
     path = Path(path)
     if not path.is_file():
@@ -67,6 +68,8 @@ def _sample(record: dict, origin: str) -> Sample:
 def _from_eval_results(path: Path, text: str) -> list[Sample]:
     try:
         results = json.loads(text)
+        if isinstance(results, list):
+            return _from_code_lists(path, results)
         per_task = results["eval"]
     except (json.JSONDecodeError, KeyError, TypeError) as error:
         raise SamplesError(f"{path.name}: not an evalplus eval_results file ({error})")
@@ -74,4 +77,15 @@ def _from_eval_results(path: Path, text: str) -> list[Sample]:
     for task_id, entries in per_task.items():
         for index, entry in enumerate(entries):
             samples.append(_sample(dict(entry, task_id=task_id), f"{path.name} eval[{task_id!r}][{index}]"))
+    return samples
+
+
+def _from_code_lists(path: Path, entries: list) -> list[Sample]:
+    samples = []
+    for index, entry in enumerate(entries):
+        origin = f"{path.name} [{index}]"
+        if not isinstance(entry, dict) or not isinstance(entry.get("code_list"), list):
+            raise SamplesError(f"{origin}: expected {{\"question_id\", \"code_list\": [...]}}")
+        for number, code in enumerate(entry["code_list"]):
+            samples.append(_sample({"task_id": entry.get("question_id"), "solution": code}, f"{origin} code_list[{number}]"))
     return samples

@@ -21,6 +21,18 @@ from harness.execution import values
 KINDS = ("base", "plus")
 
 # Entry points with special oracles (evalplus eval/_special_oracle.py, unsafe_execute).
+# evalplus 0.3.1 eval/utils.py reliability_guard, applied before a sample runs (see worker._apply_guard).
+EVALPLUS_GUARD = {
+    "attributes": {
+        "builtins": ["exit", "quit", "open", "help"],
+        "os": ["kill", "system", "putenv", "remove", "removedirs", "rmdir", "fchdir", "setuid", "fork", "forkpty",
+               "killpg", "rename", "renames", "truncate", "replace", "unlink", "fchmod", "fchown", "chmod", "chown",
+               "chroot", "lchflags", "lchmod", "lchown", "getcwd", "chdir"],
+        "shutil": ["rmtree", "move", "chown"],
+        "subprocess": ["Popen"],
+    },
+    "modules": ["ipdb", "joblib", "resource", "psutil", "tkinter"],
+}
 MBPP_OUTPUT_NOT_NONE_TASKS = ("check_str", "text_match_three", "text_starta_endb")
 MBPP_OUTPUT_SET_EQ_TASKS = (
     "similar_elements", "find_char_long", "common_in_nested_lists", "extract_singly",

@@ -41,6 +41,9 @@ class Run:
     budget_wall_s: float
     memory_bytes: int | None = None  # None: the pool's limit
     style: str = "calls"
+    guard: dict | None = None  # the official evaluator's Python-level restrictions (worker._apply_guard)
+    module_name: str | None = None  # __name__ of the program's namespace; None: an empty namespace
+    devnull_stdin: bool = False  # stdin reads /dev/null instead of raising
     test_code: str | None = None
     timeout_s: float | None = None
     stack_bytes: int | None = None  # None: the memory limit

@@ -7,7 +7,8 @@ import sys
 _TITLES = {"humaneval": ("HumanEval", "HumanEval+"), "mbpp": ("MBPP", "MBPP+")}
 
 
-def print_eval_summary(results: dict, out=sys.stdout) -> None:
+def print_eval_summary(results: dict, out=None) -> None:
+    out = out or sys.stdout
     meta = results["scoder"]
     family = "mbpp" if meta["benchmark"].startswith("mbpp") else "humaneval"
     base_title, plus_title = _TITLES[family]
@@ -25,8 +26,9 @@ def print_eval_summary(results: dict, out=sys.stdout) -> None:
     print(f"results: {meta.get('output')}", file=out)
 
 
-def print_pass_at_k(title: str, results: dict, out=sys.stdout) -> None:
+def print_pass_at_k(title: str, results: dict, out=None) -> None:
     """One benchmark with a single verdict per sample (BigCodeBench, LiveCodeBench)."""
+    out = out or sys.stdout
     ground_truth = results.get("ground_truth") or {k: v for k, v in results.get("pass_at_k", {}).items() if k in ("gt_pass_rate", "failed_tasks")}
     if ground_truth:
         failed = ground_truth["failed_tasks"]

@@ -1,0 +1,191 @@
+"""Evaluate samples on LiveCodeBench (code generation): each program runs in the sandbox on its problem's
+public then private tests, in order, stopping at the first failure as lcb_runner does; the child only
+returns what the program printed (stdin problems) or returned (functional problems), and the harness
+judges it with lcb_runner's comparison rules (harness.benchmarks.livecodebench).
+
+Time: lcb_runner gives each test 6 s of wall time (signal.alarm); here the 6 s are CPU time of the
+child, with wall time as a backstop (Limits.wall_factor), so a loaded machine does not turn correct
+programs into timeouts. Results: per problem the samples' verdicts (pass/fail/timeout, lcb_runner's
+error code and message, the failing test), and pass@1 / pass@5 over all problems.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from harness import __version__
+from harness.benchmarks import livecodebench as lcb
+from harness.benchmarks.data import write_atomically
+from harness.evaluate import default_output_path, journal_path, sample_key
+from harness.execution import values
+from harness.execution.function_calls import PASS, TIMEOUT, OutputJudge
+from harness.execution.limits import Limits
+from harness.execution.pool import Run, WorkerPool
+from harness.execution.sandbox import choose
+from harness.journal import Journal
+from harness.metrics import mean_pass_at_k
+from harness.samples import SamplesError, read_samples
+
+LCB_GUARD = {"attributes": {module: list(names) for module, names in lcb.DISABLED_ATTRIBUTES.items()},
+             "modules": list(lcb.BLOCKED_MODULES)}
+# lcb_runner's error codes (testing_util): -1 compilation, -2 wrong answer, -3 time limit, -4 runtime error.
+OUTPUT_SLACK_BYTES = 64 << 20
+
+
+@dataclass(frozen=True)
+class LiveCodeBenchSettings:
+    release: str = lcb.DEFAULT_RELEASE
+    start_date: str | None = None
+    end_date: str | None = None
+    test_timeout_s: float = lcb.TEST_TIMEOUT_S
+    parallel: int | None = None
+    isolation: str = "auto"
+    limits: Limits = field(default_factory=Limits)
+
+    def fingerprint(self) -> str:
+        decisive = {"harness": __version__, "revision": lcb.PINNED_REVISION, "timeout": self.test_timeout_s,
+                    "limits": asdict(self.limits.resolved())}
+        return hashlib.sha256(json.dumps(decisive, sort_keys=True).encode()).hexdigest()
+
+
+def _arguments(problem: lcb.Problem, test: lcb.Test) -> list:
+    return lcb.parse_call_inputs(test.input) if problem.style == lcb.FUNCTIONAL else [test.input]
+
+
+def _expected(problem: lcb.Problem, test: lcb.Test):
+    return lcb.parse_call_output(test.output) if problem.style == lcb.FUNCTIONAL else test.output
+
+
+def _task(problem: lcb.Problem, code: str, settings: LiveCodeBenchSettings):
+    tests = problem.tests()
+    program = lcb.prepare_program(problem, code)
+    limits = [float(settings.test_timeout_s)] * len(tests)
+    budget = float(lcb.sample_timeout_s(len(tests), int(settings.test_timeout_s)))
+    try:
+        inputs_line = values.encode([_arguments(problem, test) for test in tests]).encode()
+        expected = [values.encode(_expected(problem, test)).encode() for test in tests]
+    except ValueError as error:  # a test that is not valid JSON: the data is broken, not the sample
+        raise lcb.DataError(f"LiveCodeBench problem {problem.question_id}: unreadable test ({error})") from None
+    run = Run(program.text, lcb.ENTRY_NAME, inputs_line, limits, budget, budget * settings.limits.wall_factor + 5.0,
+              guard=LCB_GUARD, module_name=lcb.MODULE_NAME, devnull_stdin=True)
+    compare = lcb.call_outputs_match if problem.style == lcb.FUNCTIONAL else _stdio_match
+
+    def oracle(index: int, output) -> bool:
+        return compare(output, values.decode(expected[index]))
+
+    def make_judge() -> OutputJudge:
+        return OutputJudge(expected, oracle, lambda index: True, lambda index: OUTPUT_SLACK_BYTES + 16 * len(expected[index]))
+
+    return run, make_judge
+
+
+def _stdio_match(output, expected: str) -> bool:
+    return isinstance(output, str) and lcb.stdio_outputs_match(output, expected)
+
+
+def _record(judge: OutputJudge) -> dict:
+    verdict = judge.verdict
+    if verdict.status == PASS:
+        code, message = 0, None
+    elif verdict.status == TIMEOUT or "Timed out" in (verdict.reason or ""):
+        code, message = -3, "Time Limit Exceeded"
+    elif verdict.reason == "wrong output":
+        code, message = -2, "Wrong Answer"
+    elif verdict.fail_index is None:
+        code, message = -1, "Compilation Error"
+    else:
+        code, message = -4, "Runtime Error"
+    status = TIMEOUT if code == -3 else verdict.status
+    return {"status": status, "error_code": code, "error_message": message, "reason": verdict.reason,
+            "fail_test": verdict.fail_index, "cpu_s": verdict.cpu_s}
+
+
+def evaluate(
+    samples_path: str | Path,
+    output_path: str | Path | None = None,
+    data_dir: str | None = None,
+    settings: LiveCodeBenchSettings = LiveCodeBenchSettings(),
+    progress: bool = True,
+) -> dict:
+    samples_path = Path(samples_path)
+    output_path = Path(output_path) if output_path else default_output_path(samples_path)
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    problems = {problem.question_id: problem for problem in
+                lcb.load_problems(settings.release, settings.start_date, settings.end_date, data_dir)}
+    samples = read_samples(samples_path)
+    if not samples:
+        raise SamplesError(f"{samples_path}: no samples")
+    # Samples for problems outside the window are left out, as lcb_runner scores only the window's problems;
+    # ids that no release has at all are an error.
+    unknown = [sample for sample in samples if sample.task_id not in problems and not _in_release(sample.task_id, settings, data_dir)]
+    if unknown:
+        listed = ", ".join(f"{s.task_id!r} ({s.origin})" for s in unknown[:5])
+        raise SamplesError(f"{len(unknown)} samples name problems that release {settings.release} does not have: {listed}")
+    keyed = [(sample, sample.solution if sample.solution is not None else sample.completion)
+             for sample in samples if sample.task_id in problems]
+    journal = Journal(journal_path(output_path), settings.fingerprint())
+    todo = {sample_key(sample.task_id, code): (sample.task_id, code) for sample, code in keyed}
+    todo = {key: value for key, value in todo.items() if key not in journal.records}
+    restarts = 0
+    try:
+        if todo:
+            with WorkerPool(settings.parallel, choose(settings.isolation), settings.limits) as pool:
+                isolation = pool.describe()["isolation"]
+                tasks = ((key, *_task(problems[question_id], code, settings)) for key, (question_id, code) in todo.items())
+                bar = tqdm(total=len(todo), desc="livecodebench samples", unit="sample", disable=not progress)
+                for key, judge in pool.map(tasks):
+                    journal.append(key, dict(_record(judge), isolation=isolation))
+                    bar.update()
+                bar.close()
+                restarts = pool.restarts
+    finally:
+        journal.close()
+    results = _assemble(problems, keyed, journal.records, samples_path, settings)
+    results["scoder"]["worker_restarts"] = restarts
+    write_atomically(output_path, json.dumps(results, indent=1).encode())
+    results["scoder"]["output"] = str(output_path)
+    return results
+
+
+def _in_release(question_id: str, settings: LiveCodeBenchSettings, data_dir: str | None) -> bool:
+    if settings.start_date is None and settings.end_date is None:
+        return False
+    return question_id in {problem.question_id for problem in lcb.load_problems(settings.release, data_dir=data_dir)}
+
+
+def _assemble(problems: dict, keyed, records: dict, samples_path: Path, settings: LiveCodeBenchSettings) -> dict:
+    per_problem: dict[str, list] = {}
+    for sample, code in keyed:
+        record = records[sample_key(sample.task_id, code)]
+        per_problem.setdefault(sample.task_id, []).append(
+            {"question_id": sample.task_id, "solution": code, "passed": record["status"] == PASS,
+             **{key: record[key] for key in ("status", "error_code", "error_message", "reason", "fail_test")}})
+    evaluated = {question_id: per_problem[question_id] for question_id in problems if question_id in per_problem}
+    counts = [(len(entries), sum(entry["passed"] for entry in entries)) for entries in evaluated.values()]
+    missing = [question_id for question_id in problems if question_id not in per_problem]
+    return {
+        "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
+        "eval": evaluated,
+        "pass_at_k": mean_pass_at_k(counts, ks=(1, 5)),
+        "scoder": {
+            "harness_version": __version__,
+            "benchmark": "livecodebench",
+            "release": settings.release,
+            "revision": lcb.PINNED_REVISION,
+            "start_date": settings.start_date,
+            "end_date": settings.end_date,
+            "samples": str(samples_path),
+            "n_samples": len(keyed),
+            "n_tasks": len(evaluated),
+            "missing_tasks": missing,
+            "isolation": sorted({records[sample_key(sample.task_id, code)]["isolation"] for sample, code in keyed}),
+            "test_timeout_s": settings.test_timeout_s,
+            "limits": asdict(settings.limits.resolved()),
+        },
+    }

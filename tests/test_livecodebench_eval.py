@@ -1,0 +1,98 @@
+"""LiveCodeBench through the sandbox, on the hand-written fixtures (tests/fixtures/livecodebench: NOT real
+LiveCodeBench data, only its format): right and wrong programs of both styles, the date window, pass@k,
+the CLI, and programs that try to cheat the comparison."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.evaluate_livecodebench import LiveCodeBenchSettings, evaluate
+
+FIXTURES = Path(__file__).parent / "fixtures" / "livecodebench"
+
+CORRECT = {
+    "9001": "class Solution:\n    def countPairs(self, nums, target):\n"
+            "        return sum(nums[i] + nums[j] == target for i in range(len(nums)) for j in range(i + 1, len(nums)))\n",
+    "9002_A": "n = int(input())\nprint(sum(map(int, input().split())))\n",
+    "9004": "class Solution:\n    def evensAndOdds(self, nums):\n"
+            "        return [x for x in nums if x % 2 == 0], [x for x in nums if x % 2]\n",  # a tuple counts as a list
+    "abc900_b": "import sys\ndata = sys.stdin.read().split()\nvalues = list(map(int, data[1:]))\n"
+                "print(sum(values) / len(values))\n",  # prints 2.0 where 2 is expected: equal as decimals
+}
+WRONG = {
+    "9001": "class Solution:\n    def countPairs(self, nums, target):\n        return 0\n",
+    "9002_A": "print(0)\n",
+    "9004": "class Solution:\n    def evensAndOdds(self, nums):\n        while True:\n            pass\n",
+    "abc900_b": "print('2.5 extra')\n",
+}
+CHEATS = {
+    # An object that says it equals everything: the parent compares plain values, never the program's objects.
+    "9001": "class Anything:\n    def __eq__(self, other):\n        return True\n"
+            "class Solution:\n    def countPairs(self, nums, target):\n        return Anything()\n",
+    # Exits successfully before printing anything.
+    "9002_A": "import sys\nsys.exit(0)\n",
+    # Kills its own process after the first test: the remaining tests never pass.
+    "abc900_b": "import os, signal\nprint(2.5)\nos.kill(os.getpid(), signal.SIGKILL)\n",
+}
+
+
+def write_samples(path: Path, programs: dict[str, str], repeat: int = 1) -> Path:
+    path.write_text("".join(json.dumps({"task_id": task_id, "solution": code}) + "\n" for task_id, code in programs.items() for _ in range(repeat)))
+    return path
+
+
+def statuses(results: dict) -> dict[str, list[str]]:
+    return {question_id: [entry["status"] for entry in entries] for question_id, entries in results["eval"].items()}
+
+
+@pytest.fixture(scope="module")
+def settings():
+    return LiveCodeBenchSettings(release="release_v2", test_timeout_s=2, parallel=2)
+
+
+def test_right_and_wrong_programs_of_both_styles(tmp_path, settings):
+    samples = write_samples(tmp_path / "s.jsonl", CORRECT)
+    with open(samples, "a") as handle:
+        handle.write("".join(json.dumps({"task_id": task_id, "solution": code}) + "\n" for task_id, code in WRONG.items()))
+    results = evaluate(samples, tmp_path / "out.json", str(FIXTURES), settings, progress=False)
+    assert statuses(results) == {"9001": ["pass", "fail"], "9002_A": ["pass", "fail"], "9004": ["pass", "timeout"], "abc900_b": ["pass", "fail"]}
+    by_code = {entry["solution"]: entry for entries in results["eval"].values() for entry in entries}
+    assert by_code[WRONG["9004"]]["error_code"] == -3 and by_code[WRONG["9001"]]["error_code"] == -2
+    assert results["pass_at_k"] == {"pass@1": 0.5}
+    assert results["scoder"]["worker_restarts"] == 0
+
+
+def test_programs_that_cheat_do_not_pass(tmp_path, settings):
+    results = evaluate(write_samples(tmp_path / "s.jsonl", CHEATS), tmp_path / "out.json", str(FIXTURES), settings, progress=False)
+    assert all(status != ["pass"] for status in statuses(results).values()), statuses(results)
+
+
+def test_date_window_selects_problems_and_pass_at_5(tmp_path, settings):
+    samples = write_samples(tmp_path / "s.jsonl", CORRECT, repeat=5)
+    window = LiveCodeBenchSettings(release="release_v2", start_date="2024-01-01", end_date="2024-12-31", parallel=2)
+    results = evaluate(samples, tmp_path / "out.json", str(FIXTURES), window, progress=False)
+    assert sorted(results["eval"]) == ["9004", "abc900_b"]  # the 2024 contests only
+    assert results["pass_at_k"] == {"pass@1": 1.0, "pass@5": 1.0}
+
+
+def test_unknown_problem_is_refused(tmp_path, settings):
+    samples = write_samples(tmp_path / "s.jsonl", {"no-such-problem": "print(1)\n"})
+    assert main(["eval", "--benchmark", "livecodebench", "--release", "release_v2", "--lcb-dir", str(FIXTURES),
+                 "--samples", str(samples), "--no-progress"]) == 2
+
+
+def test_cli_with_lcb_runner_samples_format(tmp_path, capsys):
+    samples = tmp_path / "custom.json"
+    samples.write_text(json.dumps([{"question_id": task_id, "code_list": [code]} for task_id, code in CORRECT.items()]))
+    output = tmp_path / "results.json"
+    assert main(["eval", "--benchmark", "livecodebench", "--release", "v1", "--lcb-dir", str(FIXTURES), "--samples", str(samples),
+                 "--output", str(output), "--no-progress"]) == 2  # v1 lacks the 2024 problems: refused, nothing written
+    assert not output.exists()
+    assert main(["eval", "--benchmark", "livecodebench", "--release", "release_v2", "--lcb-dir", str(FIXTURES),
+                 "--samples", str(samples), "--output", str(output), "--no-progress"]) == 0
+    assert "pass@1 100.0" in capsys.readouterr().out
+    assert json.loads(output.read_text())["scoder"]["release"] == "release_v2"
