@@ -26,6 +26,7 @@ import builtins
 import contextlib
 import io
 import json
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -88,7 +89,11 @@ def run(job: dict, report) -> None:
     """Run job["code"] + job["test_code"] as the official evaluator does; `report(line)` sends a line."""
     _set_environment()
     own_pid = os.getpid()
-    started_children: list[int] = []
+    # Upstream keeps the pids of the processes a run starts in a multiprocessing Manager's list. The
+    # Manager's server process is part of every official run and changes how programs behave (with
+    # it, a multiprocessing Pool whose workers may not be killed hangs on exit, and the official
+    # verdict is a timeout), so it is started here too.
+    started_children = multiprocessing.Manager().list()
     _guard_processes(own_pid, started_children)
     swallowed = _WriteOnly()
     module = types.ModuleType("__test__")
@@ -205,7 +210,7 @@ def _mentions(command, *words) -> bool:
         return False
 
 
-def _guard_processes(own_pid: int, started: list[int]) -> None:
+def _guard_processes(own_pid: int, started) -> None:
     """Upstream safe_environment's effects on what programs may do to processes (see the docstring)."""
     kill, killpg, system, popen_os = os.kill, os.killpg, os.system, os.popen
     call, check_output, run_, Popen = subprocess.call, subprocess.check_output, subprocess.run, subprocess.Popen
