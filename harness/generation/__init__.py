@@ -1,0 +1,1 @@
+"""Generation: model backends, the benchmarks' official prompts, and program extraction from outputs."""

@@ -1,0 +1,78 @@
+"""HF transformers backend: batched generation on CPU or GPU, left padding, stop strings, LoRA adapters."""
+
+from __future__ import annotations
+
+from harness.generation.backend import Decoding, render_chat
+from harness.generation.models import best_dtype, load_causal_lm, load_tokenizer, resolve
+
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
+class HFBackend:
+    name = "hf"
+
+    def __init__(self, model: str, dtype: str = "auto", device: str | None = None, base_prompt: bool = False,
+                 adapter: str | None = None):
+        import torch
+
+        if dtype not in DTYPES:
+            raise ValueError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}")
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.dtype = best_dtype(self.device) if dtype == "auto" else getattr(torch, dtype)
+        self.source = resolve(model)
+        self.tokenizer = load_tokenizer(self.source)
+        self.tokenizer.padding_side = "left"  # decoder-only: every row's prompt ends where generation starts
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.model = load_causal_lm(self.source, self.dtype, self.device)
+        self.adapter = adapter
+        if adapter:
+            from peft import PeftModel
+
+            self.model = PeftModel.from_pretrained(self.model, adapter).eval()
+        self.chat = not base_prompt and self.tokenizer.chat_template is not None
+
+    def describe(self) -> dict:
+        import torch
+        import transformers
+
+        return {"backend": self.name, "model": self.source.name, "adapter": self.adapter, "device": self.device,
+                "dtype": str(self.dtype).removeprefix("torch."), "chat_template": self.chat,
+                "versions": {"torch": torch.__version__, "transformers": transformers.__version__}}
+
+    def render(self, prompt) -> str:
+        return render_chat(self.tokenizer, prompt) if prompt.is_chat else prompt.text
+
+    def generate(self, prompts, decoding: Decoding):
+        """Yields (prompt index, outputs, generated tokens) as each prompt's n outputs are complete.
+        Rows (prompt x sample) are batched longest first, so padding stays small. Sampling is seeded per
+        batch (seed + batch number): the same prompts in the same batches give the same outputs."""
+        import torch
+        from transformers import GenerationConfig
+
+        encoded = [self.tokenizer(self.render(prompt), add_special_tokens=not prompt.is_chat)["input_ids"] for prompt in prompts]
+        rows = sorted(((index, sample) for index in range(len(prompts)) for sample in range(decoding.n)),
+                      key=lambda row: -len(encoded[row[0]]))
+        outputs: dict[int, list[str]] = {}
+        tokens: dict[int, int] = {}
+        for number, start in enumerate(range(0, len(rows), decoding.batch_size)):
+            batch = rows[start:start + decoding.batch_size]
+            stops = sorted({stop for index, _ in batch for stop in prompts[index].stop})
+            config = GenerationConfig(
+                max_new_tokens=decoding.max_new_tokens, do_sample=not decoding.greedy,
+                pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self.model.generation_config.eos_token_id,
+                stop_strings=stops or None,
+                **({"temperature": decoding.temperature, "top_p": decoding.top_p} if not decoding.greedy else {}),
+            )
+            inputs = self.tokenizer.pad({"input_ids": [encoded[index] for index, _ in batch]}, return_tensors="pt").to(self.device)
+            torch.manual_seed(decoding.seed + number)
+            with torch.inference_mode():
+                generated = self.model.generate(**inputs, generation_config=config, tokenizer=self.tokenizer)
+            new = generated[:, inputs["input_ids"].shape[1]:]
+            texts = self.tokenizer.batch_decode(new, skip_special_tokens=True)
+            counts = (new != self.tokenizer.pad_token_id).sum(dim=1).tolist()
+            for (index, _), text, count in zip(batch, texts, counts):
+                outputs.setdefault(index, []).append(text)
+                tokens[index] = tokens.get(index, 0) + count
+                if len(outputs[index]) == decoding.n:
+                    yield index, outputs.pop(index), tokens.pop(index)

@@ -1,0 +1,100 @@
+"""Any OpenAI-compatible HTTP server (vLLM, TGI, llama.cpp, SGLang, `scoder serve`, hosted APIs): chat
+and completions endpoints, over the standard library's HTTP client, several requests at once.
+
+Chat prompts go to /chat/completions as messages; a response prefix cannot be prefilled there, so it is
+left out (evalplus' and bigcodebench's OpenAI providers send the instruction alone too). Base prompts
+need /completions (`--api completions`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor, as_completed
+
+from harness.generation.backend import Decoding
+
+RETRIES = 5
+RETRY_STATUSES = (408, 409, 429, 500, 502, 503, 504)
+MAX_STOPS = 4  # the OpenAI API takes at most four stop sequences
+
+
+class ServerError(OSError):
+    """The server refused or could not be reached (after retries for passing faults)."""
+
+
+class OpenAICompatibleBackend:
+    name = "openai"
+
+    def __init__(self, model: str, base_url: str | None = None, api: str = "chat", api_key: str | None = None,
+                 timeout_s: float = 600.0):
+        self.model = model
+        self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or "").rstrip("/")
+        if not self.base_url:
+            raise ValueError("the openai backend needs --base-url (or $OPENAI_BASE_URL), e.g. http://localhost:8000/v1")
+        if api not in ("chat", "completions"):
+            raise ValueError("api must be chat or completions")
+        self.api = api
+        self.chat = api == "chat"
+        self.api_key = api_key or os.environ.get("OPENAI_API_KEY", "none")
+        self.timeout_s = timeout_s
+
+    def describe(self) -> dict:
+        return {"backend": self.name, "model": self.model, "server": self.base_url, "api": self.api,
+                "chat_template": self.chat, "versions": {}}
+
+    def _post(self, route: str, body: dict) -> dict:
+        request = urllib.request.Request(f"{self.base_url}/{route}", data=json.dumps(body).encode(), method="POST",
+                                         headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.api_key}"})
+        for attempt in range(RETRIES):
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+                    return json.loads(response.read())
+            except urllib.error.HTTPError as error:
+                detail = error.read()[:500].decode(errors="replace")
+                if error.code not in RETRY_STATUSES or attempt == RETRIES - 1:
+                    raise ServerError(f"{self.base_url}/{route}: HTTP {error.code}: {detail}") from None
+            except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
+                if attempt == RETRIES - 1:
+                    raise ServerError(f"{self.base_url}/{route}: {getattr(error, 'reason', error)}") from None
+            time.sleep(min(2 ** attempt, 30))
+        raise AssertionError("unreachable")
+
+    def _request(self, prompt, decoding: Decoding) -> tuple[list[str], int]:
+        body = {"model": self.model, "n": decoding.n, "temperature": decoding.temperature, "max_tokens": decoding.max_new_tokens,
+                "seed": decoding.seed}
+        if not decoding.greedy:
+            body["top_p"] = decoding.top_p
+        if prompt.is_chat:
+            if not self.chat:
+                raise ValueError("a chat prompt needs --api chat")
+            body["messages"] = list(prompt.messages)
+            route = "chat/completions"
+        else:
+            body["prompt"] = prompt.text
+            route = "completions"
+        if prompt.stop:
+            body["stop"] = list(prompt.stop[:MAX_STOPS])  # the rest are cut client-side by the prompt set
+        reply = self._post(route, body)
+        try:
+            choices = sorted(reply["choices"], key=lambda choice: choice.get("index", 0))
+            texts = [choice["message"]["content"] if prompt.is_chat else choice["text"] for choice in choices]
+        except (KeyError, TypeError) as error:
+            raise ServerError(f"{self.base_url}/{route}: unexpected reply ({error}): {str(reply)[:300]}") from None
+        if len(texts) != decoding.n:
+            raise ServerError(f"{self.base_url}/{route}: asked for {decoding.n} outputs, got {len(texts)}")
+        return [text or "" for text in texts], int((reply.get("usage") or {}).get("completion_tokens", 0))
+
+    def generate(self, prompts, decoding: Decoding):
+        with ThreadPoolExecutor(decoding.batch_size) as pool:
+            futures = {pool.submit(self._request, prompt, decoding): index for index, prompt in enumerate(prompts)}
+            try:
+                for future in as_completed(futures):
+                    outputs, tokens = future.result()
+                    yield futures[future], outputs, tokens
+            finally:
+                for future in futures:
+                    future.cancel()
