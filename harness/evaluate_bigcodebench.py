@@ -37,6 +37,17 @@ PROCESS_TIMEOUT_S = SUITE_TIMEOUT_S + 1  # untrusted_check's p.join(timeout + 1)
 CPU_BUDGET_S = PROCESS_TIMEOUT_S * 4  # a safety net only: the wall limits decide
 # What the worker imports before forking, so that runs start warm (the most imported task libraries).
 PRELOAD = ("numpy", "pandas", "matplotlib", "matplotlib.pyplot", "scipy", "scipy.stats", "sklearn", "seaborn", "requests")
+# Workers beyond one per core, for runs that wait rather than compute (WorkerPool's idle_extra): two
+# per core kept the cores busy on the Hard set, where two tests wait out the 240 s limit.
+IDLE_WORKERS_PER_CORE = 2
+# Tasks whose tests may wait (processes, sockets, servers, sleeps) run first: a run that ends at the
+# 240 s limit then overlaps the rest instead of starting last and adding its 240 s to the wall time.
+WAITING_LIBRARIES = frozenset(("socket", "select", "subprocess", "multiprocessing", "threading", "time", "psutil", "signal",
+                               "requests", "urllib", "http", "asyncio", "smtplib", "ftplib", "queue", "mechanize", "selenium"))
+
+
+def may_wait(problem: Problem) -> bool:
+    return not WAITING_LIBRARIES.isdisjoint(problem.libs)
 GROUND_TRUTH_FORMAT = 1
 
 
@@ -135,7 +146,8 @@ def _pool(settings: BigCodeBenchSettings) -> WorkerPool:
             "BigCodeBench's tests start processes, which is only allowed inside a PID and network namespace: "
             "install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) or allow unprivileged user namespaces"
         )
-    return WorkerPool(settings.parallel, sandbox, settings.limits)
+    cores = settings.parallel or os.cpu_count() or 1
+    return WorkerPool(cores, sandbox, settings.limits, idle_extra=IDLE_WORKERS_PER_CORE * cores)
 
 
 class GroundTruth:
@@ -209,7 +221,7 @@ def evaluate(
                     ground_truth = GroundTruth(dataset, python).check(pool, progress)
                 protection = pool.describe()
                 tasks = [(key, _run(dataset.problems[task_id], code), lambda task_id=task_id: SuiteJudge(dataset.problems[task_id].test_names))
-                         for key, (task_id, code) in todo.items()]
+                         for key, (task_id, code) in sorted(todo.items(), key=lambda item: not may_wait(dataset.problems[item[1][0]]))]
                 bar = tqdm(total=len(tasks), desc=f"{benchmark.name} samples", unit="sample", disable=not progress or not tasks)
                 for key, judge in pool.map(tasks):
                     journal.append(key, {"status": judge.status, "details": judge.details, "error": judge.error,

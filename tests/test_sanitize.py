@@ -95,3 +95,8 @@ def test_livecodebench_takes_the_last_fenced_block():
     output = "Idea:\n```python\nprint(0)\n```\nFinal:\n```python\nn = int(input())\nprint(n * 2)\n```\n"
     assert last_fenced_block(output) == "n = int(input())\nprint(n * 2)"
     assert last_fenced_block("no code at all") == ""
+
+
+def test_comments_that_end_a_definition_stay_with_it_as_in_tree_sitter():
+    output = "def f(x):\n    y = x + 1\n    return y  # done\n\n    # trailing note\nz = 3  # not kept with z\nprint(f(z))\n"
+    assert sanitize(output, "f") == "def f(x):\n    y = x + 1\n    return y  # done\n\n    # trailing note"

@@ -9,7 +9,9 @@ Protocol on the zygote's stdin/stdout, one line per message:
   harness -> zygote   a job: one JSON header line, then one line with the encoded inputs;
                       "abort" while a job runs: kill the child now.
   zygote -> harness   "Z" + JSON: the zygote's own reports (hello at start, done after each job);
-                      "C" + line: a line written by the child, untrusted, relayed verbatim.
+                      "C" + line: a line written by the child, untrusted, relayed verbatim;
+                      "I": the run (unittest style) has been idle for IDLE_WINDOW_S: its whole process
+                      tree used almost no CPU, so the harness may start another run meanwhile.
 A job's "style" says how the program is tested:
   calls     (default) its entry point is called on each input. Child lines: "O <i> <cpu seconds>
             <encoded output>"; "H <i> <cpu seconds> <sha256> <bytes> <nan>" for an output whose
@@ -43,6 +45,10 @@ import values  # noqa: E402
 
 MAX_LINE_BYTES = 320 * 1024 * 1024  # over Limits.max_output_bytes: a longer child line kills the run
 POLL_SECONDS = 0.05  # how often a running child's CPU time is checked against its budget
+# A run that sleeps, waits on a server or hangs (BigCodeBench's 240 s timeouts) should not hold a core:
+# idle means under 5% of one core over the last two seconds.
+IDLE_WINDOW_S = 2.0
+IDLE_CPU_SHARE = 0.05
 STDIO_CAP_CHARS = 4096  # what a program prints is kept up to this, then dropped
 _PR_SET_PDEATHSIG = 1
 
@@ -353,6 +359,7 @@ class Zygote:
         pending, killed, pipe_open, exited = b"", None, True, False
         wall_deadline = started + job["budget_wall_s"]
         next_check = started + POLL_SECONDS
+        idle = IdleWatch(self, started) if job.get("style") == "unittest" and self.own_pid_namespace else None
         try:
             while pipe_open or not exited:
                 for fd, _ in poller.poll(POLL_SECONDS * 1000):
@@ -382,6 +389,9 @@ class Zygote:
                         killed = self.tree_over_limits(job)
                     if killed:
                         self.kill(pid)
+                    elif idle is not None and idle.check():
+                        self.send(b"I\n")
+                        idle = None
         finally:
             os.close(exit_fd)
         _, status, usage = os.wait4(pid, 0)
@@ -421,6 +431,19 @@ class Zygote:
         except (OSError, IndexError):
             return 0.0
         return (int(fields[11]) + int(fields[12])) / self.ticks_per_second
+
+    def tree_cpu_seconds(self) -> float:
+        """CPU of every process in this PID namespace but the zygote's own line, with what their
+        finished children used (a run's processes are all here)."""
+        total = 0
+        for pid in self.others():
+            try:
+                with open(f"/proc/{pid}/stat", "rb") as handle:
+                    fields = handle.read().rsplit(b")", 1)[1].split()
+                total += sum(int(value) for value in fields[11:15])
+            except (OSError, IndexError, ValueError):
+                pass
+        return total / self.ticks_per_second
 
     def kill(self, pid: int) -> None:
         for send in (os.killpg, os.kill):
@@ -476,6 +499,23 @@ class Zygote:
         for folder, before in self.private_dirs.items():
             for entry in set(os.listdir(folder)) - before:
                 _remove_tree(os.path.join(folder, entry))
+
+
+class IdleWatch:
+    """Says once when a run's process tree has used less than IDLE_CPU_SHARE of a core over the last
+    IDLE_WINDOW_S (samples every half window)."""
+
+    def __init__(self, zygote: "Zygote", started: float):
+        self.zygote = zygote
+        self.samples = [(started, 0.0)]
+
+    def check(self) -> bool:
+        now = time.monotonic()
+        if now - self.samples[-1][0] < IDLE_WINDOW_S / 2:
+            return False
+        self.samples.append((now, self.zygote.tree_cpu_seconds()))
+        then, cpu_then = next((sample for sample in reversed(self.samples) if now - sample[0] >= IDLE_WINDOW_S), (None, None))
+        return then is not None and self.samples[-1][1] - cpu_then < IDLE_CPU_SHARE * (now - then)
 
 
 def _remove_tree(path: str) -> None:

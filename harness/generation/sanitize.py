@@ -105,12 +105,26 @@ def _reachable(entry_point: str, dependencies: dict[str | None, set[str]]) -> se
 
 
 def _segment(code: str, node: ast.stmt) -> str:
-    lines = code.split("\n")[node.lineno - 1:node.end_lineno]
-    if not lines:
-        return ""
-    lines[-1] = lines[-1].encode()[:node.end_col_offset].decode(errors="ignore")
-    lines[0] = lines[0].encode()[node.col_offset:].decode(errors="ignore")
-    return "\n".join(lines)
+    """The statement's source. A definition's block also holds the comments that end it (tree-sitter
+    puts them in the block: a comment after its last statement, and the comment lines indented under
+    it that follow), as upstream's byte ranges do."""
+    lines = code.split("\n")
+    last, end = node.end_lineno - 1, node.end_col_offset
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        if lines[last].encode()[end:].decode(errors="ignore").strip().startswith("#"):
+            end = len(lines[last].encode())
+        following = last + 1
+        while following < len(lines):
+            text = lines[following]
+            if text.strip() and not (text.strip().startswith("#") and len(text) - len(text.lstrip()) > node.col_offset):
+                break
+            if text.strip():
+                last, end = following, len(text.encode())
+            following += 1
+    kept = lines[node.lineno - 1:last + 1]
+    kept[-1] = kept[-1].encode()[:end].decode(errors="ignore")
+    kept[0] = kept[0].encode()[node.col_offset:].decode(errors="ignore")
+    return "\n".join(kept)
 
 
 def _target_code(code: str, entry_point: str | None, flavor: str) -> str:
