@@ -97,7 +97,8 @@ def main() -> None:
     for dtype in args.dtypes:
         model = random_model_folder(args.random_config, args.tokenizer, dtype) if args.random_config else args.model
         backend = HFBackend(model, dtype=dtype)
-        ours(backend, items[:1], 8, 1)  # warm-up
+        for batch in args.batches:  # warm-up: kernels for every batch shape are chosen before timing
+            ours(backend, items[:batch], 16, batch)
         peer_s, peer_tokens = plain_loop(backend, items, args.max_new_tokens)
         print(f"[{backend.device} {dtype}] plain loop (batch 1): {peer_tokens / peer_s:7.1f} tok/s ({peer_tokens} tokens, {peer_s:.1f} s)")
         for batch in args.batches:
