@@ -144,3 +144,16 @@ def task_func(x):
 """
     verdict = judge(pool, code)
     assert verdict.status == "pass", verdict.details
+
+
+def test_a_waiting_run_gives_its_core_to_the_next_one():
+    """One core, two extra workers: a test that sleeps (FAKE) reports idle and the quick runs queued
+    after it finish before it does, where one worker per core would have run them after it."""
+    sleeping = "import time\ndef task_func(x):\n    time.sleep(6)\n    return 2 * x\n"
+    quick = "def task_func(x):\n    return 2 * x\n"
+    problem = Problem("FAKE/0", "", "", "", "", FAKE_TEST, "task_func", ())
+    runs = [(name, _run(problem, code), lambda: SuiteJudge(problem.test_names))
+            for name, code in (("sleeping", sleeping), ("quick-1", quick), ("quick-2", quick))]
+    with WorkerPool(1, Sandbox(LAYERS[0], sys.executable, ()), bigcodebench_limits(), idle_extra=2) as pool:
+        finished = [(name, verdict.status) for name, verdict in pool.map(runs)]
+    assert finished == [("quick-1", "pass"), ("quick-2", "pass"), ("sleeping", "pass")]
