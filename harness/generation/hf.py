@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from harness.generation.backend import Decoding, render_chat
-from harness.generation.models import best_dtype, load_causal_lm, load_tokenizer, resolve
+from harness.generation.models import ModelError, best_dtype, load_causal_lm, load_tokenizer, resolve
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 
@@ -27,8 +27,10 @@ class HFBackend:
         self.model = load_causal_lm(self.source, self.dtype, self.device)
         self.adapter = adapter
         if adapter:
-            from peft import PeftModel
-
+            try:
+                from peft import PeftModel
+            except ImportError:
+                raise ModelError("LoRA adapters need PEFT: pip install 'scoder-harness[train]' (or peft)") from None
             self.model = PeftModel.from_pretrained(self.model, adapter).eval()
         self.chat = not base_prompt and self.tokenizer.chat_template is not None
 
