@@ -46,7 +46,7 @@ def test_samples_are_generated_sanitized_executed_and_scored(backend, humaneval_
     prompts = evalplus_prompts(humaneval_dataset, backend.chat)
     summary = generate_samples(backend, prompts, SHORT, tmp_path / "s.jsonl", limit=3, progress=False)
     samples = lines(tmp_path / "s.jsonl")
-    assert [s["task_id"] for s in samples] == list(humaneval_dataset.problems)[:3]
+    assert sorted(s["task_id"] for s in samples) == list(humaneval_dataset.problems)[:3]
     assert summary["generated_tasks"] == 3 and summary["tokens"] > 0
     for sample in samples:
         assert sample["raw_solution"] and isinstance(sample["solution"], str)
@@ -85,7 +85,7 @@ def test_sampling_gives_n_outputs_per_task(backend, humaneval_dataset, tmp_path)
     prompts = evalplus_prompts(humaneval_dataset, backend.chat)
     decoding = Decoding(n=3, temperature=0.8, max_new_tokens=48, batch_size=6)
     generate_samples(backend, prompts, decoding, tmp_path / "s.jsonl", limit=2, progress=False)
-    assert [s["task_id"] for s in lines(tmp_path / "s.jsonl")] == ["HumanEval/0"] * 3 + ["HumanEval/1"] * 3
+    assert sorted(s["task_id"] for s in lines(tmp_path / "s.jsonl")) == ["HumanEval/0"] * 3 + ["HumanEval/1"] * 3
 
 
 def test_chat_rendering_equals_evalplus_construction(backend, humaneval_dataset):
@@ -154,7 +154,8 @@ def test_openai_backend_against_a_real_server(server, backend, humaneval_dataset
     summary = generate_samples(chat, evalplus_prompts(humaneval_dataset, chat=True), SHORT, tmp_path / "chat.jsonl",
                                limit=2, progress=False)
     samples = lines(tmp_path / "chat.jsonl")
-    assert summary["tokens"] > 0 and [s["task_id"] for s in samples] == ["HumanEval/0", "HumanEval/1"]
+    # Requests run concurrently: lines come in the order they finish.
+    assert summary["tokens"] > 0 and sorted(s["task_id"] for s in samples) == ["HumanEval/0", "HumanEval/1"]
     assert all(s["raw_solution"] for s in samples) and samples[0]["generation"]["backend"] == "openai"
 
     # Through the completions endpoint the server (fp32, batch 1) continues the same text as the model
