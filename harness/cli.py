@@ -25,36 +25,19 @@ def main(argv: list[str] | None = None) -> int:
     evaluate.add_argument("--benchmark", required=True, help=f"one of {', '.join(BENCHMARKS)}, livecodebench (humaneval, mbpp are aliases)")
     evaluate.add_argument("--samples", help="JSONL of {task_id, solution|completion}, or an eval_results JSON (.gz ok)")
     evaluate.add_argument("--output", help="results file (default: beside the samples, <name>_eval_results.json)")
-    _add_benchmark_data_arguments(evaluate)
     evaluate.add_argument("--parallel", type=int, help="worker processes (default: one per core)")
     evaluate.add_argument("--isolation", default="auto", choices=("auto",) + LAYERS, help="sandbox layer (default: strongest available)")
     evaluate.add_argument("--min-time-limit", type=float, default=TimePolicy.min_time_limit, help="seconds of CPU per input at least (evalplus default 1.0)")
     evaluate.add_argument("--gt-time-limit-factor", type=float, default=TimePolicy.gt_time_limit_factor, help="x the reference time per input (evalplus default 4.0)")
-    evaluate.add_argument("--no-progress", action="store_true", help="no progress bars")
-    bcb = evaluate.add_argument_group("BigCodeBench")
-    bcb.add_argument("--split", default="complete", choices=bigcodebench.SPLITS, help="the prompt split the samples answer (default: complete)")
-    bcb.add_argument("--version", default=bigcodebench.DEFAULT_VERSION, choices=tuple(bigcodebench.VERSIONS),
-                     help=f"dataset version (default: {bigcodebench.DEFAULT_VERSION})")
-    bcb.add_argument("--no-calibrate", action="store_true", help="run solutions as given (default: the code prompt and `pass` first, as upstream)")
-    bcb.add_argument("--check-ground-truth", action="store_true", help="also check the reference solutions (cached); alone, without --samples, only that")
-    lcb = evaluate.add_argument_group("LiveCodeBench")
-    lcb.add_argument("--release", default=livecodebench.DEFAULT_RELEASE, help="release_v1 ... release_v6, release_latest, or shards v1 ... v6, vA_vB")
-    lcb.add_argument("--start-date", help="first contest date included (YYYY-MM-DD)")
-    lcb.add_argument("--end-date", help="last contest date included (YYYY-MM-DD)")
-    lcb.add_argument("--lcb-dir", help=f"folder with the JSONL shards (default: ${livecodebench.DATA_DIR_VARIABLE}, then the cache, then the hub)")
+    _add_benchmark_arguments(evaluate)
+    evaluate.add_argument("--no-calibrate", action="store_true", help="BigCodeBench: run solutions as given (default: the code prompt and `pass` first, as upstream)")
+    evaluate.add_argument("--check-ground-truth", action="store_true", help="BigCodeBench: also check the reference solutions (cached); alone, without --samples, only that")
     _add_generation_arguments(evaluate.add_argument_group("generation (with --model instead of --samples)"), required=False)
 
     generate = commands.add_parser("generate", help="generate a benchmark's samples with a model")
     generate.add_argument("--benchmark", required=True, help=f"one of {', '.join(BENCHMARKS)}, livecodebench")
     generate.add_argument("--output", required=True, help="samples JSONL; an existing one is resumed")
-    _add_benchmark_data_arguments(generate)
-    generate.add_argument("--split", default="complete", choices=bigcodebench.SPLITS, help="BigCodeBench prompt split")
-    generate.add_argument("--version", default=bigcodebench.DEFAULT_VERSION, choices=tuple(bigcodebench.VERSIONS), help="BigCodeBench version")
-    generate.add_argument("--release", default=livecodebench.DEFAULT_RELEASE, help="LiveCodeBench release")
-    generate.add_argument("--start-date", help="LiveCodeBench: first contest date included")
-    generate.add_argument("--end-date", help="LiveCodeBench: last contest date included")
-    generate.add_argument("--lcb-dir", help="LiveCodeBench shards folder")
-    generate.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_benchmark_arguments(generate)
     _add_generation_arguments(generate, required=True)
 
     serve = commands.add_parser("serve", help="serve a model over an OpenAI-compatible HTTP API")
@@ -104,8 +87,19 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _add_benchmark_data_arguments(parser) -> None:
+def _add_benchmark_arguments(parser) -> None:
+    """What selects a benchmark's data, for eval and generate alike."""
     parser.add_argument("--data-dir", help="folder with the benchmark files (default: $SCODER_DATA_DIR, then the cache, then download)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    bcb = parser.add_argument_group("BigCodeBench")
+    bcb.add_argument("--split", default="complete", choices=bigcodebench.SPLITS, help="the prompt split (default: complete)")
+    bcb.add_argument("--version", default=bigcodebench.DEFAULT_VERSION, choices=tuple(bigcodebench.VERSIONS),
+                     help=f"dataset version (default: {bigcodebench.DEFAULT_VERSION})")
+    lcb = parser.add_argument_group("LiveCodeBench")
+    lcb.add_argument("--release", default=livecodebench.DEFAULT_RELEASE, help="release_v1 ... release_v6, release_latest, or shards v1 ... v6, vA_vB")
+    lcb.add_argument("--start-date", help="first contest date included (YYYY-MM-DD)")
+    lcb.add_argument("--end-date", help="last contest date included (YYYY-MM-DD)")
+    lcb.add_argument("--lcb-dir", help=f"folder with the JSONL shards (default: ${livecodebench.DATA_DIR_VARIABLE}, then the cache, then the hub)")
 
 
 def _add_generation_arguments(parser, required: bool) -> None:
@@ -126,16 +120,21 @@ def _add_generation_arguments(parser, required: bool) -> None:
     parser.add_argument("--api", default="chat", choices=("chat", "completions"), help="openai: chat (default) or completions endpoint")
 
 
-def _prompt_set(args, chat: bool):
+def _prompt_builder(args):
+    """Loads the benchmark's data now (bad data fails before a model is loaded) and returns
+    chat -> PromptSet, for once the backend says which form the model takes."""
+    from functools import partial
+
     from harness.generation import prompts
 
     if args.benchmark.lower() == "livecodebench":
         problems = livecodebench.load_problems(args.release, args.start_date, args.end_date, args.lcb_dir)
-        return prompts.livecodebench_prompts(problems, chat)
+        return partial(prompts.livecodebench_prompts, problems)
     benchmark = get_benchmark(args.benchmark)
     if benchmark.family == "bigcodebench":
-        return prompts.bigcodebench_prompts(benchmark.load(args.data_dir, args.version), args.split, chat)
-    return prompts.evalplus_prompts(benchmark.load(args.data_dir), chat)
+        dataset = benchmark.load(args.data_dir, args.version)
+        return lambda chat: prompts.bigcodebench_prompts(dataset, args.split, chat)
+    return partial(prompts.evalplus_prompts, benchmark.load(args.data_dir))
 
 
 def _generate(args, progress: bool) -> dict:
@@ -149,9 +148,9 @@ def _generate(args, progress: bool) -> dict:
         options = {"base_url": args.base_url, "api": args.api}
     else:
         options = {"dtype": args.dtype, "base_prompt": args.base_prompt, "adapter": args.adapter}
-    _prompt_set(args, chat=True)  # bad data or options fail before a model is loaded
+    build_prompts = _prompt_builder(args)
     backend = load_backend(args.backend, args.model, **options)
-    return generate_samples(backend, _prompt_set(args, backend.chat), decoding, args.output, args.limit, progress)
+    return generate_samples(backend, build_prompts(backend.chat), decoding, args.output, args.limit, progress)
 
 
 def _generation_line(summary: dict) -> str:

@@ -19,7 +19,7 @@ from harness.generate import generate_samples
 from harness.generation.backend import Decoding
 from harness.generation.models import EMBEDDED_DEFAULT, ModelError, load_tokenizer, resolve
 from harness.generation.openai_compatible import OpenAICompatibleBackend
-from harness.generation.prompts import RESPONSE_PREFIX, bigcodebench_prompts, evalplus_prompts, livecodebench_prompts
+from harness.generation.prompts import RESPONSE_PREFIX, bigcodebench_prompts, cut_at_stops, evalplus_prompts, livecodebench_prompts
 from harness.samples import SamplesError
 from tests.conftest import REPO
 
@@ -168,8 +168,7 @@ def test_openai_backend_against_a_real_server(server, backend, humaneval_dataset
 
     local = HFBackend(EMBEDDED_DEFAULT, dtype="float32", base_prompt=True)
     [(_, direct, _)] = list(local.generate(prompts, one))
-    cut = lambda text: min([text.index(s) for s in prompts[0].stop if s in text] + [len(text)])  # noqa: E731
-    assert served[0] == direct[0][:cut(direct[0])]
+    assert served[0] == cut_at_stops(direct[0], prompts[0].stop)
 
 
 def test_eval_with_a_model_runs_end_to_end_from_the_command_line(data_dir, tmp_path):

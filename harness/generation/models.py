@@ -27,10 +27,6 @@ class ModelSource:
     location: str  # a folder or a hub id, as from_pretrained takes it
     gguf_file: str | None = None
 
-    @property
-    def is_local(self) -> bool:
-        return Path(self.location).is_dir()
-
 
 def resolve(spec: str) -> ModelSource:
     if spec.lower() in EMBEDDED:

@@ -69,7 +69,7 @@ class PromptSet:
 
     def program(self, prompt: Prompt, output: str) -> tuple[str, str]:
         """(solution, raw_solution) for one output."""
-        output = _cut_at_stops(output, prompt.stop).replace("\t", "    ")
+        output = cut_at_stops(output, prompt.stop).replace("\t", "    ")
         raw = output if prompt.is_chat else prompt.text + output
         if self.format.startswith("livecodebench"):
             return last_fenced_block(raw if prompt.is_chat else output), raw
@@ -77,7 +77,9 @@ class PromptSet:
         return sanitize(raw, prompt.entry_point, flavor), raw
 
 
-def _cut_at_stops(output: str, stops: tuple[str, ...]) -> str:
+def cut_at_stops(output: str, stops: tuple[str, ...]) -> str:
+    """The output up to its first stop string (which is not kept), as the official tools and the
+    OpenAI API cut."""
     found = [output.index(stop) for stop in stops if stop in output]
     return output[:min(found)] if found else output
 

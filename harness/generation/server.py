@@ -11,7 +11,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from harness.generation.backend import Decoding
-from harness.generation.prompts import Prompt
+from harness.generation.prompts import Prompt, cut_at_stops
 
 MAX_BODY_BYTES = 16 << 20
 
@@ -34,12 +34,6 @@ def _prompt(body: dict, chat: bool) -> Prompt:
     if not isinstance(text, str):
         raise ValueError("prompt must be a string")
     return Prompt("request", text=text, stop=stop)
-
-
-def _cut(text: str, stops: tuple[str, ...]) -> str:
-    # The OpenAI API never returns the stop sequence itself.
-    found = [text.index(stop) for stop in stops if stop in text]
-    return text[:min(found)] if found else text
 
 
 def make_server(backend, model_name: str, host: str = "127.0.0.1", port: int = 8000) -> ThreadingHTTPServer:
@@ -78,7 +72,7 @@ def make_server(backend, model_name: str, host: str = "127.0.0.1", port: int = 8
                 return self._send(400, {"error": {"message": str(error), "type": "invalid_request_error"}})
             with lock:
                 [(_, outputs, tokens)] = list(backend.generate([prompt], decoding))
-            outputs = [_cut(text, prompt.stop) for text in outputs]
+            outputs = [cut_at_stops(text, prompt.stop) for text in outputs]
             choices = [{"index": i, "finish_reason": "stop", **({"message": {"role": "assistant", "content": text}} if chat else {"text": text})}
                        for i, text in enumerate(outputs)]
             self._send(200, {"id": f"scoder-{time.time_ns()}", "object": "chat.completion" if chat else "text_completion",
