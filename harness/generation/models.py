@@ -86,6 +86,8 @@ def load_causal_lm(source: ModelSource, dtype, device: str):
         # The de-quantized model keeps a marker of its GGUF origin that makes save_pretrained refuse to
         # write it (checkpoints, merged adapters): the weights are plain tensors now.
         model.hf_quantizer = None
+        model.is_quantized = False  # else the Trainer refuses to fine-tune it
+        model.quantization_method = None
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
     return model.to(device).eval()

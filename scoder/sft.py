@@ -1,0 +1,149 @@
+"""Supervised fine-tuning with TRL's SFTTrainer: LoRA (PEFT) or full, checkpoints kept for sampling.
+
+Data is TRL's conversational prompt-completion form ({"prompt": [messages], "completion": [messages]}),
+so the loss falls on the completion only (TRL's completion_only_loss, on by default for that form) and
+the model's chat template renders both. A run writes `checkpoint-N/` folders (HF Trainer layout: the
+adapter or model, optimizer.pt, trainer_state.json) at `checkpoints` evenly spaced steps, the last at the
+final step; a killed run resumes from its newest checkpoint. Under `accelerate launch` the Trainer spreads
+the same run over several GPUs.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+
+
+@dataclass(frozen=True)
+class SFTSettings:
+    """Defaults follow Magicoder's instruction tuning (arXiv 2312.02120, Sec. 3: 2 epochs, linear schedule,
+    lr 5e-5 for full fine-tuning) and LESS's LoRA warm-up (arXiv 2402.04333, Sec. 4: dropout 0.1, lr 2e-5,
+    warm-up ratio 0.03); the LoRA rank and alpha are smaller than LESS's 128/512, which was sized for
+    7B models, and are set per recipe."""
+    method: Literal["lora", "full"] = "lora"
+    epochs: float = 2.0
+    learning_rate: float = 5e-5
+    batch_size: int = 8  # per device
+    gradient_accumulation: int = 1
+    max_length: int = 1024  # tokens; longer examples are truncated (TRL)
+    warmup_ratio: float = 0.03
+    checkpoints: int = 1  # evenly spaced checkpoints kept (SCoder samples from 5)
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.1
+    lora_target: str = "all-linear"  # PEFT's shorthand, or comma-separated module names
+    gradient_checkpointing: bool = False  # saves memory on large models; costs ~30% time (TRL turns it on by default)
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.epochs <= 0 or self.learning_rate <= 0:
+            raise ValueError("epochs and learning_rate must be positive")
+        if min(self.batch_size, self.gradient_accumulation, self.max_length, self.checkpoints, self.lora_r) < 1:
+            raise ValueError("batch_size, gradient_accumulation, max_length, checkpoints and lora_r must be at least 1")
+        if not 0 <= self.warmup_ratio < 1 or not 0 <= self.lora_dropout < 1:
+            raise ValueError("warmup_ratio and lora_dropout must be in [0, 1)")
+
+
+def total_steps(examples: int, settings: SFTSettings, devices: int = 1) -> int:
+    per_epoch = math.ceil(examples / (settings.batch_size * devices)) // settings.gradient_accumulation
+    return max(1, math.ceil(max(1, per_epoch) * settings.epochs))
+
+
+def checkpoint_steps(steps: int, count: int) -> list[int]:
+    """`count` evenly spaced steps ending at the last one (fewer when there are fewer steps)."""
+    return sorted({max(1, round(steps * (index + 1) / count)) for index in range(count)})
+
+
+def checkpoints_in(folder: Path) -> list[Path]:
+    """The checkpoint folders of a run, oldest first."""
+    if not folder.is_dir():
+        return []
+    found = [(int(match.group(1)), path) for path in folder.iterdir() if (match := CHECKPOINT.match(path.name)) and path.is_dir()]
+    return [path for _, path in sorted(found)]
+
+
+def train(model: str, examples: list[dict], output_dir: str | Path, settings: SFTSettings, progress: bool = True) -> list[Path]:
+    """Fine-tune `model` (a spec as harness.generation.models.resolve takes it) on `examples`; returns the
+    checkpoint folders, oldest first. An existing checkpoint in `output_dir` is resumed from."""
+    if not examples:
+        raise ValueError("no training examples")
+    import torch
+    from datasets import Dataset
+    from transformers import TrainerCallback
+    from trl import SFTConfig, SFTTrainer
+
+    from harness.generation.models import best_dtype, load_causal_lm, load_tokenizer, resolve
+
+    output_dir = Path(output_dir)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    dtype = best_dtype(device)
+    source = resolve(model)
+    tokenizer = load_tokenizer(source)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    network = load_causal_lm(source, dtype, device).train()
+    devices = max(1, torch.cuda.device_count())
+    save_at = set(checkpoint_steps(total_steps(len(examples), settings, devices), settings.checkpoints))
+
+    class SaveAtChosenSteps(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            control.should_save = state.global_step in save_at
+            return control
+
+    config = SFTConfig(
+        output_dir=str(output_dir),
+        num_train_epochs=settings.epochs,
+        learning_rate=settings.learning_rate,
+        per_device_train_batch_size=settings.batch_size,
+        gradient_accumulation_steps=settings.gradient_accumulation,
+        max_length=settings.max_length,
+        warmup_steps=settings.warmup_ratio,  # transformers 5: a float below 1 is a ratio of the total steps
+        lr_scheduler_type="linear",
+        gradient_checkpointing=settings.gradient_checkpointing,
+        bf16=dtype == torch.bfloat16,  # TRL would turn bf16 on even on CPUs that only emulate it
+        fp16=dtype == torch.float16,
+        save_strategy="no",  # SaveAtChosenSteps decides
+        logging_steps=1,
+        report_to=[],
+        seed=settings.seed,
+        disable_tqdm=not progress,
+        use_cpu=device == "cpu",
+        dataset_num_proc=None,
+    )
+    trainer = SFTTrainer(
+        model=network,
+        args=config,
+        train_dataset=Dataset.from_list([{"prompt": example["prompt"], "completion": example["completion"]} for example in examples]),
+        processing_class=tokenizer,
+        peft_config=_lora_config(settings) if settings.method == "lora" else None,
+        callbacks=[SaveAtChosenSteps()],
+    )
+    resume = checkpoints_in(output_dir)
+    trainer.train(resume_from_checkpoint=str(resume[-1]) if resume else None)
+    for checkpoint in checkpoints_in(output_dir):
+        tokenizer.save_pretrained(checkpoint)  # a full-model checkpoint loads on its own, GGUF origin or not
+    return checkpoints_in(output_dir)
+
+
+def _lora_config(settings: SFTSettings):
+    from peft import LoraConfig
+
+    target = settings.lora_target if settings.lora_target == "all-linear" else [name.strip() for name in settings.lora_target.split(",")]
+    return LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha, lora_dropout=settings.lora_dropout,
+                      target_modules=target, task_type="CAUSAL_LM")
+
+
+def learning_rate_at(checkpoint: Path) -> float:
+    """The learning rate last logged at or before a checkpoint's step (LESS weighs checkpoints by it)."""
+    import json
+
+    state = json.loads((checkpoint / "trainer_state.json").read_text())
+    rates = [entry["learning_rate"] for entry in state.get("log_history", []) if "learning_rate" in entry]
+    if not rates:
+        raise ValueError(f"{checkpoint}: trainer_state.json logs no learning rate")
+    return float(rates[-1])
