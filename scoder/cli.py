@@ -1,0 +1,48 @@
+"""The `scoder` command: the harness's commands plus `run RECIPE` for the method."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from harness.cli import main as harness_main
+
+
+def add_run_command(commands):
+    run = commands.add_parser("run", help="run a recipe of the SCoder method (stages resume; unchanged ones are skipped)")
+    run.add_argument("recipe", help="a recipe YAML, e.g. recipes/smoke.yaml")
+    run.add_argument("--run-dir", help="default: the recipe's run_dir, else runs/<name>")
+    run.add_argument("--dry-run", action="store_true", help="print the plan (which stages run, resume or are skipped) and stop")
+    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return lambda args: run_recipe(args.recipe, args.run_dir, args.dry_run, not args.no_progress and not os.environ.get("CI"))
+
+
+def run_recipe(path: str, run_dir: str | None, dry_run: bool, progress: bool) -> int:
+    from scoder.pipeline import PipelineError, stages
+    from scoder.recipe import load_recipe
+    from scoder.runner import StageRunner
+
+    recipe = load_recipe(path)
+    folder = run_dir or recipe.run_dir or os.path.join("runs", recipe.name)
+    try:
+        graph = stages(recipe, progress)
+        runner = StageRunner(folder, log=lambda line: print(line, flush=True))
+        if dry_run:
+            print(f"recipe {recipe.name}: {len(graph)} stages in {folder}")
+            for stage, key, action in runner.plan(graph):
+                print(f"  {action:7} {stage.name:28} {key[:12]}  <- {', '.join(stage.inputs) or '-'}")
+            return 0
+        summaries = runner.run(graph)
+    except PipelineError as error:
+        print(f"scoder: error: {error}", file=sys.stderr)
+        return 2
+    print(f"results: {summaries['results']['table']}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return harness_main(argv, extensions=[("run", add_run_command)])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
