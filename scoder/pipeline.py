@@ -213,13 +213,15 @@ def _synthesize_body(recipe: Recipe, synthesizer_stage: str, window: tuple[int, 
         outputs = sampling.sample(recipe.synthesizer.model, [final], snippets, recipe.synthesizer.template, decoding,
                                   recipe.generation, folder / "outputs.journal.jsonl", progress)
         parsed = [output for output in outputs if output["problem"] and output["solution"]]
-        unique, duplicates = synthesis.dedup(parsed, config.dedup)
-        texts = synthesis.benchmark_texts(config.decontamination.benchmarks, _data_dir(recipe))
+        unique, duplicates = synthesis.deduplicate(parsed, config.dedup)
+        texts, not_checked = synthesis.benchmark_texts(config.decontamination.benchmarks, _data_dir(recipe))
+        for reason in not_checked.values():
+            print(f"[synthesize] note: {reason}", flush=True)
         clean, contaminated = synthesis.decontaminate(unique, texts, config.decontamination)
         write_records(folder, outputs, "outputs.jsonl")
         write_records(folder, clean)
         return {"snippets": len(snippets), "outputs": len(outputs), "parsed": len(parsed), "duplicates": duplicates,
-                "contaminated": contaminated, "samples": len(clean), "checkpoint": final.name}
+                "contaminated": contaminated, "not_decontaminated": not_checked, "samples": len(clean), "checkpoint": final.name}
     return body
 
 

@@ -75,7 +75,7 @@ def judge_prompt(sample: dict) -> str:
             f"Answer with exactly these {len(ASPECTS)} lines and nothing else:\n{lines}\n")
 
 
-_LINE = re.compile(r"^[\s*#>\-\d.)]*`?\**(?P<name>[A-Za-z_ -]+?)\**`?\s*[:=]\s*\**(?P<score>\d+)(?:\s*/\s*\d+)?\**\s*(?:[-:–—]\s*)?(?P<reason>.*)$")
+_LINE = re.compile(r"^[\s*#>\-\d.)]*`?\**(?P<name>[A-Za-z_ -]+?)\**`?\s*[:=]\s*\**\s*(?P<score>\d+)(?:\s*/\s*\d+)?\**\s*(?:[-:–—]\s*)?(?P<reason>.*)$")
 
 
 def parse_judgement(text: str) -> dict[str, dict]:
@@ -151,7 +151,7 @@ def execution_signals(samples: list[dict], journal: Journal, seconds: float = 10
     runnable = [sample for sample in todo if parsed[sample["id"]]]
     if not runnable:
         return
-    runs = [(sample["id"], Run(sample["solution"] + _RUN_OWN_TESTS, "__scoder_run_own_tests__", values.encode([[]]),
+    runs = [(sample["id"], Run(sample["solution"] + _RUN_OWN_TESTS, "__scoder_run_own_tests__", values.encode([[]]).encode(),
                                [seconds], budget_cpu_s=seconds + 5, budget_wall_s=3 * seconds + 5, module_name="__main__",
                                devnull_stdin=True), _Outcome) for sample in runnable]
     by_id = {sample["id"]: sample for sample in runnable}
