@@ -21,6 +21,7 @@ def run_recipe(path: str, run_dir: str | None, dry_run: bool, progress: bool) ->
     from scoder.pipeline import PipelineError, stages
     from scoder.recipe import load_recipe
     from scoder.runner import StageRunner
+    from scoder.snippets import SnippetError
 
     recipe = load_recipe(path)
     folder = run_dir or recipe.run_dir or os.path.join("runs", recipe.name)
@@ -33,7 +34,7 @@ def run_recipe(path: str, run_dir: str | None, dry_run: bool, progress: bool) ->
                 print(f"  {action:7} {stage.name:28} {key[:12]}  <- {', '.join(stage.inputs) or '-'}")
             return 0
         summaries = runner.run(graph)
-    except PipelineError as error:
+    except (PipelineError, SnippetError) as error:
         print(f"scoder: error: {error}", file=sys.stderr)
         return 2
     print(f"results: {summaries['results']['table']}")

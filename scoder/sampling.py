@@ -89,12 +89,17 @@ def sample(base_model: str, checkpoints: list[Path | None], snippets: list[dict]
             if not todo:
                 continue
             backend = load_synthesizer(base_model, checkpoint, generation)
-            prompts = [Prompt(snippet["id"], tuple(synthesis.request_messages(snippet["code"], template))) for snippet in todo]
+            # The reply is prefilled with the problem header, as evalplus prefills code answers: the
+            # layout is then fixed from the first token, which a small or briefly trained model needs.
+            prefix = template.problem_header + "\n"
+            prompts = [Prompt(snippet["id"], tuple(synthesis.request_messages(snippet["code"], template)), prefix)
+                       for snippet in todo]
             label = checkpoint.name if checkpoint else "base"
             bar = tqdm(total=len(todo), desc=f"sample {label}", unit="snippet", disable=not progress)
             for index, outputs, _ in backend.generate(prompts, decoding):
                 snippet = todo[index]
-                for draw, text in enumerate(outputs):
+                for draw, output in enumerate(outputs):
+                    text = prefix + output
                     parsed = synthesis.parse_response(text, template)
                     journal.append(_key(number, snippet["id"], draw), {
                         "id": hashlib.sha256(f"{snippet['id']}|{label}|{draw}|{text}".encode()).hexdigest()[:16],

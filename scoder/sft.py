@@ -10,9 +10,13 @@ the same run over several GPUs.
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import re
-from dataclasses import dataclass
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -39,12 +43,13 @@ class SFTSettings:
     lora_target: str = "all-linear"  # PEFT's shorthand, or comma-separated module names
     gradient_checkpointing: bool = False  # saves memory on large models; costs ~30% time (TRL turns it on by default)
     seed: int = 0
+    processes: int = 1  # more: the run is started under `accelerate launch --num_processes N` (one per GPU)
 
     def __post_init__(self):
         if self.epochs <= 0 or self.learning_rate <= 0:
             raise ValueError("epochs and learning_rate must be positive")
-        if min(self.batch_size, self.gradient_accumulation, self.max_length, self.checkpoints, self.lora_r) < 1:
-            raise ValueError("batch_size, gradient_accumulation, max_length, checkpoints and lora_r must be at least 1")
+        if min(self.batch_size, self.gradient_accumulation, self.max_length, self.checkpoints, self.lora_r, self.processes) < 1:
+            raise ValueError("batch_size, gradient_accumulation, max_length, checkpoints, lora_r and processes must be at least 1")
         if not 0 <= self.warmup_ratio < 1 or not 0 <= self.lora_dropout < 1:
             raise ValueError("warmup_ratio and lora_dropout must be in [0, 1)")
 
@@ -72,6 +77,9 @@ def train(model: str, examples: list[dict], output_dir: str | Path, settings: SF
     checkpoint folders, oldest first. An existing checkpoint in `output_dir` is resumed from."""
     if not examples:
         raise ValueError("no training examples")
+    output_dir = Path(output_dir)
+    if settings.processes > 1 and "WORLD_SIZE" not in os.environ:
+        return _launch(model, examples, output_dir, settings)
     import torch
     from datasets import Dataset
     from transformers import TrainerCallback
@@ -79,7 +87,6 @@ def train(model: str, examples: list[dict], output_dir: str | Path, settings: SF
 
     from harness.generation.models import best_dtype, load_causal_lm, load_tokenizer, resolve
 
-    output_dir = Path(output_dir)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     # On CPUs bf16 training is several times slower than fp32 (measured here: the Trainer's autocast and
     # the optimizer's casts dominate), even where bf16 generation is faster.
@@ -89,7 +96,7 @@ def train(model: str, examples: list[dict], output_dir: str | Path, settings: SF
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     network = load_causal_lm(source, dtype, device).train()
-    devices = max(1, torch.cuda.device_count())
+    devices = int(os.environ.get("WORLD_SIZE", "1"))
     save_at = set(checkpoint_steps(total_steps(len(examples), settings, devices), settings.checkpoints))
 
     class SaveAtChosenSteps(TrainerCallback):
@@ -127,8 +134,9 @@ def train(model: str, examples: list[dict], output_dir: str | Path, settings: SF
     )
     resume = checkpoints_in(output_dir)
     trainer.train(resume_from_checkpoint=str(resume[-1]) if resume else None)
-    for checkpoint in checkpoints_in(output_dir):
-        tokenizer.save_pretrained(checkpoint)  # a full-model checkpoint loads on its own, GGUF origin or not
+    if trainer.is_world_process_zero():
+        for checkpoint in checkpoints_in(output_dir):
+            tokenizer.save_pretrained(checkpoint)  # a full-model checkpoint loads on its own, GGUF origin or not
     return checkpoints_in(output_dir)
 
 
@@ -142,10 +150,26 @@ def _lora_config(settings: SFTSettings):
 
 def learning_rate_at(checkpoint: Path) -> float:
     """The learning rate last logged at or before a checkpoint's step (LESS weighs checkpoints by it)."""
-    import json
-
     state = json.loads((checkpoint / "trainer_state.json").read_text())
     rates = [entry["learning_rate"] for entry in state.get("log_history", []) if "learning_rate" in entry]
     if not rates:
         raise ValueError(f"{checkpoint}: trainer_state.json logs no learning rate")
     return float(rates[-1])
+
+
+def _launch(model: str, examples: list[dict], output_dir: Path, settings: SFTSettings) -> list[Path]:
+    """Run this module under `accelerate launch`: one process per GPU, the Trainer splits the batches."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    data = output_dir / "train.jsonl"
+    data.write_text("".join(json.dumps(example) + "\n" for example in examples))
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(settings.processes),
+               "-m", "scoder.sft", model, str(data), str(output_dir), json.dumps(asdict(settings))]
+    if subprocess.run(command).returncode != 0:
+        raise RuntimeError(f"training under accelerate failed: {' '.join(command)}")
+    return checkpoints_in(output_dir)
+
+
+if __name__ == "__main__":  # one process of a run started by _launch
+    model_spec, data_path, folder, settings_json = sys.argv[1:5]
+    rows = [json.loads(line) for line in Path(data_path).read_text().splitlines() if line.strip()]
+    train(model_spec, rows, folder, SFTSettings(**json.loads(settings_json)), progress=os.environ.get("LOCAL_RANK", "0") == "0")
