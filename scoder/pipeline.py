@@ -13,6 +13,7 @@ is synthesized from twice.
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 from dataclasses import asdict, replace
@@ -196,7 +197,7 @@ def _select_body(recipe: Recipe, score_stage: str, progress: bool):
             scores = influence.influence_scores(recipe.synthesizer.model, checkpoints_of(inputs["reference"]), examples, references,
                                                 config.gradients, progress)
             for sample, value in zip(scored, scores):
-                sample["influence"] = round(float(value), 6)
+                sample["influence"] = None if math.isnan(value) else round(value, 6)  # NaN: no completion token fits
             write_records(folder, scored, "influence.jsonl")
             chosen = [scored[index] for index in influence.select_top(scores, keep)]
         write_records(folder, chosen)

@@ -148,15 +148,6 @@ def _lora_config(settings: SFTSettings):
                       target_modules=target, task_type="CAUSAL_LM")
 
 
-def learning_rate_at(checkpoint: Path) -> float:
-    """The learning rate last logged at or before a checkpoint's step (LESS weighs checkpoints by it)."""
-    state = json.loads((checkpoint / "trainer_state.json").read_text())
-    rates = [entry["learning_rate"] for entry in state.get("log_history", []) if "learning_rate" in entry]
-    if not rates:
-        raise ValueError(f"{checkpoint}: trainer_state.json logs no learning rate")
-    return float(rates[-1])
-
-
 def _launch(model: str, examples: list[dict], output_dir: Path, settings: SFTSettings) -> list[Path]:
     """Run this module under `accelerate launch`: one process per GPU, the Trainer splits the batches."""
     output_dir.mkdir(parents=True, exist_ok=True)
