@@ -1,0 +1,222 @@
+"""Reading our runs: the `scoder eval` results files of a run directory, as scores with per-task results.
+
+A run directory is a pipeline run (RUN/evaluate/*.eval_results.json; its name is the recipe in
+RUN/results/results.json) or any folder holding `*eval_results.json` files from `scoder eval`, searched
+recursively (its name is the folder's). Each file says what it measured: benchmark, dataset version,
+LiveCodeBench release and date window, how many of the benchmark's tasks had samples, and, through its
+samples file's generation record, the decoding protocol.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.benchmarks.livecodebench import parse_window_date
+from harness.execution.function_calls import PASS
+from harness.report.model import GREEDY, Column
+
+
+# What `scoder eval` writes into its results' "benchmark" field.
+BENCHMARKS_EVALUATED = ("humaneval+", "humaneval+mini", "mbpp+", "bigcodebench", "bigcodebench-hard", "livecodebench")
+
+
+class RunError(ValueError):
+    """A run directory or results file cannot be read as a scored run; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Score:
+    column: Column
+    value: float  # percent: pass@1, the mean over tasks of the fraction of samples that pass
+    per_task: dict[str, float]  # task id -> fraction of its samples that pass (bootstrap over tasks)
+    verdicts: dict[str, bool] | None  # task id -> passed, when each task has one sample (paired tests)
+    source: Path  # the results file
+
+
+@dataclass
+class Run:
+    name: str
+    directory: Path
+    scores: list[Score]
+    notes: list[str] = field(default_factory=list)  # what could not be determined, for the table's notes
+
+
+def read_run(directory: str | Path) -> Run:
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise RunError(f"{directory}: no such run directory")
+    evaluate = directory / "evaluate"
+    files = sorted(evaluate.glob("*eval_results.json")) if evaluate.is_dir() else sorted(directory.rglob("*eval_results.json"))
+    if not files:
+        where = evaluate if evaluate.is_dir() else directory
+        raise RunError(f"{where}: no *eval_results.json files (results of `scoder eval` or of a pipeline's evaluate stage)")
+    run = Run(_run_name(directory), directory, [])
+    seen: dict[Column, Path] = {}
+    for path in files:
+        for score in read_results(path, run.notes):
+            if score.column in seen:
+                raise RunError(f"{directory}: two results for {score.column.title!r}: {seen[score.column]} and {path}; "
+                               "give each run its own directory")
+            seen[score.column] = path
+            run.scores.append(score)
+    return run
+
+
+def _run_name(directory: Path) -> str:
+    results = directory / "results" / "results.json"
+    if results.is_file():
+        recipe = _load_json(results).get("recipe")
+        if isinstance(recipe, str) and recipe:
+            return recipe
+    return directory.resolve().name
+
+
+def _load_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as error:
+        raise RunError(f"{path}: cannot be read ({error})")
+    except json.JSONDecodeError as error:
+        raise RunError(f"{path}: corrupt JSON ({error.msg} at line {error.lineno}, column {error.colno})")
+    if not isinstance(data, dict):
+        raise RunError(f"{path}: expected a JSON object")
+    return data
+
+
+def read_results(path: str | Path, notes: list[str] | None = None) -> list[Score]:
+    """The scores of one results file (two for HumanEval+/MBPP+: base tests, and base + plus tests).
+    What cannot be determined (a samples file that is gone) is appended to `notes`."""
+    path = Path(path)
+    results = _load_json(path)
+    meta, per_task = results.get("scoder"), results.get("eval")
+    if not isinstance(meta, dict) or not isinstance(per_task, dict):
+        raise RunError(f"{path}: not written by `scoder eval` (needs its 'eval' and 'scoder' records)")
+    benchmark = meta.get("benchmark")
+    if benchmark not in BENCHMARKS_EVALUATED:
+        raise RunError(f"{path}: unknown benchmark {benchmark!r} (known: {', '.join(BENCHMARKS_EVALUATED)})")
+    try:
+        protocol = _protocol(path, meta, per_task, notes if notes is not None else [])
+        if benchmark in ("humaneval+", "humaneval+mini", "mbpp+"):
+            version = _evalplus_version(path, meta["dataset_file"])
+            tasks = _tasks(per_task, meta)
+            base = "humaneval" if benchmark.startswith("humaneval") else "mbpp"
+            return [_score(path, Column(base, version, protocol, tasks=tasks), per_task,
+                           lambda entry: entry["base_status"] == PASS, results["pass_at_k"]["base"]),
+                    _score(path, Column(benchmark, version, protocol, tasks=tasks), per_task,
+                           lambda entry: entry["base_status"] == PASS and entry["plus_status"] == PASS, results["pass_at_k"]["plus"])]
+        if benchmark in ("bigcodebench", "bigcodebench-hard"):
+            subset = "hard" if benchmark == "bigcodebench-hard" else "full"
+            column = Column(f"bigcodebench-{subset}-{results['pass_at_k']['split']}", meta["version"], protocol, tasks=_tasks(per_task, meta))
+            return [_score(path, column, per_task, lambda entry: entry["status"] == PASS, results["pass_at_k"])]
+        column = Column("livecodebench", meta["release"], protocol, _window(meta["start_date"], meta["end_date"]), _tasks(per_task, meta))
+        return [_score(path, column, per_task, lambda entry: entry["passed"], results["pass_at_k"])]
+    except RunError:
+        raise
+    except (KeyError, TypeError) as error:
+        raise RunError(f"{path}: incomplete scoder eval results (missing {error})")
+    except ValueError as error:  # a bad date or an empty version
+        raise RunError(f"{path}: {error}")
+
+
+def _evalplus_version(path: Path, dataset_file: str) -> str:
+    found = re.search(r"-(v\d[\w.]*?)\.jsonl", dataset_file)
+    if not found:
+        raise RunError(f"{path}: no dataset version in the dataset file name {dataset_file!r}")
+    return found.group(1)
+
+
+def _window(start: str | None, end: str | None) -> str:
+    """The contest dates as baselines write them, "2024-08-01..2025-02-01" ("" for the whole release)."""
+    if not start and not end:
+        return ""
+    return "..".join(parse_window_date(day).date().isoformat() if day else "" for day in (start, end))
+
+
+def _score(path: Path, column: Column, per_task: dict, passed, reported: dict) -> Score:
+    fractions = {task_id: sum(map(passed, entries)) / len(entries) for task_id, entries in per_task.items() if entries}
+    if not fractions:
+        raise RunError(f"{path}: no evaluated samples")
+    value = 100 * sum(fractions.values()) / len(fractions)
+    # pass@1 as the evaluator computed it: a different number means the file was not read as it was written.
+    if "pass@1" in reported and abs(100 * reported["pass@1"] - value) > 1e-6:
+        raise RunError(f"{path}: {column.title}: per-task verdicts give {value:.4f}, the file says {100 * reported['pass@1']:.4f}")
+    single = all(len(entries) == 1 for entries in per_task.values())
+    verdicts = {task_id: fraction == 1.0 for task_id, fraction in fractions.items()} if single else None
+    return Score(column, value, fractions, verdicts, path)
+
+
+def _tasks(per_task: dict, meta: dict) -> str:
+    """"" for the whole benchmark (or date window), else which of its tasks the run covered."""
+    missing = list(meta["missing_tasks"])
+    if not missing:
+        return ""
+    total = len(per_task) + len(missing)
+    # Both lists are in the dataset's order, which is by task number (evalplus, BigCodeBench) or by id
+    # (LiveCodeBench): the run covered the first K tasks (a --limit) if all it has come before all it lacks.
+    if max(map(_order, per_task)) < min(map(_order, missing)):
+        return f"first {len(per_task)} of {total} tasks"
+    digest = hashlib.sha256("\n".join(sorted(per_task)).encode()).hexdigest()[:8]
+    return f"{len(per_task)} of {total} tasks (set {digest})"
+
+
+def _order(task_id: str) -> tuple:
+    number = re.search(r"/(\d+)$", task_id)
+    return (0, int(number.group(1)), "") if number else (1, 0, task_id)
+
+
+def _protocol(path: Path, meta: dict, per_task: dict, notes: list[str]) -> str:
+    """The decoding protocol from the samples' generation records: greedy pass@1, or sampled pass@1."""
+    samples = _samples_file(path, meta.get("samples", ""))
+    protocols = _protocols(samples) if samples else set()
+    if not protocols:
+        why = f"its samples file {meta.get('samples')!r} is not found" if samples is None else f"{samples} has no generation record"
+        notes.append(f"{path}: decoding unknown ({why}); its columns say 'decoding not recorded'")
+        counts = sorted({len(entries) for entries in per_task.values()})
+        return f"pass@1, n={'/'.join(map(str, counts))}, decoding not recorded"
+    if len(protocols) > 1:
+        raise RunError(f"{path}: its samples ({samples}) were made with different decoding settings "
+                       f"({'; '.join(sorted(protocols))}), so their score has no single protocol; evaluate each separately")
+    return protocols.pop()
+
+
+def _samples_file(results_path: Path, named: str) -> Path | None:
+    """The samples file as `scoder eval` was given it: that path (absolute, or from where it ran), else
+    beside the results file."""
+    if not named:
+        return None
+    named_path = Path(named)
+    for candidate in (named_path, results_path.parent / named_path, results_path.parent / named_path.name):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _protocols(samples: Path) -> set[str]:
+    """The protocols of a samples file's generation records; none if a line has no record."""
+    if not samples.name.endswith((".jsonl", ".jsonl.gz")):  # an eval_results or lcb_runner JSON: no generation record
+        return set()
+    found = set()
+    try:
+        with (gzip.open if samples.suffix == ".gz" else open)(samples, "rt", encoding="utf-8") as handle:
+            for line in handle:
+                if not line.strip():
+                    continue
+                generation = json.loads(line).get("generation")
+                if not isinstance(generation, dict) or not isinstance(generation.get("decoding"), dict):
+                    return set()
+                found.add(_decoding_protocol(generation["decoding"]))
+    except (OSError, EOFError, UnicodeDecodeError, json.JSONDecodeError, AttributeError) as error:
+        raise RunError(f"{samples}: cannot read its generation records ({error})")
+    return found
+
+
+def _decoding_protocol(decoding: dict) -> str:
+    if not decoding.get("temperature"):
+        return GREEDY
+    top_p = f", top-p {decoding['top_p']:g}" if "top_p" in decoding else ""
+    return f"pass@1, n={decoding.get('n')}, T={decoding['temperature']:g}{top_p}"
