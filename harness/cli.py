@@ -61,6 +61,16 @@ def main(argv: list[str] | None = None, extensions=()) -> int:
     setup.add_argument("--python", help="the base interpreter (default: python3.10 on PATH, else pyenv's)")
     setup.add_argument("--force", action="store_true", help="rebuild even if it is ready")
 
+    report = commands.add_parser("report", help="comparison table of run directories against published baselines")
+    report.add_argument("runs", nargs="+", metavar="RUN_DIR", help="a pipeline run directory, or a folder with scoder eval results")
+    report_baselines = report.add_mutually_exclusive_group()
+    report_baselines.add_argument("--baselines", nargs="+", metavar="PATH", help="published-score YAML files (default: results/baselines/*.yaml)")
+    report_baselines.add_argument("--no-baselines", action="store_true", help="only the runs")
+    report.add_argument("--reference", metavar="NAME", help="the row that deltas and paired tests are against (e.g. the full method)")
+    report.add_argument("--format", default="md", help="comma-separated: md, csv, html, tex (default: md)")
+    report.add_argument("--output", default="scoder_report", help="folder for report.<format> (default: scoder_report)")
+    report.add_argument("--all-columns", action="store_true", help="also the columns that only baselines have")
+
     handlers = {name: add(commands) for name, add in extensions}
 
     args = parser.parse_args(argv)
@@ -75,6 +85,8 @@ def main(argv: list[str] | None = None, extensions=()) -> int:
             return 0
         if args.command == "data":
             return _data(args)
+        if args.command == "report":
+            return _report(args)
         if args.command == "serve":
             from harness.generation.backend import load_backend
             from harness.generation.server import serve
@@ -216,6 +228,14 @@ def _eval_bigcodebench(benchmark, args, progress: bool) -> int:
     settings = BigCodeBenchSettings(args.version, args.split, not args.no_calibrate, args.parallel, args.isolation)
     results = evaluate(benchmark, args.samples, args.output, args.data_dir, settings, args.check_ground_truth, progress)
     print_pass_at_k(f"{benchmark.name} {args.version} {args.split}", results)
+    return 0
+
+
+def _report(args) -> int:
+    from harness.report.command import report
+
+    formats = [name.strip() for name in args.format.split(",") if name.strip()]
+    report(args.runs, [] if args.no_baselines else args.baselines, formats, args.output, args.reference, all_columns=args.all_columns)
     return 0
 
 
