@@ -23,7 +23,7 @@ BENCHMARKS = {
     "livecodebench": "LiveCodeBench",
 }
 GREEDY = "greedy pass@1"
-ROW_KINDS = ("run", "baseline", "self-reported")
+SIGNIFICANT = "\u2020"  # dagger: marks a difference to the reference row that the paired test finds significant
 
 
 class ColumnMismatch(ValueError):
@@ -68,7 +68,7 @@ class Cell:
 @dataclass
 class Row:
     name: str
-    kind: str  # one of ROW_KINDS
+    kind: str  # "run", "baseline" (a leaderboard's number) or "self-reported" (the model's authors')
     source: str  # the run directory, or where a published number comes from
     cells: dict[Column, Cell] = field(default_factory=dict)
 

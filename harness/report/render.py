@@ -10,10 +10,9 @@ import csv
 import html
 import io
 
-from harness.report.model import Cell, Row, Table
+from harness.report.model import SIGNIFICANT, Cell, Row, Table
 
 MISSING = "-"
-DAGGER = "\u2020"
 FORMATS = ("md", "csv", "tex", "html")
 
 
@@ -27,7 +26,7 @@ def render(table: Table, format: str) -> str:
 def _parts(cell: Cell) -> tuple[str, str, str]:
     """The score, its interval, its delta (with the significance marker); empty strings where absent."""
     interval = f"[{cell.low:.1f}, {cell.high:.1f}]" if cell.low is not None else ""
-    delta = f"{cell.delta:+.1f}{DAGGER if cell.significant else ''}" if cell.delta is not None else ""
+    delta = f"{cell.delta:+.1f}{SIGNIFICANT if cell.significant else ''}" if cell.delta is not None else ""
     return f"{cell.value:.1f}", interval, delta
 
 
@@ -67,7 +66,7 @@ def _csv(table: Table) -> str:
 
 _LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-                   "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}", DAGGER: r"\textdagger{}"}
+                   "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}", SIGNIFICANT: r"\textdagger{}"}
 
 
 def _tex(text: str) -> str:

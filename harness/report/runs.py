@@ -56,13 +56,12 @@ def read_run(directory: str | Path) -> Run:
         where = evaluate if evaluate.is_dir() else directory
         raise RunError(f"{where}: no *eval_results.json files (results of `scoder eval` or of a pipeline's evaluate stage)")
     run = Run(_run_name(directory), directory, [])
-    seen: dict[Column, Path] = {}
     for path in files:
         for score in read_results(path, run.notes):
-            if score.column in seen:
-                raise RunError(f"{directory}: two results for {score.column.title!r}: {seen[score.column]} and {path}; "
+            earlier = [other.source for other in run.scores if other.column == score.column]
+            if earlier:
+                raise RunError(f"{directory}: two results for {score.column.title!r}: {earlier[0]} and {path}; "
                                "give each run its own directory")
-            seen[score.column] = path
             run.scores.append(score)
     return run
 
@@ -113,7 +112,9 @@ def read_results(path: str | Path, notes: list[str] | None = None) -> list[Score
             subset = "hard" if benchmark == "bigcodebench-hard" else "full"
             column = Column(f"bigcodebench-{subset}-{results['pass_at_k']['split']}", meta["version"], protocol, tasks=_tasks(per_task, meta))
             return [_score(path, column, per_task, lambda entry: entry["status"] == PASS, results["pass_at_k"])]
-        column = Column("livecodebench", meta["release"], protocol, _window(meta["start_date"], meta["end_date"]), _tasks(per_task, meta))
+        # release_latest is whatever the pinned dataset revision holds, so the revision is part of its version.
+        release = f"{meta['release']}@{meta['revision'][:7]}" if meta["release"] == "release_latest" else meta["release"]
+        column = Column("livecodebench", release, protocol, _window(meta["start_date"], meta["end_date"]), _tasks(per_task, meta))
         return [_score(path, column, per_task, lambda entry: entry["passed"], results["pass_at_k"])]
     except RunError:
         raise

@@ -13,17 +13,18 @@ from typing import Sequence
 
 from harness.metrics import EXACT_BELOW, bootstrap_interval, mcnemar
 from harness.report.baselines import PublishedScore
-from harness.report.model import BENCHMARKS, Cell, Column, Row, Table
+from harness.report.model import BENCHMARKS, SIGNIFICANT, Cell, Column, Row, Table
 from harness.report.runs import Run, Score
-
-SIGNIFICANT = "\u2020"  # dagger
-
 
 def build_table(runs: Sequence[Run], baselines: Sequence[PublishedScore] = (), reference: str | None = None,
                 alpha: float = 0.05, title: str = "pass@1 (%)", all_columns: bool = False) -> Table:
     """Rows: each run, then each baseline model. Columns: every distinct measurement of the runs, in the
     benchmarks' order; baselines fill the columns that are exactly theirs. all_columns: also the columns
     only baselines have (always so when there are no runs)."""
+    shared = [name for name, count in Counter(run.name for run in runs).items() if count > 1]
+    if shared:
+        raise ValueError(f"two runs are named {shared[0]!r} ({', '.join(str(run.directory) for run in runs if run.name == shared[0])}); "
+                         "rows need distinct names (the folder's, or a pipeline run's recipe)")
     notes: list[str] = []
     rows, scores = [], {}
     for run in runs:
@@ -33,10 +34,6 @@ def build_table(runs: Sequence[Run], baselines: Sequence[PublishedScore] = (), r
         rows.append(row)
         scores[run.name] = {score.column: score for score in run.scores}
         notes += run.notes
-    shared = [name for name, count in Counter(run.name for run in runs).items() if count > 1]
-    if shared:
-        raise ValueError(f"two runs share the name {shared[0]!r} ({', '.join(str(run.directory) for run in runs if run.name == shared[0])}); "
-                         "rename a folder")
     rows += _baseline_rows(baselines)
     columns = _columns(rows, all_columns or not runs)
     notes += _left_out(rows, columns)
@@ -106,10 +103,12 @@ def _compare(table: Table, scores: dict[str, dict[Column, Score]], reference: st
         known = ", ".join(scores) or "none"
         raise ValueError(f"reference {reference!r} is not one of the runs (runs: {known}); baselines have no per-task results to test against")
     base = scores[reference]
-    untested = []
+    untested, unmatched = [], []
     for row in table.rows:
         if row.kind != "run" or row.name == reference:
             continue
+        if not base.keys() & row.cells.keys():
+            unmatched.append(row.name)
         for column, cell in list(row.cells.items()):
             if column not in base:
                 continue
@@ -124,6 +123,9 @@ def _compare(table: Table, scores: dict[str, dict[Column, Score]], reference: st
             row.cells[column] = replace(cell, delta=delta, p_value=test.p_value, significant=test.p_value < alpha)
     table.notes.append(f"{SIGNIFICANT}: differs from {reference} with p < {alpha:g} (McNemar's test on per-task verdicts, "
                        f"exact binomial below {EXACT_BELOW} discordant tasks); deltas are percentage points against it")
+    if unmatched:
+        table.notes.append(f"no difference to {reference} for {', '.join(unmatched)}: no column in common "
+                           "(another benchmark, version, protocol, window or task set)")
     if untested:
         table.notes.append("no paired test where a task has several samples (per-task pass/fail verdicts are needed): "
                            + "; ".join(untested))
