@@ -71,6 +71,15 @@ def main(argv: list[str] | None = None, extensions=()) -> int:
     report.add_argument("--output", default="scoder_report", help="folder for report.<format> (default: scoder_report)")
     report.add_argument("--all-columns", action="store_true", help="also the columns that only baselines have")
 
+    export = commands.add_parser("export", help="leaderboard submission files from a run directory")
+    export.add_argument("leaderboard", choices=("evalplus", "bigcodebench", "livecodebench"))
+    export.add_argument("run_dir", help="a pipeline run directory, or a folder with scoder eval results")
+    export.add_argument("--output", required=True, help="folder for the submission files")
+    export.add_argument("--model-name", help="the name to submit under (default: the samples' model, if it is a hub id)")
+    export.add_argument("--allow-partial", action="store_true", help="also a run of part of a benchmark, labelled partial in the files")
+    export.add_argument("--lcb-dir", help="livecodebench: folder with the JSONL shards, for the problems' texts "
+                        f"(default: ${livecodebench.DATA_DIR_VARIABLE}, then the cache, then the hub)")
+
     handlers = {name: add(commands) for name, add in extensions}
 
     args = parser.parse_args(argv)
@@ -87,6 +96,8 @@ def main(argv: list[str] | None = None, extensions=()) -> int:
             return _data(args)
         if args.command == "report":
             return _report(args)
+        if args.command == "export":
+            return _export(args)
         if args.command == "serve":
             from harness.generation.backend import load_backend
             from harness.generation.server import serve
@@ -236,6 +247,24 @@ def _report(args) -> int:
 
     formats = [name.strip() for name in args.format.split(",") if name.strip()]
     report(args.runs, [] if args.no_baselines else args.baselines, formats, args.output, args.reference, all_columns=args.all_columns)
+    return 0
+
+
+def _export(args) -> int:
+    import json
+
+    from harness.report import exports
+
+    export = {"evalplus": exports.export_evalplus, "bigcodebench": exports.export_bigcodebench,
+              "livecodebench": exports.export_livecodebench}[args.leaderboard]
+    options = {"lcb_dir": args.lcb_dir} if args.leaderboard == "livecodebench" else {}
+    files = export(args.run_dir, args.output, args.model_name, allow_partial=args.allow_partial, **options)
+    print("\n".join(map(str, files)))
+    manifest = json.loads(files[-1].read_text())
+    if manifest["partial"]:
+        print(f"PARTIAL, labelled so in the files: {'; '.join(manifest['partial'])}")
+    if manifest["fill_in"]:
+        print(f"fill in before submitting: {'; '.join(manifest['fill_in'])}")
     return 0
 
 
