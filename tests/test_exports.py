@@ -267,3 +267,21 @@ def test_livecodebench_date_window_is_partial(tmp_path):
     assert [record["question_id"] for record in json.loads(files[1].read_text())] == ["9004", "abc900_b"]
     model = json.loads(files[2].read_text())
     assert model["model_repr"] == "Tiny Coder" and model["partial"] == ["livecodebench: scored on the contest dates 2024-01-01 to ..., not the whole release_v2"]
+
+
+def test_livecodebench_run_short_of_samples_or_with_changed_samples_is_refused(tmp_path):
+    run = livecodebench_run(tmp_path / "run")
+    samples = run / "lcb.samples.jsonl"
+    lines = samples.read_text().splitlines()
+    # A generation killed before its last sample: evaluated again, one problem has 1 of the 2 samples asked for.
+    samples.write_text("\n".join(lines[:-1]) + "\n")
+    evaluate_livecodebench(samples, run / "lcb.eval_results.json", str(FIXTURES),
+                           LiveCodeBenchSettings(release="release_v2", test_timeout_s=1, parallel=1), progress=False)
+    with pytest.raises(ExportError, match="1 tasks have fewer than the 2 samples per task"):
+        export_livecodebench(run, tmp_path / "out", lcb_dir=FIXTURES)
+    # The samples file changed after the evaluation: the exported programs would not be the scored ones.
+    changed = lines[:-1]
+    changed[3] = changed[3].replace("print(0)", "print(1)")  # problem 9002_A's wrong program
+    samples.write_text("\n".join(changed) + "\n")
+    with pytest.raises(ExportError, match="not the ones scored"):
+        export_livecodebench(run, tmp_path / "out", allow_partial=True, lcb_dir=FIXTURES)

@@ -276,7 +276,7 @@ def export_bigcodebench(run_dir: str | Path, out_dir: str | Path, model_name: st
     if len(set(titles)) < len(titles):
         raise ExportError(f"{run_dir}: several results for one subset and split ({', '.join(str(run.path) for run in runs)}); "
                           "export from a folder holding one run")
-    if len({_settings(run.generation)[:2] for run in runs}) > 1:
+    if len({(run.generation.get("model"), run.generation.get("adapter")) for run in runs}) > 1:
         raise ExportError(f"{run_dir}: BigCodeBench samples of different models; a submission is one model's")
     partial: list[str] = []
     for run in runs:
