@@ -4,15 +4,26 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-if ! command -v bwrap >/dev/null 2>&1; then
-  install_bwrap="apt-get install -y -q bubblewrap || (apt-get update -q && apt-get install -y -q bubblewrap)"
+# Installs Debian packages as root, or through sudo without a password; fails where neither can, or apt-get fails.
+apt_install() {
+  local install="apt-get install -y -q $* || (apt-get update -q && apt-get install -y -q $*)"
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    DEBIAN_FRONTEND=noninteractive bash -c "$install_bwrap" >/dev/null
+    DEBIAN_FRONTEND=noninteractive bash -c "$install" >/dev/null
   elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null && command -v apt-get >/dev/null 2>&1; then
-    sudo DEBIAN_FRONTEND=noninteractive bash -c "$install_bwrap" >/dev/null
+    sudo DEBIAN_FRONTEND=noninteractive bash -c "$install" >/dev/null
   else
-    echo "note: bubblewrap is not installed and cannot be installed here; the sandbox will use a weaker layer" >&2
+    return 1
   fi
+}
+
+if ! command -v bwrap >/dev/null 2>&1; then
+  apt_install bubblewrap || echo "note: bubblewrap is not installed and cannot be installed here; the sandbox will use a weaker layer" >&2
+fi
+# The HTML report's test loads pages in headless Chromium and reads its screenshots with Tesseract OCR
+# (a font of its own, so the text renders the same everywhere).
+if [ "${1:-}" = "--dev" ] && ! { command -v chromium && command -v tesseract; } >/dev/null 2>&1; then
+  apt_install chromium tesseract-ocr fonts-dejavu-core \
+    || echo "note: chromium and tesseract-ocr are not installed and cannot be installed here; the HTML report's browser test is skipped" >&2
 fi
 
 python=$(command -v python3.11 || command -v python3)

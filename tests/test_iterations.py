@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conformance_runs import evalplus_run
+
 from scoder import iterations
 
 

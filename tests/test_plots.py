@@ -8,21 +8,21 @@ case (a difference that is not significant, scores per round), and say so.
 from __future__ import annotations
 
 import sys
-import xml.etree.ElementTree as ElementTree
+from xml.etree import ElementTree
 
 import pytest
 
 pytest.importorskip("matplotlib", reason="plots need the report extra: pip install scoder-harness[report]")
 
-from matplotlib.container import BarContainer  # noqa: E402
-from matplotlib.image import imread  # noqa: E402
+from conformance_runs import MODELS, evalplus_run
+from matplotlib.container import BarContainer
+from matplotlib.image import imread
 
-from conformance_runs import MODELS, evalplus_run  # noqa: E402
-from harness.report import plots  # noqa: E402
-from harness.report.baselines import load_baselines  # noqa: E402
-from harness.report.model import Cell, Column, Row, Table  # noqa: E402
-from harness.report.runs import read_run  # noqa: E402
-from harness.report.table import build_table  # noqa: E402
+from harness.report import plots
+from harness.report.baselines import load_baselines
+from harness.report.model import Cell, Column, Row, Table
+from harness.report.runs import read_run
+from harness.report.table import build_table
 
 
 @pytest.fixture(scope="module")
