@@ -85,6 +85,11 @@ def test_ablation_deltas_draw_each_difference_with_a_zero_line_and_mark_the_sign
     assert all(cell.significant for cell in other.cells.values())
 
 
+def test_ablation_deltas_leave_out_rows_without_a_difference(table):
+    figure = plots.ablation_deltas(table)  # baselines have no per-task verdicts, so no difference
+    assert [label.get_text() for label in figure.axes[0].get_yticklabels()] == [MODELS[1]]
+
+
 def test_ablation_deltas_mark_only_significant_differences():
     # Made-up cells: the real pair above is significant everywhere, so the unmarked case needs its own.
     columns = [Column("humaneval+", "v0.1.10"), Column("mbpp+", "v0.2.0")]

@@ -31,7 +31,7 @@ def _color(index: int) -> str:
 
 
 def _wrapped(text: str, width: int = 22) -> str:
-    return "\n".join(textwrap.wrap(text, width)) or text
+    return "\n".join(textwrap.wrap(text, width))
 
 
 def benchmark_bars(table: Table):
@@ -63,13 +63,14 @@ def benchmark_bars(table: Table):
         axes.set_visible(False)
     for axes in panels[::across]:
         axes.set_ylabel("score (%)")
-    panels[0].set_ylim(0, 1.12 * max(cell.high if cell.high is not None else cell.value
-                                      for row in table.rows for cell in row.cells.values()))
-    handles = {row.name: None for row in table.rows}
+    panels[0].set_ylim(0, 1.12 * max((cell.high if cell.high is not None else cell.value
+                                      for row in table.rows for cell in row.cells.values()), default=100.0))
+    handles = {}
     for axes in panels:
         for handle, label in zip(*axes.get_legend_handles_labels()):
-            handles[label] = handles[label] or handle
-    figure.legend(list(handles.values()), list(handles), loc="outside right upper", fontsize=8)
+            handles.setdefault(label, handle)
+    names = [row.name for row in table.rows if row.name in handles]  # a row without any score has no bar
+    figure.legend([handles[name] for name in names], names, loc="outside right upper", fontsize=8)
     figure.suptitle(table.title, fontsize=10)
     return figure
 
@@ -82,12 +83,12 @@ def ablation_deltas(table: Table):
     columns = [column for column in table.columns if any(column in row.cells and row.cells[column].delta is not None for row in table.rows)]
     if not columns:
         raise ValueError(f"{table.title!r}: no row has a difference to the reference {table.reference!r}")
-    names = [row.name for row in table.rows if row.name != table.reference]
+    names = [row.name for row in table.rows if any(column in row.cells and row.cells[column].delta is not None for column in columns)]
     figure = _figure(max(5.0, 3.0 * len(columns)), 1.8 + 0.45 * len(names))
     panels = figure.subplots(1, len(columns), sharey=True, squeeze=False)[0]
     for axes, column in zip(panels, columns):
         compared = [(names.index(row.name), row.cells[column]) for row in table.rows
-                    if row.name != table.reference and column in row.cells and row.cells[column].delta is not None]
+                    if column in row.cells and row.cells[column].delta is not None]
         axes.barh([y for y, _ in compared], [cell.delta for _, cell in compared],
                   color=["#c44e52" if cell.significant else "#b0b0b0" for _, cell in compared])
         for y, cell in compared:
@@ -114,7 +115,7 @@ def score_per_iteration(series: dict[str, list[tuple[int, float, float | None, f
     figure = _figure(6.5, 4.0)
     axes = figure.add_subplot()
     for index, (name, points) in enumerate(series.items()):
-        points = sorted(points)
+        points = sorted(points, key=lambda point: point[0])
         axes.plot([x for x, *_ in points], [y for _, y, *_ in points], marker="o", color=_color(index), label=_wrapped(name, 40))
         bounded = [(x, y, low, high) for x, y, low, high in points if low is not None and high is not None]
         if bounded:
@@ -149,9 +150,9 @@ def diversity_per_iteration(rows: list[dict]):
     panels = figure.subplots(1, len(DIVERSITY_PANELS))
     for axes, (title, measures) in zip(panels, DIVERSITY_PANELS.items()):
         for index, kind in enumerate(kinds):
-            points = sorted((row["iteration"], row) for row in rows if row["data"] == kind)
+            points = sorted((row for row in rows if row["data"] == kind), key=lambda row: row["iteration"])
             for (line, marker), measure in zip(_MEASURE_STYLES, measures):
-                axes.plot([x for x, _ in points], [row[measure] for _, row in points], linestyle=line, marker=marker,
+                axes.plot([row["iteration"] for row in points], [row[measure] for row in points], linestyle=line, marker=marker,
                           color=_color(index), label=kind)
         axes.set_title(title, fontsize=10)
         axes.set_xlabel("self-distillation round")
