@@ -14,6 +14,7 @@ import datetime
 import hashlib
 import json
 import os
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -234,7 +235,8 @@ def evaluate(
     results = _assemble(dataset, keyed, journal.records, missing, samples_path, settings, ground_truth)
     results["scoder"]["worker_restarts"] = restarts
     write_atomically(output_path, json.dumps(results, indent=1).encode())
-    write_atomically(output_path.with_name(output_path.name.replace("_eval_results.json", "") + "_pass_at_k.json"),
+    stem = re.sub(r"[._]eval_results\.json$", "", output_path.name)  # bigcodebench's name, or the pipeline's
+    write_atomically(output_path.with_name(stem + "_pass_at_k.json"),
                      json.dumps(results["pass_at_k"], indent=1).encode())
     results["scoder"]["output"] = str(output_path)
     return results

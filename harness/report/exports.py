@@ -45,7 +45,7 @@ from harness import __version__
 from harness.benchmarks import livecodebench as lcb
 from harness.benchmarks.data import write_atomically
 from harness.benchmarks.evalplus import HUMANEVAL_PLUS, MBPP_PLUS
-from harness.report.runs import _samples_file, read_run
+from harness.report.runs import samples_file, read_run
 
 EVALPLUS_DATASETS = {"humaneval": HUMANEVAL_PLUS, "mbpp": MBPP_PLUS}
 EVALPLUS_ENTRY_KEYS = ("task_id", "solution", "base_status", "plus_status", "base_fail_tests", "plus_fail_tests")
@@ -97,7 +97,7 @@ def evaluated_runs(run_dir: str | Path) -> list[Evaluated]:
 def _evaluated(path: Path) -> Evaluated:
     results = json.loads(path.read_text(encoding="utf-8"))
     named = results["scoder"]["samples"]
-    samples_path = _samples_file(path, named)
+    samples_path = samples_file(path, named)
     if samples_path is None:
         raise ExportError(f"{path}: its samples file {named!r} is gone; a submission is made of the samples")
     if not samples_path.name.endswith((".jsonl", ".jsonl.gz")):

@@ -172,7 +172,7 @@ def _order(task_id: str) -> tuple:
 
 def _protocol(path: Path, meta: dict, per_task: dict, notes: list[str]) -> str:
     """The decoding protocol from the samples' generation records: greedy pass@1, or sampled pass@1."""
-    samples = _samples_file(path, meta.get("samples", ""))
+    samples = samples_file(path, meta.get("samples", ""))
     protocols = _protocols(samples) if samples else set()
     if not protocols:
         why = f"its samples file {meta.get('samples')!r} is not found" if samples is None else f"{samples} has no generation record"
@@ -185,7 +185,7 @@ def _protocol(path: Path, meta: dict, per_task: dict, notes: list[str]) -> str:
     return protocols.pop()
 
 
-def _samples_file(results_path: Path, named: str) -> Path | None:
+def samples_file(results_path: Path, named: str) -> Path | None:
     """The samples file as `scoder eval` was given it: that path (absolute, or from where it ran), else
     beside the results file."""
     if not named:
