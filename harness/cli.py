@@ -17,9 +17,10 @@ from harness.generation.models import EMBEDDED_DEFAULT, ModelError
 from harness.samples import SamplesError
 
 
-def main(argv: list[str] | None = None, extensions=()) -> int:
+def main(argv: list[str] | None = None, extensions=(), report_figures=None) -> int:
     """`extensions`: (command name, function that adds its subparser and returns its handler) pairs;
-    the method's commands come in this way, so the harness never imports the method."""
+    `report_figures`: run directories -> extra figures for `report` (harness.report.command.FigureSource).
+    The method's commands and plots come in this way, so the harness never imports the method."""
     parser = argparse.ArgumentParser(prog="scoder", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None, extensions=()) -> int:
     setup.add_argument("--force", action="store_true", help="rebuild even if it is ready")
 
     report = commands.add_parser("report", help="comparison table of run directories against published baselines")
-    report.add_argument("runs", nargs="+", metavar="RUN_DIR", help="a pipeline run directory, or a folder with scoder eval results")
+    report.add_argument("runs", nargs="*", metavar="RUN_DIR", help="a pipeline run directory, or a folder with scoder eval results")
     report_baselines = report.add_mutually_exclusive_group()
     report_baselines.add_argument("--baselines", nargs="+", metavar="PATH", help="published-score YAML files (default: results/baselines/*.yaml)")
     report_baselines.add_argument("--no-baselines", action="store_true", help="only the runs")
@@ -70,6 +71,9 @@ def main(argv: list[str] | None = None, extensions=()) -> int:
     report.add_argument("--format", default="md", help="comma-separated: md, csv, html, tex (default: md)")
     report.add_argument("--output", default="scoder_report", help="folder for report.<format> (default: scoder_report)")
     report.add_argument("--all-columns", action="store_true", help="also the columns that only baselines have")
+    report.add_argument("--plots", action="store_true", help="also plots/<name>.png and .svg (always with the html format)")
+    report.add_argument("--leaderboard", metavar="RESULTS_DIR", nargs="?", const="results",
+                        help="instead: leaderboard.html over every run directory under RESULTS_DIR (default: results) and the baselines")
 
     export = commands.add_parser("export", help="leaderboard submission files from a run directory")
     export.add_argument("leaderboard", choices=("evalplus", "bigcodebench", "livecodebench"))
@@ -95,7 +99,7 @@ def main(argv: list[str] | None = None, extensions=()) -> int:
         if args.command == "data":
             return _data(args)
         if args.command == "report":
-            return _report(args)
+            return _report(args, report_figures)
         if args.command == "export":
             return _export(args)
         if args.command == "serve":
@@ -242,11 +246,18 @@ def _eval_bigcodebench(benchmark, args, progress: bool) -> int:
     return 0
 
 
-def _report(args) -> int:
-    from harness.report.command import report
+def _report(args, figures) -> int:
+    from harness.report.command import leaderboard, report
 
+    baselines = [] if args.no_baselines else args.baselines
+    if args.leaderboard:
+        leaderboard(args.leaderboard, baselines, args.output)
+        return 0
+    if not args.runs:
+        raise ValueError("report: give one or more RUN_DIR, or --leaderboard")
     formats = [name.strip() for name in args.format.split(",") if name.strip()]
-    report(args.runs, [] if args.no_baselines else args.baselines, formats, args.output, args.reference, all_columns=args.all_columns)
+    report(args.runs, baselines, formats, args.output, args.reference, all_columns=args.all_columns, plots=args.plots,
+           figures=figures)
     return 0
 
 

@@ -41,8 +41,15 @@ def run_recipe(path: str, run_dir: str | None, dry_run: bool, progress: bool) ->
     return 0
 
 
+def report_figures(run_dirs):
+    """The method's plots for `scoder report` (imported only when a report is made)."""
+    from scoder.iterations import figures
+
+    return figures(run_dirs)
+
+
 def main(argv: list[str] | None = None) -> int:
-    return harness_main(argv, extensions=[("run", add_run_command)])
+    return harness_main(argv, extensions=[("run", add_run_command)], report_figures=report_figures)
 
 
 if __name__ == "__main__":

@@ -70,3 +70,24 @@ def judge_scores(run_dir: str | Path) -> list[Point]:
         low, high = bootstrap_interval([score / MAX_SCORE for score in scores])
         points.append((number, sum(scores) / len(scores), MAX_SCORE * low, MAX_SCORE * high))
     return points
+
+
+def figures(run_dirs) -> dict:
+    """The method's plots for `scoder report` (harness.report.command.FigureSource): benchmark score per
+    number of rounds when several finished runs differ in it, and for each pipeline run the judge's score
+    and the synthesized data's diversity per round. What a run does not have yet is left out."""
+    from harness.report import plots
+    from scoder.diversity import per_iteration
+
+    pipelines = [Path(directory) for directory in run_dirs if (Path(directory) / "seed").is_dir()]
+    made = {}
+    finished = [directory for directory in pipelines if read_manifest(directory / "synthesize") is not None]
+    if len({iterations_of(directory) for directory in finished}) > 1:
+        made["score-per-round"] = plots.score_per_iteration(iteration_scores(finished))
+    for directory in pipelines:
+        suffix = f"-{directory.name}" if len(pipelines) > 1 else ""
+        if judged := judge_scores(directory):
+            made[f"judge-score-per-round{suffix}"] = plots.score_per_iteration({"judge": judged}, ylabel="judge score (0-9)")
+        if diversity := per_iteration(directory):
+            made[f"diversity-per-round{suffix}"] = plots.diversity_per_iteration(diversity)
+    return made

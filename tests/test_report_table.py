@@ -291,8 +291,22 @@ def test_report_command_writes_every_format(runs, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "| smoke | run (reference) |" in printed and "| mistral_20 | run |" in printed
     assert (output / "report.md").read_text() in printed
-    assert (output / "report.html").read_text().startswith("<!doctype html>")
-    assert sorted(path.name for path in output.iterdir()) == ["report.csv", "report.html", "report.md", "report.tex"]
+    page = (output / "report.html").read_text()
+    assert page.startswith("<!doctype html>") and page.count('<img src="data:image/svg+xml;base64,') == 2
+    assert sorted(path.name for path in output.iterdir()) == ["plots", "report.csv", "report.html", "report.md", "report.tex"]
+    assert sorted(path.name for path in (output / "plots").iterdir()) == [
+        "ablation-deltas.png", "ablation-deltas.svg", "benchmarks.png", "benchmarks.svg"]
+
+
+def test_leaderboard_page_over_the_runs_kept_in_results(runs, tmp_path, capsys):
+    results = tmp_path / "results"
+    shutil.copytree(runs["mistral_20"], results / "mistral_20")
+    (results / "notes").mkdir()  # a folder without results is passed over
+    output = tmp_path / "site"
+    assert main(["report", "--leaderboard", str(results), "--output", str(output)]) == 0
+    page = (output / "leaderboard.html").read_text()
+    assert "mistral_20" in page and "Magicoder-S-DS-6.7B" in page and "<script>" in page
+    assert "| mistral_20 | run |" in capsys.readouterr().out
 
 
 def test_unreadable_runs_are_clear_errors(runs, tmp_path, capsys):
