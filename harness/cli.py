@@ -9,6 +9,7 @@ import warnings
 
 from harness.benchmarks import BENCHMARKS, get_benchmark, bigcodebench, livecodebench
 from harness.benchmarks.data import DataError, read_dataset
+from harness.containers import IN_CONTAINER_VARIABLE, ContainerError
 from harness.execution.limits import Limits, TimePolicy
 from harness.execution.sandbox import LAYERS, SandboxError
 from harness.execution.task_env import ENVIRONMENTS, EnvironmentMissing, get_environment
@@ -37,12 +38,16 @@ def main(argv: list[str] | None = None, extensions=(), report_figures=None) -> i
     evaluate.add_argument("--no-calibrate", action="store_true", help="BigCodeBench: run solutions as given (default: the code prompt and `pass` first, as upstream)")
     evaluate.add_argument("--check-ground-truth", action="store_true", help="BigCodeBench: also check the reference solutions (cached); alone, without --samples, only that")
     _add_generation_arguments(evaluate.add_argument_group("generation (with --model instead of --samples)"), required=False)
+    _add_container_arguments(evaluate, "the sandbox image (scoder-sandbox, scoder-bigcodebench for BigCodeBench)")
 
     generate = commands.add_parser("generate", help="generate a benchmark's samples with a model")
     generate.add_argument("--benchmark", required=True, help=f"one of {', '.join(BENCHMARKS)}, livecodebench")
     generate.add_argument("--output", required=True, help="samples JSONL; an existing one is resumed")
     _add_benchmark_arguments(generate)
     _add_generation_arguments(generate, required=True)
+    _add_container_arguments(generate, "the vllm image with --backend vllm, else the train image")
+    generate.add_argument("--gpus", default="all", type=lambda text: int(text) if text.isdigit() else text,
+                          help="with --container: all (default), none, a count, or device=0,1")
 
     serve = commands.add_parser("serve", help="serve a model over an OpenAI-compatible HTTP API")
     serve.add_argument("--model", default=EMBEDDED_DEFAULT, help=f"default: {EMBEDDED_DEFAULT}")
@@ -88,6 +93,8 @@ def main(argv: list[str] | None = None, extensions=(), report_figures=None) -> i
 
     args = parser.parse_args(argv)
     try:
+        if args.command in ("eval", "generate") and args.container and not os.environ.get(IN_CONTAINER_VARIABLE):
+            return _in_container(args, sys.argv[1:] if argv is None else argv)
         if args.command in handlers:
             return handlers[args.command](args)
         if args.command == "eval":
@@ -112,7 +119,7 @@ def main(argv: list[str] | None = None, extensions=(), report_figures=None) -> i
             get_environment(args.environment).setup(args.python, args.force)
             return 0
         return _sandbox()
-    except (DataError, SandboxError, EnvironmentMissing, SamplesError, ModelError, KeyError, ValueError, OSError) as error:
+    except (DataError, SandboxError, EnvironmentMissing, SamplesError, ModelError, ContainerError, KeyError, ValueError, OSError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"scoder: error: {message}", file=sys.stderr)
         return 2
@@ -152,6 +159,31 @@ def _add_generation_arguments(parser, required: bool) -> None:
     parser.add_argument("--adapter", help="a LoRA adapter folder (hf: PEFT; vllm: a LoRA request)")
     parser.add_argument("--base-url", help="openai: the server's URL ending in /v1 (default: $OPENAI_BASE_URL)")
     parser.add_argument("--api", default="chat", choices=("chat", "completions"), help="openai: chat (default) or completions endpoint")
+
+
+def _add_container_arguments(parser, image: str) -> None:
+    parser.add_argument("--container", action="store_true", help=f"run this command in its pinned container: {image}")
+    parser.add_argument("--image", help="with --container: another image for it")
+
+
+def _in_container(args, argv: list[str]) -> int:
+    """The same command, in its role's container, with its files mounted at the same paths."""
+    from harness import containers
+
+    if args.command == "eval" and args.model:
+        raise ValueError("eval --container runs in the sandbox image, which has no model: generate first with "
+                         "`scoder generate --container`, then `scoder eval --container --samples ...`")
+    if args.command == "generate":
+        role, gpus, outputs = containers.generation_role(args.backend), args.gpus, [args.output]
+    else:
+        role, gpus, outputs = containers.execution_role(args.benchmark), "none", [args.samples, args.output]
+    folders = [os.path.dirname(os.path.abspath(path)) for path in outputs if path]
+    for folder in folders:
+        os.makedirs(folder, exist_ok=True)
+    inputs = [path for path in (args.data_dir, args.lcb_dir, args.model, args.adapter) if path]
+    config = containers.ContainerConfig(enabled=True, images={role: args.image} if args.image else {}, gpus=gpus)
+    spec = containers.python_spec("harness.cli", argv, role, config, writable=folders, read_only=inputs)
+    return containers.run_in_container(spec)
 
 
 def _prompt_builder(args):

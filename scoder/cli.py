@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 
@@ -14,27 +15,36 @@ def add_run_command(commands):
     run.add_argument("--run-dir", help="default: the recipe's run_dir, else runs/<name>")
     run.add_argument("--dry-run", action="store_true", help="print the plan (which stages run, resume or are skipped) and stop")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
-    return lambda args: run_recipe(args.recipe, args.run_dir, args.dry_run, not args.no_progress and not os.environ.get("CI"))
+    run.add_argument("--container", action=argparse.BooleanOptionalAction,
+                     help="run each stage in its pinned container (Docker); default: the recipe's containers.enabled")
+    return lambda args: run_recipe(args.recipe, args.run_dir, args.dry_run, not args.no_progress and not os.environ.get("CI"), args.container)
 
 
-def run_recipe(path: str, run_dir: str | None, dry_run: bool, progress: bool) -> int:
+def run_recipe(path: str, run_dir: str | None, dry_run: bool, progress: bool, container: bool | None = None) -> int:
+    from harness.containers import ContainerError, docker_client
     from scoder.pipeline import PipelineError, stages
     from scoder.recipe import load_recipe
     from scoder.runner import StageRunner
     from scoder.snippets import SnippetError
+    from scoder.stage_exec import containerized_stages, images_of
 
     recipe = load_recipe(path)
     folder = run_dir or recipe.run_dir or os.path.join("runs", recipe.name)
+    in_containers = recipe.containers.enabled if container is None else container
     try:
-        graph = stages(recipe, progress)
+        if in_containers:  # the engine is asked for before any stage starts
+            graph = containerized_stages(recipe, folder, progress, None if dry_run else docker_client())
+        else:
+            graph = stages(recipe, progress)
         runner = StageRunner(folder, log=lambda line: print(line, flush=True))
         if dry_run:
-            print(f"recipe {recipe.name}: {len(graph)} stages in {folder}")
+            print(f"recipe {recipe.name}: {len(graph)} stages in {folder}" + (", in containers" if in_containers else ""))
             for stage, key, action in runner.plan(graph):
-                print(f"  {action:7} {stage.name:28} {key[:12]}  <- {', '.join(stage.inputs) or '-'}")
+                where = f"  [{images_of(stage.name, recipe)}]" if in_containers else ""
+                print(f"  {action:7} {stage.name:28} {key[:12]}  <- {', '.join(stage.inputs) or '-'}{where}")
             return 0
         summaries = runner.run(graph)
-    except (PipelineError, SnippetError) as error:
+    except (PipelineError, SnippetError, ContainerError) as error:
         print(f"scoder: error: {error}", file=sys.stderr)
         return 2
     print(f"results: {summaries['results']['table']}")

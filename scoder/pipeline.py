@@ -19,6 +19,7 @@ import random
 from dataclasses import asdict, replace
 from pathlib import Path
 
+from harness.containers import execution_role, generation_role
 from harness.generation.backend import Decoding, load_backend
 from scoder import influence, sampling, scoring, sft, synthesis
 from scoder.instruction_data import load_instructions
@@ -31,13 +32,15 @@ class PipelineError(RuntimeError):
     """A stage cannot go on; the message says which and why."""
 
 
-def stages(recipe: Recipe, progress: bool = True) -> list[Stage]:
-    """The stage graph of a recipe, in the order they run."""
+def stages(recipe: Recipe, progress: bool = True, run_harness=None) -> list[Stage]:
+    """The stage graph of a recipe, in the order they run. `run_harness(argv, role)`: how the evaluate
+    stage runs a `scoder generate` or `scoder eval` command (default: here; scoder.stage_exec: in the
+    role's container); returns its exit code."""
     plan: list[Stage] = []
     if recipe.synthesis.samples:
         plan += _synthesizer_stages(recipe, progress)
     plan.append(_target_stage(recipe, progress))
-    plan.append(_evaluate_stage(recipe))
+    plan.append(_evaluate_stage(recipe, run_harness or _harness_here))
     plan.append(Stage("results", {"name": recipe.name}, tuple(stage.name for stage in plan), _results_body(recipe)))
     return plan
 
@@ -244,29 +247,35 @@ def _target_stage(recipe: Recipe, progress: bool) -> Stage:
     return Stage("target", {"model": target.model, "sft": asdict(target.sft), "instruction_data": sources}, inputs, body)
 
 
-def _evaluate_stage(recipe: Recipe) -> Stage:
+def _harness_here(argv: list[str], role: str) -> int:
+    from harness.cli import main as scoder_main
+
+    return scoder_main(argv)
+
+
+def _evaluate_stage(recipe: Recipe, run_harness) -> Stage:
     evaluation = recipe.evaluation
     config = {**asdict(evaluation), "data_dir": _data_dir(recipe), "generation": asdict(recipe.generation)}
 
     def body(folder: Path, inputs: dict[str, Path]) -> dict:
-        from harness.cli import main as scoder_main
-
         final = checkpoints_of(inputs["target"])[-1]
         model = ["--model", recipe.target.model, "--adapter", str(final)] if sampling.is_adapter(final) else ["--model", str(final)]
         results = {}
         for name in evaluation.benchmarks:
             benchmark, _, split = name.partition(":")
             stem = name.replace(":", "-").replace("+", "plus")
-            argv = ["eval", "--benchmark", benchmark, *model, "--samples", str(folder / f"{stem}.samples.jsonl"),
-                    "--output", str(folder / f"{stem}.eval_results.json"), "--backend", recipe.generation.backend,
-                    "--batch-size", str(recipe.generation.batch_size), "--no-progress"]
-            argv += ["--split", split] if split else []
-            argv += ["--limit", str(evaluation.limit)] if evaluation.limit else []
-            argv += ["--max-new-tokens", str(evaluation.max_new_tokens)] if evaluation.max_new_tokens else []
-            argv += ["--data-dir", config["data_dir"]] if config["data_dir"] else []
-            if scoder_main(argv) != 0:
-                raise PipelineError(f"evaluate: scoder {' '.join(argv)} failed (its error is printed above)")
-            results[name] = _pass_at_1(json.loads((folder / f"{stem}.eval_results.json").read_text()))
+            samples, output = folder / f"{stem}.samples.jsonl", folder / f"{stem}.eval_results.json"
+            data = (["--split", split] if split else []) + (["--data-dir", config["data_dir"]] if config["data_dir"] else [])
+            # Two commands, as the sandbox that executes has no model and no network (see stage_exec).
+            generate = ["generate", "--benchmark", benchmark, *model, "--output", str(samples), "--backend", recipe.generation.backend,
+                        "--batch-size", str(recipe.generation.batch_size), "--no-progress", *data]
+            generate += ["--limit", str(evaluation.limit)] if evaluation.limit else []
+            generate += ["--max-new-tokens", str(evaluation.max_new_tokens)] if evaluation.max_new_tokens else []
+            execute = ["eval", "--benchmark", benchmark, "--samples", str(samples), "--output", str(output), "--no-progress", *data]
+            for argv, role in ((generate, generation_role(recipe.generation.backend)), (execute, execution_role(benchmark))):
+                if run_harness(argv, role) != 0:
+                    raise PipelineError(f"evaluate: scoder {' '.join(argv)} failed (its error is printed above)")
+            results[name] = _pass_at_1(json.loads(output.read_text()))
         write_json(folder / "scores.json", results)
         return {"checkpoint": final.name, "scores": results}
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from harness.containers import ContainerConfig
 from harness.generation.models import EMBEDDED_DEFAULT
 from scoder.config_loading import RecipeError, build
 from scoder.influence import InfluenceConfig
@@ -106,6 +107,7 @@ class Recipe:
     synthesis: FinalSynthesisConfig = FinalSynthesisConfig()
     target: TargetConfig = TargetConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
+    containers: ContainerConfig = ContainerConfig()  # run each stage in its role's pinned image
 
     def __post_init__(self):
         if self.iterations < 0:

@@ -1,0 +1,212 @@
+"""Running a command of the harness or a stage of a recipe inside its pinned container, through the
+Docker SDK for Python (the `containers` extra). Images are built from containers/ (see its README);
+without an engine or the SDK, `--container` fails with what to install or start, and the same command
+without `--container` runs on the host.
+
+Every container sees the host's paths at the same places: the folders it writes (the run directory)
+read-write, its inputs (data, models, this source tree) read-only, so the files it writes are the ones
+a host run writes, owned by the caller (the container runs as the caller's uid:gid). The code that
+runs is this checkout's (mounted and put first on PYTHONPATH); the image pins everything else.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.benchmarks import get_benchmark
+from harness.benchmarks.data import DATA_DIR_VARIABLE, OFFLINE_VARIABLE, cache_dir
+from harness.benchmarks.livecodebench import DATA_DIR_VARIABLE as LCB_DIR_VARIABLE
+
+# role -> default image (containers/<role>/Dockerfile; a recipe or --image may name another)
+IMAGES = {"train": "scoder-train", "vllm": "scoder-vllm", "sandbox": "scoder-sandbox", "bigcodebench": "scoder-bigcodebench"}
+# Roles that execute untrusted programs: no network, no capabilities, read-only root, no GPU.
+ISOLATED_ROLES = ("sandbox", "bigcodebench")
+SOURCE_ROOT = Path(__file__).resolve().parents[1]
+# Set inside every container (to its image): a `--container` command there runs in place.
+IN_CONTAINER_VARIABLE = "SCODER_CONTAINER"
+# Host variables a trusted (training, generation) container receives as they are.
+PASSED_VARIABLES = ("HF_TOKEN", "HF_HUB_OFFLINE", OFFLINE_VARIABLE, "OPENAI_BASE_URL", "OPENAI_API_KEY", "SCODER_VLLM_TP")
+
+
+class ContainerError(RuntimeError):
+    """A container cannot be started; the message says what to install, start or build."""
+
+
+def _check_gpus(gpus: int | str) -> None:
+    """Docker's --gpus forms: all, a count, device=ID[,ID]; and none."""
+    if isinstance(gpus, int):
+        if gpus < 1:
+            raise ValueError(f"gpus: a count is at least 1 (none for no GPU), got {gpus}")
+    elif gpus not in ("all", "none") and not (gpus.startswith("device=") and gpus[len("device="):]):
+        raise ValueError(f"gpus: expected all, none, a count or device=ID[,ID], got {gpus!r}")
+
+
+@dataclass(frozen=True)
+class ContainerConfig:
+    """A recipe's `containers:` field; `--container` turns it on from the command line."""
+    enabled: bool = False
+    images: dict[str, str] = field(default_factory=dict)  # role -> image, over IMAGES
+    gpus: int | str = "all"  # for the train and vllm roles: all, none, a count, or device=0,1
+
+    def __post_init__(self):
+        unknown = sorted(set(self.images) - set(IMAGES))
+        if unknown:
+            raise ValueError(f"images: unknown role {', '.join(map(repr, unknown))}; the roles are {', '.join(IMAGES)}")
+        _check_gpus(self.gpus)
+
+    def image(self, role: str) -> str:
+        return self.images.get(role, IMAGES[role])
+
+
+def caller_user() -> str:
+    return f"{os.getuid()}:{os.getgid()}"
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    image: str
+    command: tuple[str, ...]
+    role: str
+    writable: tuple[str, ...] = ()  # absolute host paths, mounted read-write at the same path
+    read_only: tuple[str, ...] = ()  # absolute host paths, mounted read-only at the same path
+    gpus: int | str = "none"
+    user: str = field(default_factory=caller_user)
+    working_dir: str | None = None
+    environment: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.role not in IMAGES:
+            raise ValueError(f"unknown container role {self.role!r}; the roles are {', '.join(IMAGES)}")
+        _check_gpus(self.gpus)
+        if self.role in ISOLATED_ROLES and self.gpus != "none":
+            raise ValueError(f"the {self.role} role runs untrusted programs and gets no GPU")
+        relative = [path for path in self.writable + self.read_only if not os.path.isabs(path)]
+        if relative:
+            raise ValueError(f"mount paths must be absolute: {', '.join(relative)}")
+
+
+def generation_role(backend: str) -> str:
+    return "vllm" if backend == "vllm" else "train"
+
+
+def execution_role(benchmark: str) -> str:
+    if benchmark.lower() == "livecodebench":
+        return "sandbox"
+    return "bigcodebench" if get_benchmark(benchmark).family == "bigcodebench" else "sandbox"
+
+
+def python_spec(module: str, args: list[str], role: str, config: ContainerConfig,
+                writable: list[str | os.PathLike] = (), read_only: list[str | os.PathLike] = ()) -> ContainerSpec:
+    """`python -m MODULE ARGS` in the role's image, in the caller's working directory (so relative
+    paths mean what they mean on the host), with the given paths and the caches mounted."""
+    isolated = role in ISOLATED_ROLES
+    image = config.image(role)
+    cache = cache_dir()
+    cache.mkdir(parents=True, exist_ok=True)
+    # The harness' cache holds the benchmark files and the ground-truth outputs, which the sandbox writes.
+    writable = [*writable, cache]
+    read_only = [*read_only, SOURCE_ROOT]
+    environment = {"HOME": "/tmp", "PYTHONPATH": str(SOURCE_ROOT), "PYTHONUNBUFFERED": "1",
+                   IN_CONTAINER_VARIABLE: image, "SCODER_CACHE_DIR": str(cache)}
+    for variable in (DATA_DIR_VARIABLE, LCB_DIR_VARIABLE):
+        if os.environ.get(variable):
+            environment[variable] = os.environ[variable]
+            read_only.append(os.environ[variable])
+    if isolated:
+        environment[OFFLINE_VARIABLE] = "1"  # no network: data must be cached, so say so at once
+    else:
+        environment.update({name: os.environ[name] for name in PASSED_VARIABLES if name in os.environ})
+        hub_cache = Path(os.environ.get("HF_HOME") or Path.home() / ".cache" / "huggingface")
+        if hub_cache.is_dir():  # models downloaded once serve every container
+            writable.append(hub_cache)
+            environment["HF_HOME"] = str(hub_cache)
+    writable, read_only = _mount_points(writable, read_only)
+    return ContainerSpec(image, ("python", "-m", module, *map(str, args)), role, writable, read_only,
+                         "none" if isolated else config.gpus, working_dir=os.getcwd(), environment=environment)
+
+
+def _mount_points(writable, read_only) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Absolute, existing, each once; a path asked for both ways is writable."""
+    def absolute(paths):
+        return dict.fromkeys(str(Path(path).resolve()) for path in paths if os.path.exists(path))
+
+    writable = absolute(writable)
+    return tuple(writable), tuple(path for path in absolute(read_only) if path not in writable and path != "/")
+
+
+def docker_arguments(spec: ContainerSpec) -> dict:
+    """Keyword arguments of docker-py's `client.containers.create` for this spec."""
+    from docker.types import DeviceRequest, Mount
+
+    mounts = [Mount(path, path, type="bind", read_only=False) for path in spec.writable]
+    mounts += [Mount(path, path, type="bind", read_only=True) for path in spec.read_only]
+    arguments = dict(image=spec.image, command=list(spec.command), user=spec.user, working_dir=spec.working_dir,
+                     environment=dict(spec.environment), mounts=mounts, labels={"scoder.role": spec.role},
+                     init=True,  # reaps the workers' children and forwards signals
+                     security_opt=["no-new-privileges"], device_requests=_device_requests(spec.gpus, DeviceRequest))
+    if spec.role in ISOLATED_ROLES:
+        arguments.update(network_mode="none", cap_drop=["ALL"], read_only=True, tmpfs={"/tmp": "rw,nosuid,nodev"})
+    else:
+        # torch and vLLM pass tensors between processes through shared memory; vLLM's Docker guide
+        # (docs.vllm.ai, "Deploying with Docker") asks for --ipc=host or a large --shm-size.
+        arguments["ipc_mode"] = "host"
+    return arguments
+
+
+def _device_requests(gpus: int | str, DeviceRequest) -> list:
+    if gpus == "none":
+        return []
+    if gpus == "all":
+        return [DeviceRequest(count=-1, capabilities=[["gpu"]])]
+    if isinstance(gpus, int):
+        return [DeviceRequest(count=gpus, capabilities=[["gpu"]])]
+    return [DeviceRequest(device_ids=gpus[len("device="):].split(","), capabilities=[["gpu"]])]
+
+
+def docker_client():
+    """docker.from_env(), or a ContainerError that says what is missing."""
+    fallback = "or run without --container (the host path)"
+    try:
+        import docker
+    except ImportError:
+        raise ContainerError("the Docker SDK for Python is not installed: pip install 'scoder-harness[containers]' "
+                             f"(the `docker` package), {fallback}") from None
+    try:
+        return docker.from_env()
+    except docker.errors.DockerException as error:
+        where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+        raise ContainerError(f"no Docker engine answers at {where} ({error}). Install and start one (e.g. "
+                             f"`sudo systemctl start docker`; GPUs also need the NVIDIA Container Toolkit), {fallback}") from None
+
+
+def run_in_container(spec: ContainerSpec, client=None, output=None) -> int:
+    """Run the spec to its end, streaming its output; returns its exit code. The container is removed
+    afterwards, also when interrupted."""
+    client = client or docker_client()
+    import docker
+
+    output = output or sys.stdout.buffer
+    try:
+        image = client.images.get(spec.image)
+    except docker.errors.ImageNotFound:
+        raise ContainerError(f"no image {spec.image!r} on this engine: build it as containers/README.md says, "
+                             "or name another (a recipe's containers.images, or --image)") from None
+    print(f"[container] {spec.role}: {spec.image} ({image.id[:19]}) as {spec.user}: {' '.join(spec.command)}", flush=True)
+    container = None
+    try:
+        container = client.containers.create(**docker_arguments(spec))
+        container.start()
+        for chunk in container.logs(stream=True, follow=True):
+            output.write(chunk)
+            output.flush()
+        return container.wait()["StatusCode"]
+    except docker.errors.APIError as error:
+        # The GPU request is checked when the container starts: name what is missing.
+        hint = " (GPUs need the NVIDIA Container Toolkit on the host, or gpus: none)" if "device driver" in str(error) else ""
+        raise ContainerError(f"the engine refused the {spec.image} container: {error.explanation or error}{hint}") from None
+    finally:
+        if container is not None:
+            container.remove(force=True)
