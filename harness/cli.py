@@ -10,6 +10,7 @@ import warnings
 from harness.benchmarks import BENCHMARKS, get_benchmark, bigcodebench, livecodebench
 from harness.benchmarks.data import DataError, read_dataset
 from harness.containers import IN_CONTAINER_VARIABLE, ContainerError
+from harness.execution.executor import EXECUTORS, Executor
 from harness.execution.limits import Limits, TimePolicy
 from harness.execution.sandbox import LAYERS, SandboxError
 from harness.execution.task_env import ENVIRONMENTS, EnvironmentMissing, get_environment
@@ -32,6 +33,10 @@ def main(argv: list[str] | None = None, extensions=(), report_figures=None) -> i
     evaluate.add_argument("--output", help="results file (default: beside the samples, <name>_eval_results.json)")
     evaluate.add_argument("--parallel", type=int, help="worker processes (default: one per core)")
     evaluate.add_argument("--isolation", default="auto", choices=("auto",) + LAYERS, help="sandbox layer (default: strongest available)")
+    evaluate.add_argument("--executor", default="local", choices=EXECUTORS,
+                          help="where the sandboxed runs execute: this machine (default) or a Ray cluster (the ray extra), "
+                          "--parallel workers per node")
+    evaluate.add_argument("--ray-address", help="the Ray cluster to use (default: $RAY_ADDRESS, else a new one on this machine)")
     evaluate.add_argument("--min-time-limit", type=float, default=TimePolicy.min_time_limit, help="seconds of CPU per input at least (evalplus default 1.0)")
     evaluate.add_argument("--gt-time-limit-factor", type=float, default=TimePolicy.gt_time_limit_factor, help="x the reference time per input (evalplus default 4.0)")
     _add_benchmark_arguments(evaluate)
@@ -248,10 +253,15 @@ def _eval(args) -> int:
         return _eval_bigcodebench(benchmark, args, progress)
     if not args.samples:
         raise SamplesError("--samples is required")
-    settings = EvalSettings(TimePolicy(args.min_time_limit, args.gt_time_limit_factor), Limits(), args.parallel, args.isolation)
+    settings = EvalSettings(TimePolicy(args.min_time_limit, args.gt_time_limit_factor), Limits(), args.parallel, args.isolation,
+                            _executor(args))
     results = evaluate(benchmark, args.samples, args.output, args.data_dir, settings, progress=progress)
     print_eval_summary(results)
     return 0
+
+
+def _executor(args) -> Executor:
+    return Executor(args.executor, args.ray_address)
 
 
 def _eval_livecodebench(args, progress: bool) -> int:
@@ -261,7 +271,8 @@ def _eval_livecodebench(args, progress: bool) -> int:
     if not args.samples:
         raise SamplesError("--samples is required")
     livecodebench.shards_for(args.release)  # an unknown release is refused before anything runs
-    settings = LiveCodeBenchSettings(args.release, args.start_date, args.end_date, parallel=args.parallel, isolation=args.isolation)
+    settings = LiveCodeBenchSettings(args.release, args.start_date, args.end_date, parallel=args.parallel, isolation=args.isolation,
+                                     executor=_executor(args))
     results = evaluate(args.samples, args.output, args.lcb_dir, settings, progress)
     window = f" {args.start_date or '...'} to {args.end_date or '...'}" if args.start_date or args.end_date else ""
     print_pass_at_k(f"livecodebench {args.release}{window}", results)
@@ -272,7 +283,8 @@ def _eval_bigcodebench(benchmark, args, progress: bool) -> int:
     from harness.evaluate_bigcodebench import BigCodeBenchSettings, evaluate
     from harness.report.tables import print_pass_at_k
 
-    settings = BigCodeBenchSettings(args.version, args.split, not args.no_calibrate, args.parallel, args.isolation)
+    settings = BigCodeBenchSettings(args.version, args.split, not args.no_calibrate, args.parallel, args.isolation,
+                                    executor=_executor(args))
     results = evaluate(benchmark, args.samples, args.output, args.data_dir, settings, args.check_ground_truth, progress)
     print_pass_at_k(f"{benchmark.name} {args.version} {args.split}", results)
     return 0

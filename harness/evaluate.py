@@ -20,9 +20,10 @@ from harness import __version__
 from harness.benchmarks.data import write_atomically
 from harness.benchmarks.evalplus import EVALPLUS_GUARD, KINDS, Dataset, EvalPlusBenchmark, Problem
 from harness.execution import values
+from harness.execution.executor import Executor
 from harness.execution.function_calls import PASS, Digest, OutputJudge, Verdict
 from harness.execution.limits import Limits, TimePolicy
-from harness.execution.pool import Run, WorkerPool
+from harness.execution.pool import Run
 from harness.execution.sandbox import choose
 from harness.groundtruth import Expected, GroundTruth
 from harness.journal import Journal
@@ -41,6 +42,7 @@ class EvalSettings:
     limits: Limits = field(default_factory=Limits)
     parallel: int | None = None  # worker processes; default: one per core
     isolation: str = "auto"
+    executor: Executor = field(default_factory=Executor)  # where runs execute; never changes a verdict
 
     def fingerprint(self, dataset: Dataset) -> str:
         decisive = {"dataset": dataset.hash, "benchmark": dataset.benchmark.name, "harness": __version__,
@@ -119,7 +121,7 @@ def evaluate(
 def _execute(dataset: Dataset, todo: dict, journal: Journal, settings: EvalSettings, progress: bool) -> int:
     """Run what the journal lacks; returns how many times a sandbox worker had to be restarted."""
     sandbox = choose(settings.isolation)
-    with WorkerPool(settings.parallel, sandbox, settings.limits) as pool:
+    with settings.executor.pool(settings.parallel, sandbox, settings.limits) as pool:
         truth = GroundTruth(dataset)
         truth.compute(sorted({task_id for task_id, _ in todo.values()}, key=list(dataset.problems).index), pool, progress)
         protection = pool.describe()

@@ -11,6 +11,7 @@ processes and servers; at 240 s a loaded machine does not decide a verdict.
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import json
 import os
@@ -24,6 +25,7 @@ from harness import __version__
 from harness.benchmarks.bigcodebench import DEFAULT_VERSION, BigCodeBenchmark, Dataset, Problem
 from harness.benchmarks.data import cache_dir, write_atomically
 from harness.evaluate import check_task_ids, default_output_path, journal_path, sample_key
+from harness.execution.executor import Executor
 from harness.execution.function_calls import FAIL, PASS, TIMEOUT
 from harness.execution.limits import GIB, MIB, Limits
 from harness.execution.pool import Run, WorkerPool
@@ -68,6 +70,7 @@ class BigCodeBenchSettings:
     parallel: int | None = None
     isolation: str = "auto"
     limits: Limits = field(default_factory=bigcodebench_limits)
+    executor: Executor = field(default_factory=Executor)
 
     def fingerprint(self, dataset: Dataset, python: str) -> str:
         decisive = {"dataset": dataset.hash, "harness": __version__, "calibrated": self.calibrated,
@@ -139,7 +142,7 @@ def _run(problem: Problem, code: str) -> Run:
                test_code=problem.test, timeout_s=SUITE_TIMEOUT_S, stack_bytes=STACK_BYTES)
 
 
-def _pool(settings: BigCodeBenchSettings) -> WorkerPool:
+def _pool(settings: BigCodeBenchSettings):
     python = TASK_ENVIRONMENT.python()
     sandbox = choose(settings.isolation, python, PRELOAD)
     if not sandbox.own_namespaces:
@@ -147,8 +150,7 @@ def _pool(settings: BigCodeBenchSettings) -> WorkerPool:
             "BigCodeBench's tests start processes, which is only allowed inside a PID and network namespace: "
             "install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) or allow unprivileged user namespaces"
         )
-    cores = settings.parallel or os.cpu_count() or 1
-    return WorkerPool(cores, sandbox, settings.limits, idle_extra=IDLE_WORKERS_PER_CORE * cores)
+    return settings.executor.pool(settings.parallel, sandbox, settings.limits, idle_per_core=IDLE_WORKERS_PER_CORE)
 
 
 class GroundTruth:
@@ -166,7 +168,7 @@ class GroundTruth:
         problems = self.dataset.problems
         todo = [task_id for task_id in problems if not self._path(task_id).is_file()]
         runs = [(task_id, _run(problems[task_id], problems[task_id].reference_code),
-                 lambda task_id=task_id: SuiteJudge(problems[task_id].test_names)) for task_id in todo]
+                 functools.partial(SuiteJudge, problems[task_id].test_names)) for task_id in todo]
         bar = tqdm(total=len(todo), desc="BigCodeBench reference solutions", unit="task", disable=not progress or not todo)
         for task_id, judge in pool.map(runs):
             record = {"status": judge.status, "details": judge.details, "error": judge.error, "cpu_s": judge.cpu_s}
@@ -221,7 +223,8 @@ def evaluate(
                 if check_ground_truth:
                     ground_truth = GroundTruth(dataset, python).check(pool, progress)
                 protection = pool.describe()
-                tasks = [(key, _run(dataset.problems[task_id], code), lambda task_id=task_id: SuiteJudge(dataset.problems[task_id].test_names))
+                # The listener factory names only what it uses: with the ray executor it travels with the run.
+                tasks = [(key, _run(dataset.problems[task_id], code), functools.partial(SuiteJudge, dataset.problems[task_id].test_names))
                          for key, (task_id, code) in sorted(todo.items(), key=lambda item: not may_wait(dataset.problems[item[1][0]]))]
                 bar = tqdm(total=len(tasks), desc=f"{benchmark.name} samples", unit="sample", disable=not progress or not tasks)
                 for key, judge in pool.map(tasks):

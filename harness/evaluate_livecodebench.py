@@ -25,8 +25,9 @@ from harness.benchmarks.data import write_atomically
 from harness.evaluate import default_output_path, journal_path, sample_key
 from harness.execution import values
 from harness.execution.function_calls import PASS, TIMEOUT, OutputJudge
+from harness.execution.executor import Executor
 from harness.execution.limits import Limits
-from harness.execution.pool import Run, WorkerPool
+from harness.execution.pool import Run
 from harness.execution.sandbox import choose
 from harness.journal import Journal
 from harness.metrics import mean_pass_at_k
@@ -47,6 +48,7 @@ class LiveCodeBenchSettings:
     parallel: int | None = None
     isolation: str = "auto"
     limits: Limits = field(default_factory=Limits)
+    executor: Executor = field(default_factory=Executor)
 
     def fingerprint(self) -> str:
         decisive = {"harness": __version__, "revision": lcb.PINNED_REVISION, "timeout": self.test_timeout_s,
@@ -135,7 +137,7 @@ def evaluate(
     restarts = 0
     try:
         if todo:
-            with WorkerPool(settings.parallel, choose(settings.isolation), settings.limits) as pool:
+            with settings.executor.pool(settings.parallel, choose(settings.isolation), settings.limits) as pool:
                 isolation = pool.describe()["isolation"]
                 tasks = ((key, *_task(problems[question_id], code, settings)) for key, (question_id, code) in todo.items())
                 bar = tqdm(total=len(todo), desc="livecodebench samples", unit="sample", disable=not progress)
