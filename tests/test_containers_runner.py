@@ -1,0 +1,346 @@
+"""Stages and harness commands in containers, checked without a Docker engine (none runs on these
+machines): the container specs are turned into requests by the real Docker SDK (docker-py) and read
+back as the JSON the engine would receive; the engine's side of the conversation is a stand-in that
+answers the HTTP API as the Engine API documents it. Nothing here claims that a container ran: the
+clear failure without an engine is tested against a socket that does not exist."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import struct
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+from types import SimpleNamespace
+from urllib.parse import urlparse
+
+import pytest
+
+docker = pytest.importorskip("docker", reason="the containers extra (docker-py) is not installed")
+import requests  # noqa: E402  (docker-py's transport)
+
+from harness import containers  # noqa: E402
+from harness.containers import ContainerConfig, ContainerError, ContainerSpec, python_spec, run_in_container  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+API_VERSION = "1.44"  # Docker Engine 25; any version docker-py supports builds the same create request
+NO_ENGINE = "unix:///nonexistent/docker.sock"
+
+
+class _StreamBody(io.BytesIO):
+    """A response body as docker-py reads a stream: it takes the socket from urllib3's raw response
+    (raw._fp.fp.raw) to lift its timeout, then reads frames from raw."""
+
+    def __init__(self, data: bytes):
+        super().__init__(data)
+        self._fp = SimpleNamespace(fp=SimpleNamespace(raw=SimpleNamespace()))
+
+
+class StandInEngine(requests.adapters.BaseAdapter):
+    """Answers the Engine API calls that run_in_container makes (inspect image, create, inspect,
+    start, logs, wait, remove) and records each request. Stand-in data, since no engine runs here."""
+
+    def __init__(self, exit_code: int = 0, stdout: bytes = b"", stderr: bytes = b"", images=("scoder-sandbox", "scoder-train")):
+        super().__init__()
+        self.exit_code, self.stdout, self.stderr, self.images = exit_code, stdout, stderr, images
+        self.calls: list[tuple[str, str]] = []
+        self.created: dict | None = None
+
+    def send(self, request, **kwargs):
+        path = urlparse(request.url).path.removeprefix(f"/v{API_VERSION}")
+        self.calls.append((request.method, path))
+        if request.method == "GET" and path.startswith("/images/"):
+            name = path.removeprefix("/images/").removesuffix("/json")
+            if name not in self.images:
+                return self._answer(request, 404, {"message": f"No such image: {name}"})
+            return self._answer(request, 200, {"Id": "sha256:" + "ab" * 32})
+        if path == "/containers/create":
+            self.created = json.loads(request.body)
+            return self._answer(request, 201, {"Id": "c0ffee", "Warnings": []})
+        if path == "/containers/c0ffee/json":
+            return self._answer(request, 200, {"Id": "c0ffee", "Config": {"Tty": False}})
+        if path == "/containers/c0ffee/logs":
+            # The Engine API's stream format without a TTY: [stream, 0, 0, 0, size (big-endian u32)] + bytes.
+            frames = b"".join(struct.pack(">BxxxL", stream, len(data)) + data for stream, data in ((1, self.stdout), (2, self.stderr)) if data)
+            return self._answer(request, 200, raw=frames)
+        if path == "/containers/c0ffee/wait":
+            return self._answer(request, 200, {"StatusCode": self.exit_code})
+        if request.method in ("POST", "DELETE") and path in ("/containers/c0ffee/start", "/containers/c0ffee"):
+            return self._answer(request, 204)
+        return self._answer(request, 404, {"message": f"not answered by the stand-in: {request.method} {path}"})
+
+    def close(self):
+        pass
+
+    @staticmethod
+    def _answer(request, status: int, body=None, raw: bytes | None = None):
+        response = requests.Response()
+        response.status_code, response.request, response.url = status, request, request.url
+        response.headers["Content-Type"] = "application/json"
+        response.raw = _StreamBody(raw if raw is not None else json.dumps(body).encode() if body is not None else b"")
+        return response
+
+
+def client_with(engine: StandInEngine):
+    client = docker.DockerClient(base_url=NO_ENGINE, version=API_VERSION)  # a fixed version: no daemon is asked
+    client.api.mount("http+docker://", engine)
+    return client
+
+
+def sent_to_engine(spec: ContainerSpec) -> dict:
+    """The body of POST /containers/create for this spec, as docker-py builds it."""
+    engine = StandInEngine(images=(spec.image,))
+    assert run_in_container(spec, client_with(engine), output=io.BytesIO()) == 0
+    return engine.created
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("SCODER_CACHE_DIR", str(folder))
+    for variable in ("SCODER_DATA_DIR", "SCODER_LCB_DIR", "HF_HOME"):  # host variables that add mounts
+        monkeypatch.delenv(variable, raising=False)
+    return folder
+
+
+def test_sandbox_container_has_no_network_no_capabilities_and_read_only_inputs(tmp_path, cache):
+    run, data = tmp_path / "run", tmp_path / "data"
+    run.mkdir(), data.mkdir()
+    spec = python_spec("harness.cli", ["eval", "--benchmark", "humaneval+"], "sandbox", ContainerConfig(), [run], [data, tmp_path / "missing"])
+    created = sent_to_engine(spec)
+    host = created["HostConfig"]
+    mounts = {mount["Target"]: mount for mount in host["Mounts"]}
+    assert all(mount["Type"] == "bind" and mount["Source"] == target for target, mount in mounts.items())  # same paths inside
+    assert {target: mount["ReadOnly"] for target, mount in mounts.items()} == {
+        str(run): False, str(cache): False, str(data): True, str(REPO): True}  # the missing path is not mounted
+    assert host["NetworkMode"] == "none" and host["CapDrop"] == ["ALL"] and host["ReadonlyRootfs"] is True
+    assert host["SecurityOpt"] == ["no-new-privileges"] and "/tmp" in host["Tmpfs"]
+    assert not host.get("DeviceRequests") and host.get("IpcMode") != "host"
+    assert created["Image"] == "scoder-sandbox" and created["WorkingDir"] == os.getcwd()
+    assert created["Cmd"] == ["python", "-m", "harness.cli", "eval", "--benchmark", "humaneval+"]
+    env = dict(item.split("=", 1) for item in created["Env"])
+    assert env["SCODER_OFFLINE"] == "1" and env["PYTHONPATH"] == str(REPO) and env["SCODER_CACHE_DIR"] == str(cache)
+    assert env[containers.IN_CONTAINER_VARIABLE] == "scoder-sandbox"
+
+
+def test_outputs_are_owned_by_the_caller(tmp_path, cache):
+    made_here = tmp_path / "made-by-the-caller"
+    made_here.write_text("")
+    owner = made_here.stat()
+    spec = python_spec("harness.cli", ["eval"], "sandbox", ContainerConfig(), [tmp_path])
+    assert sent_to_engine(spec)["User"] == f"{owner.st_uid}:{owner.st_gid}"
+
+
+@pytest.mark.parametrize("gpus, request_", [
+    ("all", {"Count": -1, "DeviceIDs": []}),
+    (2, {"Count": 2, "DeviceIDs": []}),
+    ("device=0,3", {"Count": 0, "DeviceIDs": ["0", "3"]}),  # what `docker run --gpus device=0,3` sends too
+])
+def test_training_container_asks_for_gpus_and_keeps_the_network(tmp_path, cache, monkeypatch, gpus, request_):
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_TOKEN", "hf_test")
+    (tmp_path / "hf").mkdir()
+    spec = python_spec("scoder.stage_exec", [str(tmp_path), "coldstart"], "train", ContainerConfig(gpus=gpus), [tmp_path])
+    created = sent_to_engine(spec)
+    host = created["HostConfig"]
+    [device_request] = host["DeviceRequests"]
+    assert device_request["Capabilities"] == [["gpu"]]
+    assert {key: device_request[key] for key in request_} == request_
+    assert host["NetworkMode"] != "none" and host["IpcMode"] == "host" and "CapDrop" not in host
+    assert not host.get("ReadonlyRootfs") and host["SecurityOpt"] == ["no-new-privileges"]
+    env = dict(item.split("=", 1) for item in created["Env"])
+    assert env["HF_HOME"] == str(tmp_path / "hf") and env["HF_TOKEN"] == "hf_test"
+    assert {mount["Target"]: mount["ReadOnly"] for mount in host["Mounts"]}[str(tmp_path / "hf")] is False
+
+
+def test_gpus_none_and_the_sandbox_never_get_a_device(tmp_path, cache):
+    assert not sent_to_engine(python_spec("harness.cli", [], "vllm", ContainerConfig(gpus="none"), [tmp_path]))["HostConfig"].get("DeviceRequests")
+    with pytest.raises(ValueError, match="no GPU"):
+        ContainerSpec("scoder-sandbox", ("true",), "sandbox", gpus="all")
+
+
+def test_a_path_asked_writable_and_read_only_is_mounted_once_writable(tmp_path, cache):
+    spec = python_spec("harness.cli", [], "sandbox", ContainerConfig(), [tmp_path], [tmp_path, tmp_path / "."])
+    targets = [mount["Target"] for mount in sent_to_engine(spec)["HostConfig"]["Mounts"]]
+    assert targets.count(str(tmp_path)) == 1 and spec.writable.count(str(tmp_path)) == 1
+
+
+def test_run_streams_output_returns_the_exit_code_and_removes_the_container(tmp_path, cache):
+    engine = StandInEngine(exit_code=3, stdout=b"samples: 10\n", stderr=b"a warning\n")
+    output = io.BytesIO()
+    spec = python_spec("harness.cli", ["eval"], "sandbox", ContainerConfig(), [tmp_path])
+    assert run_in_container(spec, client_with(engine), output=output) == 3
+    assert output.getvalue() == b"samples: 10\na warning\n"
+    assert [call for call in engine.calls if call[0] != "GET"] == [
+        ("POST", "/containers/create"), ("POST", "/containers/c0ffee/start"), ("POST", "/containers/c0ffee/wait"),
+        ("DELETE", "/containers/c0ffee")]
+
+
+def test_a_missing_image_says_how_to_build_it(tmp_path, cache):
+    engine = StandInEngine(images=())
+    spec = python_spec("harness.cli", ["eval"], "bigcodebench", ContainerConfig(images={"bigcodebench": "mine:1"}), [tmp_path])
+    with pytest.raises(ContainerError, match="no image 'mine:1'.*containers/README.md"):
+        run_in_container(spec, client_with(engine))
+    assert ("POST", "/containers/create") not in engine.calls
+
+
+def test_no_engine_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", NO_ENGINE)
+    with pytest.raises(ContainerError, match=r"no Docker engine answers at unix:///nonexistent.*without --container \(the host path\)"):
+        containers.docker_client()
+
+
+def test_no_sdk_is_a_clear_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "docker", None)  # as if the containers extra were not installed
+    with pytest.raises(ContainerError, match=r"pip install 'scoder-harness\[containers\]'.*without --container"):
+        containers.docker_client()
+
+
+def scoder(*args, env=None, cwd=REPO):
+    return subprocess.run([sys.executable, "-m", "scoder.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=120,
+                          env={**os.environ, "DOCKER_HOST": NO_ENGINE, **(env or {})})
+
+
+def test_run_with_container_and_no_engine_fails_before_any_stage(tmp_path):
+    result = scoder("run", "recipes/smoke.yaml", "--container", "--run-dir", str(tmp_path / "run"))
+    assert result.returncode == 2 and "no Docker engine answers" in result.stderr and "host path" in result.stderr
+    assert not (tmp_path / "run").exists()  # nothing started, nothing recorded as run
+
+
+def test_eval_with_container_and_no_engine_fails_clearly(tmp_path):
+    result = scoder("eval", "--benchmark", "humaneval+", "--samples", str(tmp_path / "s.jsonl"), "--container")
+    assert result.returncode == 2 and "no Docker engine answers" in result.stderr
+    refused = scoder("eval", "--benchmark", "humaneval+", "--model", "m", "--container")
+    assert refused.returncode == 2 and "scoder generate --container" in refused.stderr
+
+
+def write_recipe(folder: Path, containers_field: str) -> Path:
+    text = (REPO / "recipes" / "smoke.yaml").read_text().replace("data/seed_synthesis.jsonl", str(REPO / "recipes/data/seed_synthesis.jsonl"))
+    path = folder / "recipe.yaml"
+    path.write_text(text + containers_field)
+    return path
+
+
+def test_dry_run_shows_each_stage_image_and_the_host_path_stays(tmp_path):
+    recipe = write_recipe(tmp_path, "containers: {enabled: true, images: {sandbox: 'scoder-sandbox:0.1.0'}, gpus: none}\n")
+    plan = scoder("run", str(recipe), "--dry-run", "--run-dir", str(tmp_path / "run"))
+    assert plan.returncode == 0, plan.stderr
+    lines = {line.split()[1]: line for line in plan.stdout.splitlines()[1:]}
+    assert lines["coldstart"].endswith("[scoder-train]") and lines["iteration-1/sample"].endswith("[scoder-train]")
+    assert lines["evaluate"].endswith("[scoder-train, then scoder-sandbox:0.1.0]")
+    host = scoder("run", str(recipe), "--dry-run", "--no-container", "--run-dir", str(tmp_path / "run"))
+    assert host.returncode == 0 and "in containers" not in host.stdout and "[scoder" not in host.stdout
+
+
+@pytest.mark.parametrize("field, message", [
+    ("containers: {images: {trian: x}}", "containers: images: unknown role 'trian'; the roles are train, vllm, sandbox, bigcodebench"),
+    ("containers: {gpus: some}", "containers: gpus: expected all, none, a count or device=ID[,ID], got 'some'"),
+    ("containers: {gpus: 0}", "containers: gpus: a count is at least 1"),
+    ("containers: {enabled: 'yes'}", "containers.enabled: expected true or false"),
+    ("containers: {image: x}", "containers.image: unknown field (did you mean 'images'?)"),
+])
+def test_the_recipe_field_is_validated(tmp_path, field, message):
+    from scoder.config_loading import RecipeError
+    from scoder.recipe import load_recipe
+
+    with pytest.raises(RecipeError) as error:
+        load_recipe(write_recipe(tmp_path, field + "\n"))
+    assert message in str(error.value)
+
+
+def test_recipe_images_and_gpus_reach_the_specs(tmp_path):
+    from scoder.recipe import load_recipe
+
+    recipe = load_recipe(write_recipe(tmp_path, "containers: {enabled: true, images: {vllm: 'registry/vllm@sha256:00'}, gpus: 4}\n"))
+    assert recipe.containers.image("vllm") == "registry/vllm@sha256:00" and recipe.containers.image("train") == "scoder-train"
+    spec = python_spec("harness.cli", [], "vllm", recipe.containers, [tmp_path])
+    assert spec.image == "registry/vllm@sha256:00" and spec.gpus == 4
+
+
+def test_a_stage_body_runs_through_stage_exec_and_records_where(tmp_path, monkeypatch):
+    """The host's side and the container's side of one stage, with the container replaced by a direct
+    call of its command (python -m scoder.stage_exec ...) on this machine: no engine here."""
+    from scoder import stage_exec
+    from scoder.pipeline import stages
+    from scoder.recipe import load_recipe
+    from scoder.runner import StageRunner, read_manifest
+
+    monkeypatch.setenv("SCODER_CACHE_DIR", str(tmp_path / "cache"))
+    recipe = load_recipe(write_recipe(tmp_path, "containers: {enabled: true}\n"))
+    specs = []
+
+    def as_if_in_container(spec, client=None):
+        specs.append(spec)
+        assert spec.command[:3] == ("python", "-m", "scoder.stage_exec")
+        return stage_exec.main(list(spec.command[3:]))
+
+    monkeypatch.setattr(stage_exec, "run_in_container", as_if_in_container)
+    in_containers = [stage for stage in stage_exec.containerized_stages(recipe, tmp_path / "boxed", progress=False) if stage.name == "seed"]
+    on_host = [stage for stage in stages(recipe, progress=False) if stage.name == "seed"]
+    StageRunner(tmp_path / "boxed", log=lambda line: None).run(in_containers)
+    StageRunner(tmp_path / "host", log=lambda line: None).run(on_host)
+    [spec] = specs
+    assert spec.role == "train" and str((tmp_path / "boxed").resolve()) in spec.writable
+    assert str(REPO / "recipes/data/seed_synthesis.jsonl") in spec.read_only
+    assert (tmp_path / "boxed/seed/records.jsonl").read_bytes() == (tmp_path / "host/seed/records.jsonl").read_bytes()
+    boxed, host = read_manifest(tmp_path / "boxed/seed"), read_manifest(tmp_path / "host/seed")
+    assert boxed["key"] == host["key"] and boxed["outputs"] == host["outputs"]  # where it ran does not change the key
+    assert boxed["summary"]["container"]["image"] == "scoder-train" and boxed["summary"]["container"]["versions"]["python"]
+    assert {key: value for key, value in boxed["summary"].items() if key != "container"} == host["summary"]
+
+
+def test_evaluate_sends_generation_and_execution_to_their_containers(tmp_path, monkeypatch):
+    """The evaluate stage's two steps, with the containers replaced by recording their specs and the
+    results file a step would write (stand-in data: no model runs here)."""
+    from harness import cli as harness_cli
+    from scoder import stage_exec
+    from scoder.recipe import EvaluationConfig, load_recipe
+
+    monkeypatch.setenv("SCODER_CACHE_DIR", str(tmp_path / "cache"))
+    recipe = load_recipe(write_recipe(tmp_path, "containers: {enabled: true, gpus: 1}\n"))
+    recipe = replace(recipe, evaluation=EvaluationConfig(["humaneval+", "bigcodebench-hard:instruct"], limit=3, data_dir=str(tmp_path)))
+    run = (tmp_path / "run").resolve()
+    (run / "target" / "checkpoint-4").mkdir(parents=True)
+    (run / "target" / "checkpoint-4" / "adapter_config.json").write_text("{}")
+    (run / "evaluate").mkdir()
+    specs = []
+
+    def as_if_in_container(spec, client=None):
+        specs.append(spec)
+        argv = list(spec.command[3:])
+        if argv[0] == "eval":
+            Path(argv[argv.index("--output") + 1]).write_text(json.dumps({"pass_at_k": {"pass@1": 0.5}}))
+        return 0
+
+    monkeypatch.setattr(stage_exec, "run_in_container", as_if_in_container)
+    [evaluate] = [stage for stage in stage_exec.containerized_stages(recipe, run, progress=False) if stage.name == "evaluate"]
+    summary = evaluate.body(run / "evaluate", {"target": run / "target"})
+    assert summary["scores"] == {"humaneval+": {"pass@1": 50.0}, "bigcodebench-hard:instruct": {"pass@1": 50.0}}
+    assert [(spec.role, spec.command[3]) for spec in specs] == [
+        ("train", "generate"), ("sandbox", "eval"), ("train", "generate"), ("bigcodebench", "eval")]
+    for spec in specs:
+        assert spec.writable[0] == str(run / "evaluate") and str(run) in spec.read_only and str(tmp_path) in spec.read_only
+        assert spec.gpus == (1 if spec.role == "train" else "none")
+
+    # Each step's command line means, to the real `scoder` parser, what the stage asks for.
+    class Parsed(Exception):
+        pass
+
+    def stop(args, *rest, **options):
+        raise Parsed(args)
+
+    monkeypatch.setattr(harness_cli, "_generate", stop)
+    monkeypatch.setattr(harness_cli, "_eval", stop)
+    parsed = []
+    for spec in specs[2:]:
+        with pytest.raises(Parsed) as stopped:
+            harness_cli.main(list(spec.command[3:]))
+        parsed.append(stopped.value.args[0])
+    generate, execute = parsed
+    assert (generate.benchmark, generate.split, generate.limit, generate.data_dir) == ("bigcodebench-hard", "instruct", 3, str(tmp_path))
+    assert generate.model == recipe.target.model and generate.adapter == str(run / "target" / "checkpoint-4")
+    assert execute.samples == generate.output == str(run / "evaluate" / "bigcodebench-hard-instruct.samples.jsonl")
+    assert execute.split == "instruct" and not execute.model and not execute.container
