@@ -119,10 +119,11 @@ def python_spec(module: str, args: list[str], role: str, config: ContainerConfig
         environment[OFFLINE_VARIABLE] = "1"  # no network: data must be cached, so say so at once
     else:
         environment.update({name: os.environ[name] for name in PASSED_VARIABLES if name in os.environ})
+        # The host's Hugging Face cache: a model downloaded once serves every container and the host.
         hub_cache = Path(os.environ.get("HF_HOME") or Path.home() / ".cache" / "huggingface")
-        if hub_cache.is_dir():  # models downloaded once serve every container
-            writable.append(hub_cache)
-            environment["HF_HOME"] = str(hub_cache)
+        hub_cache.mkdir(parents=True, exist_ok=True)
+        writable.append(hub_cache)
+        environment["HF_HOME"] = str(hub_cache)
     writable, read_only = _mount_points(writable, read_only)
     return ContainerSpec(image, ("python", "-m", module, *map(str, args)), role, writable, read_only,
                          "none" if isolated else config.gpus, working_dir=os.getcwd(), environment=environment)

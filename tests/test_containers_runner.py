@@ -99,9 +99,11 @@ def sent_to_engine(spec: ContainerSpec) -> dict:
 
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
+    """The harness and Hugging Face caches in the test's folder; no host variable adds a mount."""
     folder = tmp_path / "cache"
     monkeypatch.setenv("SCODER_CACHE_DIR", str(folder))
-    for variable in ("SCODER_DATA_DIR", "SCODER_LCB_DIR", "HF_HOME"):  # host variables that add mounts
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    for variable in ("SCODER_DATA_DIR", "SCODER_LCB_DIR"):
         monkeypatch.delenv(variable, raising=False)
     return folder
 
@@ -140,9 +142,7 @@ def test_outputs_are_owned_by_the_caller(tmp_path, cache):
     ("device=0,3", {"Count": 0, "DeviceIDs": ["0", "3"]}),  # what `docker run --gpus device=0,3` sends too
 ])
 def test_training_container_asks_for_gpus_and_keeps_the_network(tmp_path, cache, monkeypatch, gpus, request_):
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     monkeypatch.setenv("HF_TOKEN", "hf_test")
-    (tmp_path / "hf").mkdir()
     spec = python_spec("scoder.stage_exec", [str(tmp_path), "coldstart"], "train", ContainerConfig(gpus=gpus), [tmp_path])
     created = sent_to_engine(spec)
     host = created["HostConfig"]
@@ -260,7 +260,7 @@ def test_recipe_images_and_gpus_reach_the_specs(tmp_path):
     assert spec.image == "registry/vllm@sha256:00" and spec.gpus == 4
 
 
-def test_a_stage_body_runs_through_stage_exec_and_records_where(tmp_path, monkeypatch):
+def test_a_stage_body_runs_through_stage_exec_and_records_where(tmp_path, cache, monkeypatch):
     """The host's side and the container's side of one stage, with the container replaced by a direct
     call of its command (python -m scoder.stage_exec ...) on this machine: no engine here."""
     from scoder import stage_exec
@@ -268,7 +268,6 @@ def test_a_stage_body_runs_through_stage_exec_and_records_where(tmp_path, monkey
     from scoder.recipe import load_recipe
     from scoder.runner import StageRunner, read_manifest
 
-    monkeypatch.setenv("SCODER_CACHE_DIR", str(tmp_path / "cache"))
     recipe = load_recipe(write_recipe(tmp_path, "containers: {enabled: true}\n"))
     specs = []
 
@@ -292,14 +291,13 @@ def test_a_stage_body_runs_through_stage_exec_and_records_where(tmp_path, monkey
     assert {key: value for key, value in boxed["summary"].items() if key != "container"} == host["summary"]
 
 
-def test_evaluate_sends_generation_and_execution_to_their_containers(tmp_path, monkeypatch):
+def test_evaluate_sends_generation_and_execution_to_their_containers(tmp_path, cache, monkeypatch):
     """The evaluate stage's two steps, with the containers replaced by recording their specs and the
     results file a step would write (stand-in data: no model runs here)."""
     from harness import cli as harness_cli
     from scoder import stage_exec
     from scoder.recipe import EvaluationConfig, load_recipe
 
-    monkeypatch.setenv("SCODER_CACHE_DIR", str(tmp_path / "cache"))
     recipe = load_recipe(write_recipe(tmp_path, "containers: {enabled: true, gpus: 1}\n"))
     recipe = replace(recipe, evaluation=EvaluationConfig(["humaneval+", "bigcodebench-hard:instruct"], limit=3, data_dir=str(tmp_path)))
     run = (tmp_path / "run").resolve()
