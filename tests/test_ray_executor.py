@@ -3,6 +3,7 @@ official verdicts, from ../shared/conformance) and hostile programs, evaluated o
 a Ray cluster of two nodes with one worker each (two raylets on this machine), give the same verdict
 records and the same expected outputs; no program brings a node's sandbox down."""
 
+import dataclasses
 import functools
 import gzip
 import json
@@ -13,7 +14,12 @@ import pytest
 ray = pytest.importorskip("ray", reason="the ray executor needs Ray (pip install 'scoder-harness[ray]')")
 from ray.cluster_utils import Cluster  # noqa: E402
 
+from harness.benchmarks.bigcodebench import BIGCODEBENCH  # noqa: E402
 from harness.benchmarks.evalplus import HUMANEVAL_PLUS  # noqa: E402
+from harness.evaluate_bigcodebench import BigCodeBenchSettings  # noqa: E402
+from harness.evaluate_bigcodebench import evaluate as evaluate_bigcodebench  # noqa: E402
+from harness.evaluate_livecodebench import LiveCodeBenchSettings  # noqa: E402
+from harness.evaluate_livecodebench import evaluate as evaluate_livecodebench  # noqa: E402
 from harness.cli import main  # noqa: E402
 from harness.evaluate import EvalSettings, evaluate, journal_path  # noqa: E402
 from harness.execution.executor import Executor  # noqa: E402
@@ -22,7 +28,11 @@ from harness.execution.limits import Limits  # noqa: E402
 from harness.execution.pool import Run  # noqa: E402
 from harness.execution.ray_pool import RayPool  # noqa: E402
 from harness.execution.sandbox import Sandbox, SandboxError, choose  # noqa: E402
+from harness.execution.task_env import BIGCODEBENCH as TASK_ENVIRONMENT  # noqa: E402
+from harness.execution.task_env import EnvironmentMissing  # noqa: E402
+from tests.conftest import SHARED  # noqa: E402
 from tests.test_hostile import hostile_programs, program  # noqa: E402
+from tests.test_livecodebench_eval import CHEATS, CORRECT, FIXTURES, WRONG, write_samples  # noqa: E402
 
 TASKS = 40
 HOSTILE = ("kill the parent and its process group", "os._exit(0) before the tests", "sys.exit(0) inside the function",
@@ -100,6 +110,44 @@ def test_ray_verdicts_equal_local_ones(cluster, data_dir, conformance_dir, tmp_p
     wrong = {name: (entry["base_status"], entry["plus_status"], entry["base_error"]) for (name, (_, right)), entry
              in zip(hostile.items(), attacks, strict=True) if {entry["base_status"], entry["plus_status"]} - right}
     assert not wrong
+
+
+def test_bigcodebench_verdicts_through_ray(cluster, data_dir, tmp_path):
+    """Real Qwen2.5-Coder-1.5B programs for BigCodeBench/1-12 (../shared/conformance): unittest suites and
+    waiting runs (idle workers per core) go through the cluster unchanged. BigCodeBench/0 is left out: its
+    program shuffles without a seed, so even which of its tests fail changes from one run to the next."""
+    try:
+        TASK_ENVIRONMENT.python()
+    except EnvironmentMissing as missing:
+        pytest.skip(str(missing))
+    lines = gzip.decompress((SHARED / "conformance" / "bigcodebench" / "qwen2.5-coder-1.5b-base.full.complete.samples.jsonl.gz")
+                            .read_bytes()).decode().splitlines()[1:13]
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text("\n".join(lines) + "\n")
+    local = evaluate_bigcodebench(BIGCODEBENCH, samples, tmp_path / "local.json", str(data_dir),
+                                  BigCodeBenchSettings(version="v0.1.0_hf", parallel=2), progress=False)
+    through_ray = evaluate_bigcodebench(BIGCODEBENCH, samples, tmp_path / "ray.json", str(data_dir), BigCodeBenchSettings(
+        version="v0.1.0_hf", parallel=1, executor=Executor("ray", cluster)), progress=False)
+    # Statuses and failing tests; tracebacks may quote values that a program draws at random.
+    def outcomes(results):
+        return {task_id: [(entry["status"], sorted(entry["details"])) for entry in entries] for task_id, entries in results["eval"].items()}
+
+    assert outcomes(through_ray) == outcomes(local) and through_ray["pass_at_k"] == local["pass_at_k"]
+    assert {entries[0]["status"] for entries in local["eval"].values()} == {"pass", "fail"}
+
+
+def test_livecodebench_verdicts_through_ray(cluster, tmp_path):
+    """The LiveCodeBench format fixtures (hand-written, NOT real LiveCodeBench data): right, wrong, looping
+    and cheating programs of both styles."""
+    samples = write_samples(tmp_path / "samples.jsonl", CORRECT)
+    with open(samples, "a") as handle:
+        handle.write("".join(json.dumps({"task_id": task_id, "solution": code}) + "\n" for task_id, code in {**WRONG, **CHEATS}.items()))
+    settings = LiveCodeBenchSettings(release="release_v2", test_timeout_s=2, parallel=1)
+    local = evaluate_livecodebench(samples, tmp_path / "local.json", str(FIXTURES), settings, progress=False)
+    through_ray = evaluate_livecodebench(samples, tmp_path / "ray.json", str(FIXTURES),
+                                         dataclasses.replace(settings, executor=Executor("ray", cluster)), progress=False)
+    assert through_ray["eval"] == local["eval"] and through_ray["pass_at_k"] == local["pass_at_k"]
+    assert {entry["status"] for entries in local["eval"].values() for entry in entries} == {"pass", "fail", "timeout"}
 
 
 def test_journal_resumes_across_executors(cluster, data_dir, conformance_dir, tmp_path):
