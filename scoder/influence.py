@@ -90,7 +90,8 @@ def per_sample_losses(model, input_ids, attention_mask, labels) -> torch.Tensor:
     are computed from the batch's earliest labelled token on: the prompts' vocabulary projections would be
     discarded, and they are a fifth of a small model's compute."""
     first = max(1, int((labels != -100).int().argmax(1).min()))  # nothing predicts the first token
-    logits = model(input_ids=input_ids, attention_mask=attention_mask, logits_to_keep=input_ids.shape[1] - first + 1).logits
+    logits = model(input_ids=input_ids, attention_mask=attention_mask, logits_to_keep=input_ids.shape[1] - first + 1,
+                   use_cache=False).logits  # eval mode would otherwise keep every layer's keys and values
     # logits[:, j] predicts token first + j; the last position predicts nothing
     targets = torch.cat([labels[:, first:], torch.full_like(labels[:, :1], -100)], dim=1)
     token_losses = nn.functional.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1),
