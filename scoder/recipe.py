@@ -157,7 +157,9 @@ def _read_with_bases(path: Path, seen: list[Path]) -> dict:
 
 
 # Fields holding file paths, resolved against the recipe's folder so a recipe runs from anywhere.
-_PATH_FIELDS = {("base",), ("synthesizer", "seed_data"), ("snippets", "source"), ("evaluation", "data_dir")}
+_PATH_FIELDS = {("base",), ("synthesizer", "seed_data"), ("snippets", "source"), ("evaluation", "data_dir"),
+                ("synthesizer", "sft", "accelerate_config"), ("selection", "reference_sft", "accelerate_config"),
+                ("target", "sft", "accelerate_config")}
 
 
 def _resolve_paths(data: dict, folder: Path) -> dict:

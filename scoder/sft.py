@@ -5,7 +5,8 @@ so the loss falls on the completion only (TRL's completion_only_loss, on by defa
 the model's chat template renders both. A run writes `checkpoint-N/` folders (HF Trainer layout: the
 adapter or model, optimizer.pt, trainer_state.json) at `checkpoints` evenly spaced steps, the last at the
 final step; a killed run resumes from its newest checkpoint. Under `accelerate launch` the Trainer spreads
-the same run over several GPUs.
+the same run over several GPUs: data parallel by default, or sharded by the DeepSpeed ZeRO or FSDP config
+named in `accelerate_config` (recipes/accelerate/).
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ class SFTSettings:
     gradient_checkpointing: bool = False  # saves memory on large models; costs ~30% time (TRL turns it on by default)
     seed: int = 0
     processes: int = 1  # more: the run is started under `accelerate launch --num_processes N` (one per GPU)
+    accelerate_config: str | None = None  # an accelerate config file (recipes/accelerate/: ZeRO-2, ZeRO-3, FSDP) for that launch
+
 
     def __post_init__(self):
         if self.epochs <= 0 or self.learning_rate <= 0:
@@ -52,6 +55,8 @@ class SFTSettings:
             raise ValueError("batch_size, gradient_accumulation, max_length, checkpoints, lora_r and processes must be at least 1")
         if not 0 <= self.warmup_ratio < 1 or not 0 <= self.lora_dropout < 1:
             raise ValueError("warmup_ratio and lora_dropout must be in [0, 1)")
+        if self.accelerate_config is not None and not os.path.isfile(self.accelerate_config):
+            raise ValueError(f"accelerate_config: no such file {self.accelerate_config!r}")
 
 
 def total_steps(examples: int, settings: SFTSettings, devices: int = 1) -> int:
@@ -78,8 +83,13 @@ def train(model: str, examples: list[dict], output_dir: str | Path, settings: SF
     if not examples:
         raise ValueError("no training examples")
     output_dir = Path(output_dir)
-    if settings.processes > 1 and "WORLD_SIZE" not in os.environ:
+    if (settings.processes > 1 or settings.accelerate_config) and "WORLD_SIZE" not in os.environ:
         return _launch(model, examples, output_dir, settings)
+    return _train_here(model, examples, output_dir, settings, progress)
+
+
+def _train_here(model: str, examples: list[dict], output_dir: Path, settings: SFTSettings, progress: bool) -> list[Path]:
+    """This process's part of the run (all of it, unless started by `accelerate launch`)."""
     import torch
     from datasets import Dataset
     from transformers import TrainerCallback
@@ -95,7 +105,11 @@ def train(model: str, examples: list[dict], output_dir: str | Path, settings: SF
     tokenizer = load_tokenizer(source)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    network = load_causal_lm(source, dtype, device).train()
+    # Under `accelerate launch` every process would put a whole copy on the first GPU ("cuda" is cuda:0
+    # until the Trainer sets the device); from the CPU the Trainer (data parallel) or the DeepSpeed / FSDP
+    # engine moves or shards it onto each process's own GPU.
+    launched = "LOCAL_RANK" in os.environ
+    network = load_causal_lm(source, dtype, "cpu" if launched else device).train()
     devices = int(os.environ.get("WORLD_SIZE", "1"))
     save_at = set(checkpoint_steps(total_steps(len(examples), settings, devices), settings.checkpoints))
 
@@ -153,14 +167,20 @@ def _launch(model: str, examples: list[dict], output_dir: Path, settings: SFTSet
     output_dir.mkdir(parents=True, exist_ok=True)
     data = output_dir / "train.jsonl"
     data.write_text("".join(json.dumps(example) + "\n" for example in examples))
-    command = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(settings.processes),
-               "-m", "scoder.sft", model, str(data), str(output_dir), json.dumps(asdict(settings))]
+    command = launch_command(model, data, output_dir, settings)
     if subprocess.run(command).returncode != 0:
         raise RuntimeError(f"training under accelerate failed: {' '.join(command)}")
     return checkpoints_in(output_dir)
 
 
+def launch_command(model: str, data: Path, output_dir: Path, settings: SFTSettings) -> list[str]:
+    """`accelerate launch` of this module; the settings' process count overrides the config file's."""
+    config = ["--config_file", settings.accelerate_config] if settings.accelerate_config else []
+    return [sys.executable, "-m", "accelerate.commands.launch", *config, "--num_processes", str(settings.processes),
+            "-m", "scoder.sft", model, str(data), str(output_dir), json.dumps(asdict(settings))]
+
+
 if __name__ == "__main__":  # one process of a run started by _launch
     model_spec, data_path, folder, settings_json = sys.argv[1:5]
     rows = [json.loads(line) for line in Path(data_path).read_text().splitlines() if line.strip()]
-    train(model_spec, rows, folder, SFTSettings(**json.loads(settings_json)), progress=os.environ.get("LOCAL_RANK", "0") == "0")
+    _train_here(model_spec, rows, Path(folder), SFTSettings(**json.loads(settings_json)), progress=os.environ.get("LOCAL_RANK", "0") == "0")
