@@ -164,6 +164,9 @@ def _add_generation_arguments(parser, required: bool) -> None:
     parser.add_argument("--adapter", help="a LoRA adapter folder (hf: PEFT; vllm: a LoRA request)")
     parser.add_argument("--base-url", help="openai: the server's URL ending in /v1 (default: $OPENAI_BASE_URL)")
     parser.add_argument("--api", default="chat", choices=("chat", "completions"), help="openai: chat (default) or completions endpoint")
+    parser.add_argument("--tensor-parallel-size", type=int, default=1, help="vllm: GPUs one engine spans (default 1)")
+    parser.add_argument("--data-parallel-size", type=int, default=1,
+                        help="vllm: engines, each on its own tensor-parallel-size GPUs with a share of the prompts (default 1)")
 
 
 def _add_container_arguments(parser, image: str) -> None:
@@ -215,10 +218,14 @@ def _generate(args, progress: bool) -> dict:
     decoding = Decoding(args.n, args.temperature, args.top_p, args.max_new_tokens, args.seed, args.batch_size)
     if args.limit is not None and args.limit < 1:
         raise ValueError("--limit must be at least 1")
+    if args.backend != "vllm" and (args.tensor_parallel_size, args.data_parallel_size) != (1, 1):
+        raise ValueError("--tensor-parallel-size and --data-parallel-size are vllm options (--backend vllm)")
     if args.backend == "openai":
         options = {"base_url": args.base_url, "api": args.api}
     else:
         options = {"dtype": args.dtype, "base_prompt": args.base_prompt, "adapter": args.adapter}
+    if args.backend == "vllm":
+        options.update(tensor_parallel_size=args.tensor_parallel_size, data_parallel_size=args.data_parallel_size)
     build_prompts = _prompt_builder(args)
     backend = load_backend(args.backend, args.model, **options)
     return generate_samples(backend, build_prompts(backend.chat), decoding, args.output, args.limit, progress)

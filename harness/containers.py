@@ -28,7 +28,7 @@ SOURCE_ROOT = Path(__file__).resolve().parents[1]
 # Set inside every container (to its image): a `--container` command there runs in place.
 IN_CONTAINER_VARIABLE = "SCODER_CONTAINER"
 # Host variables a trusted (training, generation) container receives as they are.
-PASSED_VARIABLES = ("HF_TOKEN", "HF_HUB_OFFLINE", OFFLINE_VARIABLE, "OPENAI_BASE_URL", "OPENAI_API_KEY", "SCODER_VLLM_TP")
+PASSED_VARIABLES = ("HF_TOKEN", "HF_HUB_OFFLINE", OFFLINE_VARIABLE, "OPENAI_BASE_URL", "OPENAI_API_KEY")
 
 
 class ContainerError(RuntimeError):

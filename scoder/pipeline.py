@@ -267,8 +267,8 @@ def _evaluate_stage(recipe: Recipe, run_harness) -> Stage:
             samples, output = folder / f"{stem}.samples.jsonl", folder / f"{stem}.eval_results.json"
             data = (["--split", split] if split else []) + (["--data-dir", config["data_dir"]] if config["data_dir"] else [])
             # Two commands, as the sandbox that executes has no model and no network (see stage_exec).
-            generate = ["generate", "--benchmark", benchmark, *model, "--output", str(samples), "--backend", recipe.generation.backend,
-                        "--batch-size", str(recipe.generation.batch_size), "--no-progress", *data]
+            generate = ["generate", "--benchmark", benchmark, *model, "--output", str(samples), *recipe.generation.command_line(),
+                        "--no-progress", *data]
             generate += ["--limit", str(evaluation.limit)] if evaluation.limit else []
             generate += ["--max-new-tokens", str(evaluation.max_new_tokens)] if evaluation.max_new_tokens else []
             execute = ["eval", "--benchmark", benchmark, "--samples", str(samples), "--output", str(output), "--no-progress", *data]

@@ -29,11 +29,29 @@ class GenerationConfig:
     dtype: str = "auto"  # hf, vllm: auto is bf16 where the hardware computes in it
     batch_size: int = 8
     base_url: str | None = None  # openai: the server's URL ending in /v1
+    tensor_parallel_size: int = 1  # vllm: GPUs one engine spans
+    data_parallel_size: int = 1  # vllm: engines, each on its own GPUs with a share of the prompts
+
+    def __post_init__(self):
+        if min(self.tensor_parallel_size, self.data_parallel_size) < 1:
+            raise ValueError("tensor_parallel_size and data_parallel_size must be at least 1")
+        if self.backend != "vllm" and (self.tensor_parallel_size, self.data_parallel_size) != (1, 1):
+            raise ValueError("tensor_parallel_size and data_parallel_size need backend vllm")
 
     def options(self, adapter: str | None = None) -> dict:
         if self.backend == "openai":
             return {"base_url": self.base_url}
+        if self.backend == "vllm":
+            return {"dtype": self.dtype, "adapter": adapter, "tensor_parallel_size": self.tensor_parallel_size,
+                    "data_parallel_size": self.data_parallel_size}
         return {"dtype": self.dtype, "adapter": adapter}
+
+    def command_line(self) -> list[str]:
+        """The same settings as `scoder generate` options (the evaluate stage generates through it)."""
+        arguments = ["--backend", self.backend, "--batch-size", str(self.batch_size)]
+        if self.backend == "vllm":
+            arguments += ["--tensor-parallel-size", str(self.tensor_parallel_size), "--data-parallel-size", str(self.data_parallel_size)]
+        return arguments
 
 
 @dataclass(frozen=True)
