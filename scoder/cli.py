@@ -1,4 +1,4 @@
-"""The `scoder` command: the harness's commands plus `run RECIPE` for the method."""
+"""The `scoder` command: the harness's commands plus `run RECIPE` and `ablations RECIPES` for the method."""
 
 from __future__ import annotations
 
@@ -51,6 +51,24 @@ def run_recipe(path: str, run_dir: str | None, dry_run: bool, progress: bool, co
     return 0
 
 
+def add_ablations_command(commands):
+    ablations = commands.add_parser("ablations", help="run a recipe's ablation set as independent jobs, then compare them in one report")
+    ablations.add_argument("recipes", nargs="+", metavar="RECIPES", help="a folder of recipes (e.g. recipes/ablations) or recipe files")
+    ablations.add_argument("--main", help="the reference recipe (default: the one the recipes are all based on); it runs too")
+    ablations.add_argument("--jobs", type=int, default=1, help="recipes run at once (default 1)")
+    ablations.add_argument("--output", default=os.path.join("runs", "ablations"),
+                           help="run directories, logs/, report/ and ablations.json go here (default: runs/ablations)")
+    ablations.add_argument("--container", action=argparse.BooleanOptionalAction,
+                           help="run every stage in its pinned container (default: each recipe's containers.enabled)")
+
+    def handle(args) -> int:
+        from scoder.ablations import run_ablations
+
+        return run_ablations(args.recipes, args.output, args.jobs, args.container, args.main)
+
+    return handle
+
+
 def report_figures(run_dirs):
     """The method's plots for `scoder report` (imported only when a report is made)."""
     from scoder.iterations import figures
@@ -59,7 +77,7 @@ def report_figures(run_dirs):
 
 
 def main(argv: list[str] | None = None) -> int:
-    return harness_main(argv, extensions=[("run", add_run_command)], report_figures=report_figures)
+    return harness_main(argv, extensions=[("run", add_run_command), ("ablations", add_ablations_command)], report_figures=report_figures)
 
 
 if __name__ == "__main__":
