@@ -205,7 +205,8 @@ class RayPool:
     def close(self) -> None:
         ray = self.ray
         try:
-            ray.wait([actor.close.remote() for actor in self.actors], num_returns=len(self.actors), timeout=CLOSE_TIMEOUT_S)
+            if self.actors:
+                ray.wait([actor.close.remote() for actor in self.actors], num_returns=len(self.actors), timeout=CLOSE_TIMEOUT_S)
         finally:
             for actor in self.actors:
                 ray.kill(actor)
