@@ -28,7 +28,7 @@ settings() {
 # that version is not selected, hence the check).
 find_python() {
   local candidate
-  for candidate in "$(command -v "python$1" || true)" $(ls -r "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$1".*/bin/python"$1" 2>/dev/null); do
+  for candidate in "$(command -v "python$1" || true)" $(ls "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$1".*/bin/python"$1" 2>/dev/null | sort -rV); do
     if [ -n "$candidate" ] && "$candidate" -c pass 2>/dev/null; then echo "$candidate"; return; fi
   done
   echo "Python $1 not found (python$1 on PATH or a pyenv version)" >&2
