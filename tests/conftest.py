@@ -6,6 +6,11 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 
+# CI passes SCODER_DATA_DIR relative to the repository root; tests start `scoder` in other folders,
+# so the variable every subprocess inherits must be absolute.
+if os.environ.get("SCODER_DATA_DIR"):
+    os.environ["SCODER_DATA_DIR"] = str(Path(os.environ["SCODER_DATA_DIR"]).resolve())
+
 
 def _data_dir() -> Path:
     return Path(os.environ.get("SCODER_DATA_DIR") or SHARED / "benchmarks").resolve()
