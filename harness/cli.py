@@ -246,7 +246,7 @@ def _default_samples_path(args) -> str:
 
 def _eval(args) -> int:
     from harness.evaluate import EvalSettings, evaluate
-    from harness.report.tables import print_eval_summary
+    from harness.report.console import print_eval_summary
 
     benchmark = "livecodebench" if args.benchmark.lower() == "livecodebench" else get_benchmark(args.benchmark)
     progress = not args.no_progress and not os.environ.get("CI")
@@ -273,7 +273,7 @@ def _executor(args) -> Executor:
 
 def _eval_livecodebench(args, progress: bool) -> int:
     from harness.evaluate_livecodebench import LiveCodeBenchSettings, evaluate
-    from harness.report.tables import print_pass_at_k
+    from harness.report.console import print_pass_at_k
 
     if not args.samples:
         raise SamplesError("--samples is required")
@@ -288,7 +288,7 @@ def _eval_livecodebench(args, progress: bool) -> int:
 
 def _eval_bigcodebench(benchmark, args, progress: bool) -> int:
     from harness.evaluate_bigcodebench import BigCodeBenchSettings, evaluate
-    from harness.report.tables import print_pass_at_k
+    from harness.report.console import print_pass_at_k
 
     settings = BigCodeBenchSettings(args.version, args.split, not args.no_calibrate, args.parallel, args.isolation,
                                     executor=_executor(args))

@@ -249,6 +249,19 @@ def test_dockerfile_pins_its_base_image_and_installs_only_hashed_locks(role):
     assert f"docker build -f containers/{role}/Dockerfile -t {IMAGES[role]} ." in dockerfile.read_text()
 
 
+@pytest.mark.parametrize("role", sorted(IMAGES))
+def test_every_image_runs_the_harness_on_its_own_python(role):
+    """The runner starts `python -m harness.cli|scoder.cli` in every image: the project must be
+    installed into a virtualenv whose bin folder comes first on PATH (the bigcodebench image's base
+    Python is 3.10, which the harness does not run on)."""
+    steps = instructions((CONTAINERS / role / "Dockerfile").read_text())
+    project_pips = [command.split()[0] for keyword, arguments in steps if keyword == "RUN"
+                    for command in re.split(r"&&", arguments) if "pip install" in command and "--no-index" in command]
+    assert len(project_pips) == 1 and project_pips[0].endswith("/bin/pip"), project_pips
+    paths = [re.search(r"\bPATH=(\S+)", arguments) for keyword, arguments in steps if keyword == "ENV"]
+    assert [path[1] for path in paths if path][-1].split(":")[0] == str(Path(project_pips[0]).parent)
+
+
 @pytest.mark.parametrize("role", ["sandbox", "train", "vllm", "bigcodebench"])
 def test_images_run_as_a_non_root_user(role):
     users = [arguments for keyword, arguments in instructions((CONTAINERS / role / "Dockerfile").read_text()) if keyword == "USER"]

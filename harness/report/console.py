@@ -1,4 +1,4 @@
-"""Plain-text tables printed after a run."""
+"""Plain-text summaries printed to the console after an evaluation."""
 
 from __future__ import annotations
 
