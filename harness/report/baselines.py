@@ -25,14 +25,8 @@ from typing import Sequence
 import yaml
 
 from harness.benchmarks.livecodebench import parse_window_date
+from harness.report.model import BENCHMARKS, GREEDY
 
-BENCHMARKS = (
-    "humaneval", "humaneval+", "mbpp", "mbpp+",
-    "bigcodebench-full-complete", "bigcodebench-full-instruct",
-    "bigcodebench-hard-complete", "bigcodebench-hard-instruct",
-    "livecodebench",
-)
-DEFAULT_PROTOCOL = "greedy pass@1"
 BASELINES_DIR = Path(__file__).resolve().parents[2] / "results" / "baselines"
 
 _GROUP_FIELDS = {"source", "benchmark", "version", "protocol", "window", "note", "scores"}
@@ -42,7 +36,7 @@ _SCORE_FIELDS = {"value", "note"}
 @dataclass(frozen=True)
 class PublishedScore:
     model: str
-    benchmark: str  # one of BENCHMARKS
+    benchmark: str  # a key of BENCHMARKS
     version: str  # dataset version, or the LiveCodeBench release
     protocol: str
     value: float  # percent
@@ -103,7 +97,7 @@ def _group(group, where: str) -> list[tuple[str, PublishedScore]]:
         raise BaselineError(f"{where}: benchmark: unknown benchmark {benchmark!r}; known: {', '.join(BENCHMARKS)}")
     where = f"{where} ({benchmark})"
     source, version = _text(group, "source", where), _text(group, "version", where)
-    protocol = _text(group, "protocol", where) if "protocol" in group else DEFAULT_PROTOCOL
+    protocol = _text(group, "protocol", where) if "protocol" in group else GREEDY
     note = _text(group, "note", where) if "note" in group else ""
     window = _window(group, benchmark, where)
     scores = group.get("scores")
