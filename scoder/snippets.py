@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import json
 import os
 import random
 import sysconfig
@@ -26,6 +25,8 @@ import textwrap
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+
+from harness.jsonl import numbered_rows
 
 HUB_PREFIX = "hf:"
 
@@ -159,17 +160,8 @@ def file_snippets(path: Path, label: str) -> list[dict]:
 
 
 def jsonl_snippets(path: Path, field: str, label: str) -> list[dict]:
-    snippets = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except ValueError as error:
-                raise SnippetError(f"{path}:{number}: not a JSON line ({error})") from None
-            snippets.append(snippet_record(_text_field(row, field, f"{path}:{number}"), f"{label}:{number}"))
-    return snippets
+    return [snippet_record(_text_field(row, field, f"{path}:{number}"), f"{label}:{number}")
+            for number, row in numbered_rows(path, SnippetError)]
 
 
 def dataset_snippets(name: str, field: str, split: str) -> list[dict]:

@@ -30,6 +30,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from harness.benchmarks.data import DOWNLOAD_TIMEOUT_S, OFFLINE_VARIABLE, DataError, cache_dir, write_atomically
+from harness.jsonl import numbered_rows
 
 # ------------------------------------------------------------------------------------------ releases and data
 
@@ -284,15 +285,8 @@ def filter_by_date(problems: list[Problem], start_date: str | None = None, end_d
 
 
 def read_shard(path: Path) -> Iterator[Problem]:
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except ValueError as error:
-                raise DataError(f"{path}:{number}: not a JSON line ({error})") from None
-            yield Problem.from_row(row, f"{path}:{number}")
+    for number, row in numbered_rows(path, DataError):
+        yield Problem.from_row(row, f"{path}:{number}")
 
 
 def load_problems(
