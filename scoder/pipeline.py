@@ -297,7 +297,9 @@ def _results_body(recipe: Recipe):
         columns = [(benchmark, kind) for benchmark, kinds in scores.items() for kind in kinds]
         header = "| recipe | " + " | ".join(f"{benchmark} {kind}" for benchmark, kind in columns) + " |"
         row = f"| {recipe.name} | " + " | ".join(f"{scores[benchmark][kind]:.1f}" for benchmark, kind in columns) + " |"
-        data = [(name, manifest["summary"]) for name, manifest in stages_done.items() if name != "evaluate"]
+        # the evaluate stage's scores are the table above; its row keeps the rest (time, checkpoint)
+        data = [(name, {key: value for key, value in manifest["summary"].items() if key != "scores"})
+                for name, manifest in stages_done.items()]
         lines = [f"# {recipe.name}", "", recipe.description, "", "pass@1 (%), greedy"
                  + (f", first {recipe.evaluation.limit} tasks of each benchmark" if recipe.evaluation.limit else ""), "",
                  header, "|" + "---|" * (len(columns) + 1), row, "", "## Stages", "",

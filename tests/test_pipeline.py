@@ -67,6 +67,7 @@ def test_every_stage_ran_and_left_a_manifest(run):
     assert set(scores["humaneval+"]) == {"base", "plus"}
     table = (folder / "run" / "results" / "results.md").read_text()
     assert "| tiny |" in table and "humaneval+ plus" in table
+    assert all(f"| {stage} |" in table for stage in stages[:-1])  # each stage's time, the evaluation's too
 
 
 def test_a_rerun_skips_and_a_change_reruns_only_what_it_reaches(run):
