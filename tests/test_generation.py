@@ -126,8 +126,11 @@ def test_livecodebench_prompts_from_the_fixture_shards():
     assert livecodebench_prompts(problems, chat=False).format == "livecodebench-base-zero-shot"
 
 
-def test_an_unreachable_hub_model_gives_a_clear_error(monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+@pytest.mark.parametrize("variable", ["HF_HUB_OFFLINE", "SCODER_OFFLINE"])
+def test_an_unreachable_hub_model_gives_a_clear_error(monkeypatch, variable):
+    # set after the hub library was imported: the harness reads it at each load
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv(variable, "1")
     with pytest.raises(ModelError, match="cannot load 'no-such-org/no-such-model'.*offline"):
         load_tokenizer(resolve("no-such-org/no-such-model"))
     with pytest.raises(ModelError, match="no such model folder"):

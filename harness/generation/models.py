@@ -48,9 +48,14 @@ def resolve(spec: str) -> ModelSource:
     return ModelSource(spec, spec)
 
 
+def _offline() -> bool:
+    """Read at each load, not at import as huggingface_hub reads HF_HUB_OFFLINE: without it, a hub id on a
+    machine with no network fails only after the hub client's retries (46 s measured here)."""
+    return bool(os.environ.get("HF_HUB_OFFLINE") or os.environ.get("SCODER_OFFLINE"))
+
+
 def _hub_error(source: ModelSource, error: Exception) -> ModelError:
-    offline = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("SCODER_OFFLINE")
-    why = "offline mode is on" if offline else "the Hugging Face hub cannot be reached or has no such model"
+    why = "offline mode is on" if _offline() else "the Hugging Face hub cannot be reached or has no such model"
     return ModelError(f"cannot load {source.name!r}: it is not a local folder, not in the Hugging Face cache, and {why} "
                       f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}). Pass a local folder, "
                       f"a .gguf file, or the embedded model {EMBEDDED_DEFAULT!r}.")
@@ -60,7 +65,7 @@ def load_tokenizer(source: ModelSource):
     from transformers import AutoTokenizer
 
     try:
-        return AutoTokenizer.from_pretrained(source.location, gguf_file=source.gguf_file)
+        return AutoTokenizer.from_pretrained(source.location, gguf_file=source.gguf_file, local_files_only=_offline())
     except OSError as error:
         raise _hub_error(source, error) from None
 
@@ -79,7 +84,8 @@ def load_causal_lm(source: ModelSource, dtype, device: str):
     from transformers import AutoModelForCausalLM
 
     try:
-        model = AutoModelForCausalLM.from_pretrained(source.location, gguf_file=source.gguf_file, dtype=dtype)
+        model = AutoModelForCausalLM.from_pretrained(source.location, gguf_file=source.gguf_file, dtype=dtype,
+                                                     local_files_only=_offline())
     except OSError as error:
         raise _hub_error(source, error) from None
     if source.gguf_file:
