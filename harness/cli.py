@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None, extensions=(), report_figures=None) -> i
     export.add_argument("--output", required=True, help="folder for the submission files")
     export.add_argument("--model-name", help="the name to submit under (default: the samples' model, if it is a hub id)")
     export.add_argument("--allow-partial", action="store_true", help="also a run of part of a benchmark, labelled partial in the files")
-    export.add_argument("--lcb-dir", help="livecodebench: folder with the JSONL shards, for the problems' texts "
+    export.add_argument("--lcb-data", "--lcb-dir", dest="lcb_dir", help="livecodebench: folder with the JSONL shards or one JSONL(.gz) file, for the problems' texts "
                         f"(default: ${livecodebench.DATA_DIR_VARIABLE}, then the cache, then the hub)")
 
     handlers = {name: add(commands) for name, add in extensions}
@@ -145,7 +145,9 @@ def _add_benchmark_arguments(parser) -> None:
     lcb.add_argument("--release", default=livecodebench.DEFAULT_RELEASE, help="release_v1 ... release_v6, release_latest, or shards v1 ... v6, vA_vB")
     lcb.add_argument("--start-date", help="first contest date included (YYYY-MM-DD)")
     lcb.add_argument("--end-date", help="last contest date included (YYYY-MM-DD)")
-    lcb.add_argument("--lcb-dir", help=f"folder with the JSONL shards (default: ${livecodebench.DATA_DIR_VARIABLE}, then the cache, then the hub)")
+    lcb.add_argument("--lcb-data", "--lcb-dir", dest="lcb_dir",
+                     help="folder with the JSONL shards, or one JSONL(.gz) file of problems in the upstream row format "
+                          f"(default: ${livecodebench.DATA_DIR_VARIABLE}, then the cache, then the hub)")
 
 
 def _add_generation_arguments(parser, required: bool) -> None:

@@ -7,7 +7,9 @@ settings reuses them and a killed run resumes where it stopped.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
+import functools
 import hashlib
 import json
 import os
@@ -20,12 +22,12 @@ from harness import __version__
 from harness.benchmarks.data import write_atomically
 from harness.benchmarks.evalplus import EVALPLUS_GUARD, KINDS, Dataset, EvalPlusBenchmark, Problem
 from harness.execution import values
-from harness.execution.executor import Executor
-from harness.execution.function_calls import PASS, Digest, OutputJudge, Verdict
+from harness.execution.executor import Executor, run_alone
+from harness.execution.function_calls import PASS, Digest, OutputJudge, ReferenceRecorder, Verdict
 from harness.execution.limits import Limits, TimePolicy
 from harness.execution.pool import Run
 from harness.execution.sandbox import choose
-from harness.groundtruth import Expected, GroundTruth
+from harness.groundtruth import Expected, GroundTruth, reference_run
 from harness.journal import Journal
 from harness.metrics import mean_pass_at_k
 from harness.samples import Sample, SamplesError, read_samples
@@ -137,16 +139,50 @@ def _execute(dataset: Dataset, todo: dict, journal: Journal, settings: EvalSetti
             for kind in KINDS:
                 submit(key, kind, -sum(truth.get(task_id)[kind].seconds))
         verdicts: dict[str, dict[str, Verdict]] = {}
+        suspects: dict[str, dict[str, Verdict]] = {}
         bar = tqdm(total=len(todo), desc=f"{dataset.benchmark.name} samples", unit="sample", disable=not progress)
         for _ in range(len(todo) * len(KINDS)):
             (key, kind), judge = pool.next_result()
             verdicts.setdefault(key, {})[kind] = judge.verdict
             if len(verdicts[key]) == len(KINDS):
-                task_id = todo[key][0]
-                journal.append(key, _record(dataset.problems[task_id], verdicts.pop(key), protection))
+                finished = verdicts.pop(key)
+                if any(verdict.timed_out for verdict in finished.values()):
+                    suspects[key] = finished  # journaled once confirmed
+                else:
+                    journal.append(key, _record(dataset.problems[todo[key][0]], finished, protection))
                 bar.update()
         bar.close()
+        _confirm_timeouts(pool, suspects, todo, dataset, truth, settings, journal, protection, progress)
         return pool.restarts
+
+
+def _confirm_timeouts(pool, suspects: dict, todo: dict, dataset: Dataset, truth: GroundTruth, settings: EvalSettings,
+                      journal: Journal, protection: dict, progress: bool) -> None:
+    """A verdict decided by a clock is final only once confirmed. CPU time is not load-invariant (processes
+    on sibling hyperthreads slow each other down), so each timed-out run is repeated alone, right after the
+    reference solution was re-timed on the same inputs in the same conditions; the limits come from the
+    slower of its two timings, and the repeated run's verdict is the sample's."""
+    retimed: dict[tuple[str, str], Expected] = {}
+    bar = tqdm(total=len(suspects), desc="re-checking timeouts alone", unit="sample", disable=not progress or not suspects)
+    for key, verdicts in suspects.items():
+        task_id, solution = todo[key]
+        problem = dataset.problems[task_id]
+        rechecked = [kind for kind, verdict in verdicts.items() if verdict.timed_out]
+        for kind in rechecked:
+            if (task_id, kind) not in retimed:
+                retimed[task_id, kind] = _retime_reference(pool, problem, kind, truth.get(task_id)[kind])
+            run, make_judge = _run_for(problem, kind, solution, retimed[task_id, kind], settings)
+            verdicts[kind] = run_alone(pool, run, make_judge).verdict
+        journal.append(key, _record(problem, verdicts, protection, rechecked))
+        bar.update()
+    bar.close()
+
+
+def _retime_reference(pool, problem: Problem, kind: str, expected: Expected) -> Expected:
+    recorder = run_alone(pool, reference_run(problem, kind), functools.partial(ReferenceRecorder, len(problem.inputs[kind])))
+    if recorder.error is not None:  # it passed when the ground truth was computed: keep those times
+        return expected
+    return dataclasses.replace(expected, seconds=[max(old, new) for old, new in zip(expected.seconds, recorder.seconds)])
 
 
 def _run_for(problem: Problem, kind: str, solution: str, expected: Expected, settings: EvalSettings):
@@ -175,9 +211,10 @@ def _size(output: bytes | Digest) -> int:
     return output.size if isinstance(output, Digest) else len(output)
 
 
-def _record(problem: Problem, verdicts: dict[str, Verdict], protection: dict) -> dict:
+def _record(problem: Problem, verdicts: dict[str, Verdict], protection: dict, rechecked: list[str] = ()) -> dict:
     layers = [protection["isolation"]] + ["seccomp"] * protection["seccomp"] + ["landlock"] * bool(protection["landlock"])
-    record = {"isolation": "+".join(layers)}
+    record = {"isolation": "+".join(layers), "timeouts_rechecked": len(rechecked),
+              "timeouts_confirmed": sum(verdicts[kind].timed_out for kind in rechecked)}
     for kind, verdict in verdicts.items():
         failed = verdict.status != PASS and verdict.fail_index is not None
         record[f"{kind}_status"] = verdict.status
@@ -185,6 +222,13 @@ def _record(problem: Problem, verdicts: dict[str, Verdict], protection: dict) ->
         record[f"{kind}_error"] = verdict.reason
         record[f"{kind}_cpu_s"] = verdict.cpu_s
     return record
+
+
+def timeout_counts(records) -> dict:
+    """How many timed-out runs were re-checked alone, and how many of those timed out again."""
+    records = list(records)
+    return {"rechecked": sum(record.get("timeouts_rechecked", 0) for record in records),
+            "confirmed": sum(record.get("timeouts_confirmed", 0) for record in records)}
 
 
 def _assemble(dataset: Dataset, keyed, records: dict, missing: list[str], samples_path: Path, settings: EvalSettings) -> dict:
@@ -216,6 +260,7 @@ def _assemble(dataset: Dataset, keyed, records: dict, missing: list[str], sample
             "n_tasks": len(evaluated),
             "missing_tasks": missing,
             "isolation": sorted(isolation),
+            "timeouts": timeout_counts(records[sample_key(sample.task_id, solution)] for sample, solution in keyed),
             "time_policy": asdict(settings.time_policy),
             "limits": asdict(settings.limits.resolved()),
         },

@@ -22,10 +22,10 @@ from tqdm import tqdm
 from harness import __version__
 from harness.benchmarks import livecodebench as lcb
 from harness.benchmarks.data import write_atomically
-from harness.evaluate import default_output_path, journal_path, sample_key
+from harness.evaluate import default_output_path, journal_path, sample_key, timeout_counts
 from harness.execution import values
 from harness.execution.function_calls import PASS, TIMEOUT, OutputJudge
-from harness.execution.executor import Executor
+from harness.execution.executor import Executor, run_alone
 from harness.execution.limits import Limits
 from harness.execution.pool import Run
 from harness.execution.sandbox import choose
@@ -34,7 +34,7 @@ from harness.metrics import mean_pass_at_k
 from harness.samples import SamplesError, read_samples
 
 LCB_GUARD = {"attributes": {module: list(names) for module, names in lcb.DISABLED_ATTRIBUTES.items()},
-             "modules": list(lcb.BLOCKED_MODULES)}
+             "modules": list(lcb.BLOCKED_MODULES), "int_max_str_digits": lcb.INT_MAX_STR_DIGITS}
 # lcb_runner's error codes (testing_util): -1 compilation, -2 wrong answer, -3 time limit, -4 runtime error.
 OUTPUT_SLACK_BYTES = 64 << 20
 
@@ -95,7 +95,7 @@ def _record(judge: OutputJudge) -> dict:
     verdict = judge.verdict
     if verdict.status == PASS:
         code, message = 0, None
-    elif verdict.status == TIMEOUT or "Timed out" in (verdict.reason or ""):
+    elif verdict.timed_out:
         code, message = -3, "Time Limit Exceeded"
     elif verdict.reason == "wrong output":
         code, message = -2, "Wrong Answer"
@@ -141,14 +141,27 @@ def evaluate(
                 isolation = pool.describe()["isolation"]
                 tasks = ((key, *_task(problems[question_id], code, settings)) for key, (question_id, code) in todo.items())
                 bar = tqdm(total=len(todo), desc="livecodebench samples", unit="sample", disable=not progress)
+                suspects = []
                 for key, judge in pool.map(tasks):
-                    journal.append(key, dict(_record(judge), isolation=isolation))
+                    if judge.verdict.timed_out:
+                        suspects.append(key)  # journaled once confirmed
+                    else:
+                        journal.append(key, dict(_record(judge), isolation=isolation))
                     bar.update()
                 bar.close()
+                # As for evalplus (harness.evaluate._confirm_timeouts): a time-limit verdict is final once the run,
+                # repeated alone, times out again. The limits are fixed seconds here, so there is nothing to re-time.
+                for key in tqdm(suspects, desc="re-checking timeouts alone", unit="sample", disable=not progress or not suspects):
+                    question_id, code = todo[key]
+                    judge = run_alone(pool, *_task(problems[question_id], code, settings))
+                    journal.append(key, dict(_record(judge), isolation=isolation, timeouts_rechecked=1,
+                                             timeouts_confirmed=int(judge.verdict.timed_out)))
                 restarts = pool.restarts
     finally:
         journal.close()
     results = _assemble(problems, keyed, journal.records, samples_path, settings)
+    data_file = lcb.single_data_file(data_dir)
+    results["scoder"]["data_file"] = str(data_file) if data_file else None
     results["scoder"]["worker_restarts"] = restarts
     write_atomically(output_path, json.dumps(results, indent=1).encode())
     results["scoder"]["output"] = str(output_path)
@@ -187,6 +200,7 @@ def _assemble(problems: dict, keyed, records: dict, samples_path: Path, settings
             "n_tasks": len(evaluated),
             "missing_tasks": missing,
             "isolation": sorted({records[sample_key(sample.task_id, code)]["isolation"] for sample, code in keyed}),
+            "timeouts": timeout_counts(records[sample_key(sample.task_id, code)] for sample, code in keyed),
             "test_timeout_s": settings.test_timeout_s,
             "limits": asdict(settings.limits.resolved()),
         },

@@ -59,7 +59,7 @@ class GroundTruth:
             return
         problems = self.dataset.problems
         runs = [
-            ((task_id, kind), _reference_run(problems[task_id], kind), functools.partial(ReferenceRecorder, len(problems[task_id].inputs[kind])))
+            ((task_id, kind), reference_run(problems[task_id], kind), functools.partial(ReferenceRecorder, len(problems[task_id].inputs[kind])))
             for task_id in todo
             for kind in KINDS
         ]
@@ -90,7 +90,7 @@ def _store_output(output: bytes | Digest):
     return output.decode() if isinstance(output, bytes) else asdict(output)
 
 
-def _reference_run(problem: Problem, kind: str) -> Run:
+def reference_run(problem: Problem, kind: str) -> Run:
     # evalplus runs reference code with no memory limit (in its own process); some outputs are huge.
     all_memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     return Run(problem.reference_code, problem.entry_point, problem.inputs_lines[kind], None,

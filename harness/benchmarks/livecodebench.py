@@ -289,6 +289,12 @@ def read_shard(path: Path) -> Iterator[Problem]:
         yield Problem.from_row(row, f"{path}:{number}")
 
 
+def single_data_file(data_dir: str | os.PathLike | None = None) -> Path | None:
+    """The data source when it is one file rather than a folder of shards, else None."""
+    source = data_dir or os.environ.get(DATA_DIR_VARIABLE)
+    return Path(source) if source and Path(source).is_file() else None
+
+
 def load_problems(
     release: str = DEFAULT_RELEASE,
     start_date: str | None = None,
@@ -297,13 +303,17 @@ def load_problems(
     revision: str = PINNED_REVISION,
 ) -> list[Problem]:
     """The problems of a release inside the (inclusive) date window, sorted by question_id as lcb_runner's
-    scenario_router does. Rows outside the window are dropped while reading: shards are large."""
+    scenario_router does. Rows outside the window are dropped while reading: shards are large.
+
+    `data_dir` (else $SCODER_LCB_DIR) may also be one JSONL or JSONL.gz file of rows in the upstream format:
+    that file is then the whole problem set, and the release only names it."""
     shards = shards_for(release)
     start = parse_window_date(start_date) if start_date else None
     end = parse_window_date(end_date) if end_date else None
+    data_file = single_data_file(data_dir)
+    paths = [data_file] if data_file else (locate_shard(shard, revision, data_dir) for shard in shards)
     problems: dict[str, Problem] = {}
-    for shard in shards:
-        path = locate_shard(shard, revision, data_dir)
+    for path in paths:
         for problem in read_shard(path):
             if not _in_window(problem, start, end):
                 continue
@@ -339,13 +349,32 @@ _WRAPPER_NAME = "wrapped_function"  # testing_util.make_function
 # entered in the order mock enters stacked @patch decorators, bottom first: read/readlines/readline land on
 # the sys.stdin the program loaded with (the prelude's `from sys import *` bound it as `stdin`), then sys.stdin
 # becomes a fresh StringIO. Capturing's StringIO gets a close() that takes one argument, as upstream's does.
+# Threads: programs that run `threading.Thread(target=main).start()` (deep recursion on a big stack) print from
+# that thread. Upstream reads the captured output as soon as wrapped_function returns, which is when the main
+# thread gets the GIL back: one switch interval after start(), so a thread that needs more CPU than that prints
+# too late and fails (its official verdicts in ../shared/conformance/livecodebench: threads of 0.4-2.7 ms pass,
+# of 17.5 and 386 ms fail with empty output). Here the program's threads get exactly that interval, counted on
+# their own CPU clocks so that a busy machine does not shorten it; output is read after it or after they end.
 _STDIO_ENTRY = f'''
 
 def _lcb_stdio_entry(function):
     import sys
+    import threading
+    import time
     from contextlib import ExitStack
     from io import StringIO
     from unittest.mock import mock_open, patch
+
+    def let_threads_have_their_interval(interval=sys.getswitchinterval()):
+        for thread in threading.enumerate():
+            if thread is threading.current_thread() or thread.native_id is None:
+                continue
+            cpu_clock = (~thread.native_id << 3) | 6  # Linux: the thread's own CPU clock (scheduler time)
+            try:
+                while thread.is_alive() and time.clock_gettime(cpu_clock) < interval:
+                    thread.join(interval / 5)
+            except OSError:  # the thread ended: its clock is gone
+                pass
 
     def run(stdin_text):
         lines = iter(stdin_text.split("\\n"))
@@ -367,6 +396,7 @@ def _lcb_stdio_entry(function):
                     function()
                 except SystemExit:
                     pass
+                let_threads_have_their_interval()
         finally:
             sys.stdout = saved_stdout
         return captured.getvalue()
@@ -384,10 +414,11 @@ class PreparedProgram:
     """A program ready for the sandbox. The child runs it the way lcb_runner's evaluation process does:
 
     1. Before loading: apply DISABLED_ATTRIBUTES / BLOCKED_MODULES (testing_util.reliability_guard runs before
-       the program is compiled, so the prelude's `from builtins import *` copies exit = None), and give it a
+       the program is compiled, so the prelude's `from builtins import *` copies quit = None), and give it a
        sys.stdin opened on os.devnull and a sys.stdout that discards (a multiprocessing child's): the prelude
        binds `stdin` and `stdout` to them.
-    2. Load: namespace = {"__name__": MODULE_NAME}; exec(compile(text, ...), namespace) within TEST_TIMEOUT_S.
+    2. Load: namespace = {"__name__": MODULE_NAME}; exec(compile(text, ...), namespace) within TEST_TIMEOUT_S,
+       compiled with no compiler flags of the harness's (testing_util.py line 160 execs the text as it is).
        An exception here, or no namespace[ENTRY_NAME] afterwards, fails every test (upstream compile error).
     3. Take entry = namespace[ENTRY_NAME] once; for each test in order, stopping at the first failure, within
        TEST_TIMEOUT_S each:
@@ -534,9 +565,15 @@ def sample_timeout_s(test_count: int, test_timeout_s: int = TEST_TIMEOUT_S) -> i
 
 # testing_util.reliability_guard (called with maximum_memory_bytes=None: no memory limit), which runs before
 # the program loads: these attributes become None, these modules are unimportable (sys.modules[name] = None).
-# It also sets OMP_NUM_THREADS=1.
+# It also sets OMP_NUM_THREADS=1. Checked entry by entry against lcb_runner/evaluation/testing_util.py at
+# LiveCodeBench commit 15808c76 (lines 473-556):
+#   builtins: line 503 `# builtins.exit = None` is commented out, so exit() stays usable (it raises SystemExit,
+#             which call_method catches at line 140: what was printed before it is judged); quit (504) and
+#             help (548, through __builtins__["help"]) become None;
+#   os:       lines 510-536, fchdir listed twice upstream; shutil: 540-542; subprocess.Popen: 546;
+#   modules:  sys.modules[...] = None at lines 552-556.
 DISABLED_ATTRIBUTES = {
-    "builtins": ("exit", "quit", "help"),
+    "builtins": ("quit", "help"),
     "os": (
         "kill", "system", "putenv", "remove", "removedirs", "rmdir", "fchdir", "setuid", "fork", "forkpty",
         "killpg", "rename", "renames", "truncate", "replace", "unlink", "fchmod", "fchown", "chmod", "chown",
@@ -546,3 +583,6 @@ DISABLED_ATTRIBUTES = {
     "subprocess": ("Popen",),
 }
 BLOCKED_MODULES = ("ipdb", "joblib", "resource", "psutil", "tkinter")
+# compute_code_generation_metrics.py line 7 raises the interpreter's limit on int <-> str conversion for the
+# evaluating process, which the processes running programs inherit: printing a 10000-digit number works there.
+INT_MAX_STR_DIGITS = 50000

@@ -25,6 +25,12 @@ class Verdict:
     reason: str | None = None
     cpu_s: float = 0.0
 
+    @property
+    def timed_out(self) -> bool:
+        """Decided by a clock (an input's time limit, the run's budget or a backstop), or by a death that
+        evalplus also reports as a timeout: the verdicts a busy machine can flip, so they are re-checked."""
+        return self.status == TIMEOUT or (self.reason or "").startswith("TimeoutException")
+
 
 @dataclass(frozen=True)
 class Digest:

@@ -111,7 +111,9 @@ def _enter_limits(job: dict, report_fd: int, workdir: str, writable: list[str]) 
     os.closerange(3, report_fd)
     os.closerange(report_fd + 1, 65536)
     memory = job["memory_bytes"]
-    cpu_seconds = math.ceil(job["budget_cpu_s"]) + 1
+    # Only a backstop for a supervisor that could not act (a starved zygote): the per-input timers and then the
+    # supervisor's run budget decide first, with a wide margin, so SIGXCPU never decides a verdict.
+    cpu_seconds = math.ceil(2 * job["budget_cpu_s"]) + 5
     limits = {
         resource.RLIMIT_AS: memory,
         resource.RLIMIT_DATA: memory,
@@ -150,7 +152,7 @@ def _run_program(job: dict, inputs_line: bytes, report_fd: int) -> None:
         sys.stdin = open(os.devnull)
     namespace: dict = {"__name__": job["module_name"]} if job.get("module_name") else {}
     try:
-        exec(job["code"], namespace)
+        exec(compile_untrusted(job["code"]), namespace)
         function = namespace[job["entry_point"]]
     except BaseException as error:
         _report(report_fd, f"L {json.dumps(_describe(error))}")
@@ -181,6 +183,13 @@ def _run_program(job: dict, inputs_line: bytes, report_fd: int) -> None:
             return
         _report(report_fd, message)
     _report(report_fd, f"D {len(inputs)}")
+
+
+def compile_untrusted(source: str, filename: str = "<string>"):
+    """Compiles a program as the official evaluators' modules do: with no compiler flags of ours.
+    A bare exec(source) would inherit this module's `from __future__ import annotations`, under which a
+    signature naming List without importing it loads here and raises NameError under the official tools."""
+    return compile(source, filename, "exec", dont_inherit=True)
 
 
 def _output_message(index: int, spent: float, output, text_limit: int) -> str:
@@ -227,7 +236,7 @@ def _report(fd: int, line: str) -> None:
 def _apply_guard(guard: dict) -> None:
     """The Python-level restrictions the official evaluator applies before running a program (its
     reliability_guard; the lists come from the benchmark's module, see harness.benchmarks): named
-    attributes become None, named modules unimportable.
+    attributes become None, named modules unimportable, and the interpreter settings of its process.
 
     They are not the security boundary here (the sandbox, rlimits and seccomp are); they are kept
     because they decide verdicts: a program that calls open(), os.getcwd() or exit() fails in the
@@ -235,6 +244,8 @@ def _apply_guard(guard: dict) -> None:
     """
     faulthandler.disable()
     os.environ["OMP_NUM_THREADS"] = "1"
+    if guard.get("int_max_str_digits"):  # the official process's own setting, which its programs inherit
+        sys.set_int_max_str_digits(guard["int_max_str_digits"])
     for module_name, names in guard.get("attributes", {}).items():
         module = __import__(module_name)
         for name in names:

@@ -23,6 +23,7 @@ def print_eval_summary(results: dict, out=None) -> None:
     if meta["missing_tasks"]:
         shown = ", ".join(meta["missing_tasks"][:5]) + (" ..." if len(meta["missing_tasks"]) > 5 else "")
         print(f"warning: {len(meta['missing_tasks'])} tasks have no samples and are not scored: {shown}", file=out)
+    _print_timeouts(meta, out)
     print(f"results: {meta.get('output')}", file=out)
 
 
@@ -43,4 +44,12 @@ def print_pass_at_k(title: str, results: dict, out=None) -> None:
     if meta["missing_tasks"]:
         shown = ", ".join(meta["missing_tasks"][:5]) + (" ..." if len(meta["missing_tasks"]) > 5 else "")
         print(f"warning: {len(meta['missing_tasks'])} tasks have no samples and are not scored: {shown}", file=out)
+    _print_timeouts(meta, out)
     print(f"results: {meta.get('output')}", file=out)
+
+
+def _print_timeouts(meta: dict, out) -> None:
+    timeouts = meta.get("timeouts")
+    if timeouts and timeouts["rechecked"]:
+        print(f"timeouts: {timeouts['rechecked']} re-checked alone, {timeouts['confirmed']} confirmed "
+              f"({timeouts['rechecked'] - timeouts['confirmed']} finished in time on the second run)", file=out)
