@@ -5,6 +5,7 @@ the CLI, and programs that try to cheat the comparison."""
 from __future__ import annotations
 
 import json
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -64,6 +65,33 @@ def test_right_and_wrong_programs_of_both_styles(tmp_path, settings):
     assert by_code[WRONG["9004"]]["error_code"] == -3 and by_code[WRONG["9001"]]["error_code"] == -2
     assert results["pass_at_k"] == {"pass@1": 0.5}
     assert results["scoder"]["worker_restarts"] == 0
+    assert results["scoder"]["timeouts"] == {"rechecked": 1, "confirmed": 1}  # the endless loop, run again alone
+
+
+# Programs whose verdict depends on what lcb_runner's evaluating process is like (testing_util.py and
+# compute_code_generation_metrics.py at LiveCodeBench 15808c76; harness.benchmarks.livecodebench cites the lines).
+SUM = "n = int(input())\nvalues = list(map(int, input().split()))\n"
+UPSTREAM_VERDICTS = [
+    (SUM + "print(sum(values))\nexit()\nprint('never')\n", "pass"),  # builtins.exit is left usable: SystemExit is caught
+    (SUM + "print(sum(values))\nquit()\n", "fail"),  # quit is None: calling it is a runtime error
+    # str() of a 5001-digit int: the evaluating process allows 50000 digits, the interpreter's default 4300
+    (SUM + "big = 10 ** 5000\nprint(int(str(big + sum(values))) - big)\n", "pass"),
+    # A thread that needs less than one GIL switch interval prints before the output is read ...
+    ("import threading\ndef main():\n" + textwrap.indent(SUM + "print(sum(values))\n", "    ")
+     + "threading.Thread(target=main).start()\n", "pass"),
+    # ... one that needs far more prints too late: upstream reads the output when the main thread returns.
+    ("import threading\ndef main():\n" + textwrap.indent(SUM + "for _ in range(3_000_000):\n    pass\nprint(sum(values))\n", "    ")
+     + "threading.Thread(target=main).start()\n", "fail"),
+]
+
+
+def test_programs_get_the_verdict_lcb_runner_gives_them(tmp_path, settings):
+    samples = tmp_path / "s.jsonl"
+    samples.write_text("".join(json.dumps({"task_id": "9002_A", "solution": code}) + "\n" for code, _ in UPSTREAM_VERDICTS))
+    results = evaluate(samples, tmp_path / "out.json", str(FIXTURES), settings, progress=False)
+    assert [entry["status"] for entry in results["eval"]["9002_A"]] == [verdict for _, verdict in UPSTREAM_VERDICTS]
+    quit_call, slow_thread = results["eval"]["9002_A"][1], results["eval"]["9002_A"][4]
+    assert (quit_call["error_code"], slow_thread["error_code"]) == (-4, -2)
 
 
 def test_programs_that_cheat_do_not_pass(tmp_path, settings):
