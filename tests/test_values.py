@@ -1,6 +1,8 @@
 """The value transport: what a program returns must arrive as the same plain value, or as nothing equal."""
 
 import math
+from decimal import Decimal
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -12,6 +14,7 @@ from harness.execution import values
     None, True, False, 0, -7, 2**70, 10**5000, 1.5, -0.0, math.inf, "", "é\udc80", [1, "a", None],
     (1, 2.5), (), [(1, "a"), (2, "b")], ((1, 2), (3, 4)), {1: (2,), "k": [3]}, {(1, 2): {3}},
     {1, 2}, frozenset({"a"}), b"\x00bytes", bytearray(b"ab"), 3 + 4j, [[[]]], [(1, [2])],
+    Decimal("1.50"), Decimal("-Infinity"), Fraction(1, 3), Fraction(2**20000 + 1, 3), [Decimal(3), (Fraction(1, 2),)],
 ], ids=lambda value: type(value).__name__)
 def test_round_trip_keeps_value_and_type(value):
     decoded = values.decode(values.encode(value))
@@ -35,6 +38,22 @@ def test_lying_eq_becomes_opaque_and_equal_to_nothing():
     decoded = values.decode(values.encode(AlwaysEqual()))
     assert isinstance(decoded, values.Opaque)
     assert decoded != decoded and not (decoded == 1) and not (decoded == [])
+
+
+def test_exact_numbers_compare_as_the_official_evaluators_compare_them():
+    # evalplus and lcb_runner compare with ==, where Decimal(3) == 3 and Fraction(1, 2) == 0.5.
+    assert values.decode(values.encode(Decimal(3))) == 3
+    assert values.decode(values.encode([Fraction(1, 2)])) == [0.5]
+
+    class Lying(Decimal):
+        def __eq__(self, other):
+            return True
+
+    assert isinstance(values.decode(values.encode(Lying(3))), values.Opaque)
+    with pytest.raises(ValueError):
+        values.decode('{"__t":"fraction","n":1,"d":0}')
+    with pytest.raises(ValueError):
+        values.decode('{"__t":"decimal","v":"%s"}' % ("9" * 200_000))
 
 
 def test_subclasses_keep_builtin_equality_but_not_type():

@@ -4,7 +4,8 @@ JSON arrays are lists and scalars are themselves; every other type travels as a 
 {"__t": tag, ...}, so tuples stay tuples, dict keys keep their types and sets stay sets. Objects of
 any other type become "opaque" and never compare equal to anything, so a program cannot pass by
 returning an object whose __eq__ lies. Decoding only ever builds builtin types (and numpy arrays
-from plain lists with a whitelisted dtype), so nothing the sandbox sends can run code here.
+from plain lists with a whitelisted dtype, and the standard library's Decimal and Fraction, whose
+equality with numbers the official evaluators' == honours), so nothing the sandbox sends can run code here.
 
 This module is imported inside the sandbox: standard library only, numpy when present.
 """
@@ -12,6 +13,8 @@ This module is imported inside the sandbox: standard library only, numpy when pr
 from __future__ import annotations
 
 import base64
+import decimal
+import fractions
 import itertools
 import json
 import sys
@@ -21,6 +24,10 @@ _SCALARS = (str, int, float, bool, type(None))
 # Integers this long would hit Python's 4300-digit str() limit; hex is exempt from it.
 _LONG_INT_BITS = 12000
 _NUMPY_KINDS = "biufcUS"  # bool, ints, floats, complex, unicode and byte strings
+# Exact numbers larger than these are not decoded (the comparison then fails): a Fraction is normalised with
+# a gcd on arrival, and no real output comes near them.
+_MAX_DECIMAL_CHARS = 100_000
+_MAX_FRACTION_BITS = 1 << 20
 
 
 class Opaque:
@@ -113,6 +120,10 @@ def _tagged(value, depth: int):
             return _tagged_builtin(value, base, depth, subclass=kind is not base)
     if kind is bytearray:
         return {TAG: "bytearray", "b64": base64.b64encode(bytes(value)).decode()}
+    if kind is decimal.Decimal:
+        return {TAG: "decimal", "v": str(value)}  # exact, NaN and Infinity included
+    if kind is fractions.Fraction:
+        return {TAG: "fraction", "n": _tagged(value.numerator, depth + 1), "d": _tagged(value.denominator, depth + 1)}
     return {TAG: "opaque", "type": _type_name(kind)}
 
 
@@ -188,6 +199,17 @@ def _revive(obj: dict):
         return (_MARKERS["complex"] if sub else complex)(obj["re"], obj["im"])
     if tag in ("ndarray", "npscalar"):
         return _revive_numpy(obj)
+    if tag == "decimal":
+        text = obj["v"]
+        if type(text) is not str or len(text) > _MAX_DECIMAL_CHARS:
+            raise ValueError("a Decimal too long to compare")
+        return decimal.Decimal(text)
+    if tag == "fraction":
+        numerator, denominator = obj["n"], obj["d"]
+        if type(numerator) is not int or type(denominator) is not int or denominator <= 0 \
+                or max(numerator.bit_length(), denominator.bit_length()) > _MAX_FRACTION_BITS:
+            raise ValueError("not a Fraction this harness compares")
+        return fractions.Fraction(numerator, denominator)
     if tag == "opaque":
         return Opaque(str(obj.get("type")))
     raise ValueError(f"unknown value tag {tag!r}")
