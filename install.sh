@@ -26,6 +26,19 @@ if [ "${1:-}" = "--dev" ] && ! { command -v chromium && command -v tesseract; } 
     || echo "note: chromium and tesseract-ocr are not installed and cannot be installed here; the HTML report's browser test is skipped" >&2
 fi
 
+# The container tests build and start real images: Debian's podman (rootful, with runc; catatonit is the init
+# that `init=True` asks for) answers the Docker SDK, mmdebstrap makes a base image where no registry answers.
+# Root here cannot raise rlimits, so containers get explicit ones (without them every start fails).
+if [ "${1:-}" = "--dev" ] && ! command -v podman >/dev/null 2>&1; then
+  apt_install podman runc catatonit mmdebstrap \
+    || echo "note: podman cannot be installed here; the tests that start real containers are skipped" >&2
+fi
+if [ "${1:-}" = "--dev" ] && command -v podman >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && [ ! -f /etc/containers/containers.conf.d/scoder.conf ]; then
+  mkdir -p /etc/containers/containers.conf.d
+  printf '[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]\n[engine]\nruntime = "runc"\n' \
+    > /etc/containers/containers.conf.d/scoder.conf
+fi
+
 python=$(command -v python3.11 || command -v python3)
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 # Every package from one hashed lock (containers/local: the [dev] extra, which contains [train] and

@@ -11,8 +11,13 @@ runs is this checkout's (mounted and put first on PYTHONPATH); the image pins ev
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
+import re
+import signal
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,15 +25,27 @@ from harness.benchmarks import get_benchmark
 from harness.benchmarks.data import DATA_DIR_VARIABLE, OFFLINE_VARIABLE, cache_dir
 from harness.benchmarks.livecodebench import DATA_DIR_VARIABLE as LCB_DIR_VARIABLE
 
-# role -> default image (containers/<role>/Dockerfile; a recipe or --image may name another)
-IMAGES = {"train": "scoder-train", "vllm": "scoder-vllm", "sandbox": "scoder-sandbox", "bigcodebench": "scoder-bigcodebench"}
+# The image roles, each built from containers/<role>/Dockerfile by containers/build.sh (a recipe or --image
+# may name another image).
+ROLES = ("train", "vllm", "sandbox", "bigcodebench")
 # Roles that execute untrusted programs: no network, no capabilities, read-only root, no GPU.
 ISOLATED_ROLES = ("sandbox", "bigcodebench")
 SOURCE_ROOT = Path(__file__).resolve().parents[1]
+_LOCK_FILES = re.compile(r"containers/\S*\.lock")
 # Set inside every container (to its image): a `--container` command there runs in place.
 IN_CONTAINER_VARIABLE = "SCODER_CONTAINER"
 # Host variables a trusted (training, generation) container receives as they are.
 PASSED_VARIABLES = ("HF_TOKEN", "HF_HUB_OFFLINE", OFFLINE_VARIABLE, "OPENAI_BASE_URL", "OPENAI_API_KEY")
+
+
+def image_name(role: str, source_root: Path = SOURCE_ROOT) -> str:
+    """scoder-<role>:<first 12 hex of the sha256 of its Dockerfile and of the lock files it copies>, the tag
+    containers/build.sh gives it: a changed lock or Dockerfile names a new image, never a stale one."""
+    dockerfile = (source_root / "containers" / role / "Dockerfile").read_bytes()
+    digest = hashlib.sha256(dockerfile)
+    for lock in sorted(set(_LOCK_FILES.findall(dockerfile.decode()))):
+        digest.update((source_root / lock).read_bytes())
+    return f"scoder-{role}:{digest.hexdigest()[:12]}"
 
 
 class ContainerError(RuntimeError):
@@ -48,17 +65,17 @@ def _check_gpus(gpus: int | str) -> None:
 class ContainerConfig:
     """A recipe's `containers:` field; `--container` turns it on from the command line."""
     enabled: bool = False
-    images: dict[str, str] = field(default_factory=dict)  # role -> image, over IMAGES
+    images: dict[str, str] = field(default_factory=dict)  # role -> image, over image_name(role)
     gpus: int | str = "all"  # for the train and vllm roles: all, none, a count, or device=0,1
 
     def __post_init__(self):
-        unknown = sorted(set(self.images) - set(IMAGES))
+        unknown = sorted(set(self.images) - set(ROLES))
         if unknown:
-            raise ValueError(f"images: unknown role {', '.join(map(repr, unknown))}; the roles are {', '.join(IMAGES)}")
+            raise ValueError(f"images: unknown role {', '.join(map(repr, unknown))}; the roles are {', '.join(ROLES)}")
         _check_gpus(self.gpus)
 
     def image(self, role: str) -> str:
-        return self.images.get(role, IMAGES[role])
+        return self.images.get(role) or image_name(role)
 
 
 def caller_user() -> str:
@@ -78,8 +95,8 @@ class ContainerSpec:
     environment: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self):
-        if self.role not in IMAGES:
-            raise ValueError(f"unknown container role {self.role!r}; the roles are {', '.join(IMAGES)}")
+        if self.role not in ROLES:
+            raise ValueError(f"unknown container role {self.role!r}; the roles are {', '.join(ROLES)}")
         _check_gpus(self.gpus)
         if self.role in ISOLATED_ROLES and self.gpus != "none":
             raise ValueError(f"the {self.role} role runs untrusted programs and gets no GPU")
@@ -150,11 +167,30 @@ def docker_arguments(spec: ContainerSpec) -> dict:
                      security_opt=["no-new-privileges"], device_requests=_device_requests(spec.gpus, DeviceRequest))
     if spec.role in ISOLATED_ROLES:
         arguments.update(network_mode="none", cap_drop=["ALL"], read_only=True, tmpfs={"/tmp": "rw,nosuid,nodev"})
+        if not runs_as_root(spec):
+            # The engine's masked /proc paths keep bubblewrap from mounting a /proc of its own, and the harness
+            # would fall back to a weaker layer; unmasked they are harmless to a user that owns none of them
+            # (never for uid 0, which may write the host's sysctls through them).
+            arguments["security_opt"].append("systempaths=unconfined")
     else:
         # torch and vLLM pass tensors between processes through shared memory; vLLM's Docker guide
         # (docs.vllm.ai, "Deploying with Docker") asks for --ipc=host or a large --shm-size.
         arguments["ipc_mode"] = "host"
     return arguments
+
+
+def runs_as_root(spec: ContainerSpec) -> bool:
+    return spec.user.split(":")[0] in ("0", "root")
+
+
+def isolation_warning(spec: ContainerSpec) -> str | None:
+    """Why programs in this container get a weaker sandbox than a host run would, if they do."""
+    if spec.role not in ISOLATED_ROLES or not runs_as_root(spec):
+        return None
+    return ("warning: the container runs as uid 0 (the caller's), and without CAP_SETFCAP, which it does not get, "
+            "uid 0 cannot create the user namespace bubblewrap needs: programs run in the process layer inside the "
+            "container (rlimits, seccomp, Landlock, the container's own isolation), weaker than bubblewrap on this host. "
+            "Run scoder as a non-root user for bubblewrap inside the container.")
 
 
 def _device_requests(gpus: int | str, DeviceRequest) -> list:
@@ -193,17 +229,21 @@ def run_in_container(spec: ContainerSpec, client=None, output=None) -> int:
     try:
         image = client.images.get(spec.image)
     except docker.errors.ImageNotFound:
-        raise ContainerError(f"no image {spec.image!r} on this engine: build it as containers/README.md says, "
+        raise ContainerError(f"no image {spec.image!r} on this engine: build it with containers/build.sh {spec.role}, "
                              "or name another (a recipe's containers.images, or --image)") from None
     print(f"[container] {spec.role}: {spec.image} ({image.id[:19]}) as {spec.user}: {' '.join(spec.command)}", flush=True)
+    warning = isolation_warning(spec)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
     container = None
     try:
-        container = client.containers.create(**docker_arguments(spec))
-        container.start()
-        for chunk in container.logs(stream=True, follow=True):
-            output.write(chunk)
-            output.flush()
-        return container.wait()["StatusCode"]
+        with _termination_interrupts():
+            container = client.containers.create(**docker_arguments(spec))
+            container.start()
+            for chunk in container.logs(stream=True, follow=True):
+                output.write(chunk)
+                output.flush()
+            return container.wait()["StatusCode"]
     except docker.errors.APIError as error:
         # The GPU request is checked when the container starts: name what is missing.
         hint = " (GPUs need the NVIDIA Container Toolkit on the host, or gpus: none)" if "device driver" in str(error) else ""
@@ -211,3 +251,21 @@ def run_in_container(spec: ContainerSpec, client=None, output=None) -> int:
     finally:
         if container is not None:
             container.remove(force=True)
+
+
+@contextlib.contextmanager
+def _termination_interrupts():
+    """SIGTERM (a CI timeout, `kill`) interrupts the run as Ctrl-C does, so that the container is removed on the
+    way out instead of outliving this process. Signal handlers belong to the main thread; elsewhere nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

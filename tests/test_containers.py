@@ -20,12 +20,14 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
+from harness import containers
+
 ROOT = Path(__file__).resolve().parents[1]
 CONTAINERS = ROOT / "containers"
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 PROJECT_NAME = canonicalize_name(PROJECT["project"]["name"])
 
-IMAGES = {"train": "scoder-train", "vllm": "scoder-vllm", "sandbox": "scoder-sandbox", "bigcodebench": "scoder-bigcodebench"}
+ROLES = containers.ROLES
 LOCKS = sorted(path.parent.name for path in CONTAINERS.glob("*/requirements.lock"))
 # What issue 7 asks each role's lock to hold, beyond what its requirements.in says.
 ROLE_EXTRAS = {"train": {"train"}, "vllm": {"vllm"}, "sandbox": set(), "local": {"dev"}}
@@ -134,10 +136,13 @@ def pip_install_problems(arguments: list[str], lock_at: dict[str, Path], project
 
 def dockerfile_problems(text: str) -> list[str]:
     """Every unpinned base image and every pip install not from a hashed lock, in a Dockerfile's text."""
-    problems, lock_at, project_paths = [], {}, set()
+    problems, lock_at, project_paths, build_arguments = [], {}, set(), {}
     for keyword, arguments in instructions(text):
-        if keyword == "FROM":
-            image = arguments.split()[0]
+        if keyword == "ARG" and "=" in arguments:  # the default is what a plain build uses
+            name, _, default = arguments.partition("=")
+            build_arguments[name.strip()] = default.strip()
+        elif keyword == "FROM":
+            image = re.sub(r"\$\{(\w+)\}", lambda match: build_arguments.get(match[1], match[0]), arguments.split()[0])
             name, _, digest = image.partition("@")
             tag = name.rpartition("/")[2].partition(":")[2]
             if not re.fullmatch(r"sha256:[0-9a-f]{64}", digest):
@@ -237,7 +242,7 @@ def test_the_dockerfile_checker_flags_every_unpinned_install(fake, expected):
 
 # ---- the real Dockerfiles and install.sh --------------------------------------------------------
 
-@pytest.mark.parametrize("role", sorted(IMAGES))
+@pytest.mark.parametrize("role", sorted(ROLES))
 def test_dockerfile_pins_its_base_image_and_installs_only_hashed_locks(role):
     dockerfile = CONTAINERS / role / "Dockerfile"
     assert dockerfile_problems(dockerfile.read_text()) == []
@@ -246,10 +251,29 @@ def test_dockerfile_pins_its_base_image_and_installs_only_hashed_locks(role):
     # the role's own lock is installed, and the image name is the one the container runner uses
     copied = [arguments.split()[0] for keyword, arguments in steps if keyword == "COPY"]
     assert f"containers/{role}/requirements.lock" in copied
-    assert f"docker build -f containers/{role}/Dockerfile -t {IMAGES[role]} ." in dockerfile.read_text()
+    assert f"containers/build.sh {role}" in dockerfile.read_text()
 
 
-@pytest.mark.parametrize("role", sorted(IMAGES))
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_build_sh_tags_images_with_the_name_the_runner_starts(role):
+    """containers/build.sh and harness.containers.image_name compute the tag apart (bash and Python): they agree,
+    and the tag changes with the Dockerfile and with every lock the Dockerfile copies."""
+    tag = subprocess.run(["bash", "-c", f"source <(sed -n '/^image_tag()/,/^}}/p' containers/build.sh) && image_tag {role}"],
+                         cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    assert containers.image_name(role) == f"scoder-{role}:{tag}" and re.fullmatch(r"[0-9a-f]{12}", tag)
+
+
+def test_image_names_follow_their_lock_files(tmp_path):
+    import shutil
+
+    shutil.copytree(CONTAINERS, tmp_path / "containers")
+    before = containers.image_name("bigcodebench", tmp_path)
+    with open(tmp_path / "containers" / "sandbox" / "requirements.lock", "a") as lock:  # copied by the bigcodebench image too
+        lock.write("# changed\n")
+    assert containers.image_name("bigcodebench", tmp_path) != before
+
+
+@pytest.mark.parametrize("role", sorted(ROLES))
 def test_every_image_runs_the_harness_on_its_own_python(role):
     """The runner starts `python -m harness.cli|scoder.cli` in every image: the project must be
     installed into a virtualenv whose bin folder comes first on PATH (the bigcodebench image's base

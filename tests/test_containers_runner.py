@@ -28,6 +28,7 @@ from harness.containers import ContainerConfig, ContainerError, ContainerSpec, p
 REPO = Path(__file__).resolve().parents[1]
 API_VERSION = "1.44"  # Docker Engine 25; any version docker-py supports builds the same create request
 NO_ENGINE = "unix:///nonexistent/docker.sock"
+SANDBOX, TRAIN = containers.image_name("sandbox"), containers.image_name("train")
 
 
 class _StreamBody(io.BytesIO):
@@ -43,7 +44,7 @@ class StandInEngine(requests.adapters.BaseAdapter):
     """Answers the Engine API calls that run_in_container makes (inspect image, create, inspect,
     start, logs, wait, remove) and records each request. Stand-in data, since no engine runs here."""
 
-    def __init__(self, exit_code: int = 0, stdout: bytes = b"", stderr: bytes = b"", images=("scoder-sandbox", "scoder-train")):
+    def __init__(self, exit_code: int = 0, stdout: bytes = b"", stderr: bytes = b"", images=(SANDBOX, TRAIN)):
         super().__init__()
         self.exit_code, self.stdout, self.stderr, self.images = exit_code, stdout, stderr, images
         self.calls: list[tuple[str, str]] = []
@@ -121,11 +122,11 @@ def test_sandbox_container_has_no_network_no_capabilities_and_read_only_inputs(t
     assert host["NetworkMode"] == "none" and host["CapDrop"] == ["ALL"] and host["ReadonlyRootfs"] is True
     assert host["SecurityOpt"] == ["no-new-privileges"] and "/tmp" in host["Tmpfs"]
     assert not host.get("DeviceRequests") and host.get("IpcMode") != "host"
-    assert created["Image"] == "scoder-sandbox" and created["WorkingDir"] == os.getcwd()
+    assert created["Image"] == SANDBOX and created["WorkingDir"] == os.getcwd()
     assert created["Cmd"] == ["python", "-m", "harness.cli", "eval", "--benchmark", "humaneval+"]
     env = dict(item.split("=", 1) for item in created["Env"])
     assert env["SCODER_OFFLINE"] == "1" and env["PYTHONPATH"] == str(REPO) and env["SCODER_CACHE_DIR"] == str(cache)
-    assert env[containers.IN_CONTAINER_VARIABLE] == "scoder-sandbox"
+    assert env[containers.IN_CONTAINER_VARIABLE] == SANDBOX
 
 
 def test_outputs_are_owned_by_the_caller(tmp_path, cache):
@@ -159,7 +160,7 @@ def test_training_container_asks_for_gpus_and_keeps_the_network(tmp_path, cache,
 def test_gpus_none_and_the_sandbox_never_get_a_device(tmp_path, cache):
     assert not sent_to_engine(python_spec("harness.cli", [], "vllm", ContainerConfig(gpus="none"), [tmp_path]))["HostConfig"].get("DeviceRequests")
     with pytest.raises(ValueError, match="no GPU"):
-        ContainerSpec("scoder-sandbox", ("true",), "sandbox", gpus="all")
+        ContainerSpec(SANDBOX, ("true",), "sandbox", gpus="all")
 
 
 def test_a_path_asked_writable_and_read_only_is_mounted_once_writable(tmp_path, cache):
@@ -182,7 +183,7 @@ def test_run_streams_output_returns_the_exit_code_and_removes_the_container(tmp_
 def test_a_missing_image_says_how_to_build_it(tmp_path, cache):
     engine = StandInEngine(images=())
     spec = python_spec("harness.cli", ["eval"], "bigcodebench", ContainerConfig(images={"bigcodebench": "mine:1"}), [tmp_path])
-    with pytest.raises(ContainerError, match="no image 'mine:1'.*containers/README.md"):
+    with pytest.raises(ContainerError, match="no image 'mine:1'.*containers/build.sh bigcodebench"):
         run_in_container(spec, client_with(engine))
     assert ("POST", "/containers/create") not in engine.calls
 
@@ -229,8 +230,8 @@ def test_dry_run_shows_each_stage_image_and_the_host_path_stays(tmp_path):
     plan = scoder("run", str(recipe), "--dry-run", "--run-dir", str(tmp_path / "run"))
     assert plan.returncode == 0, plan.stderr
     lines = {line.split()[1]: line for line in plan.stdout.splitlines()[1:]}
-    assert lines["coldstart"].endswith("[scoder-train]") and lines["iteration-1/sample"].endswith("[scoder-train]")
-    assert lines["evaluate"].endswith("[scoder-train, then scoder-sandbox:0.1.0]")
+    assert lines["coldstart"].endswith(f"[{TRAIN}]") and lines["iteration-1/sample"].endswith(f"[{TRAIN}]")
+    assert lines["evaluate"].endswith(f"[{TRAIN}, then scoder-sandbox:0.1.0]")
     host = scoder("run", str(recipe), "--dry-run", "--no-container", "--run-dir", str(tmp_path / "run"))
     assert host.returncode == 0 and "in containers" not in host.stdout and "[scoder" not in host.stdout
 
@@ -255,7 +256,7 @@ def test_recipe_images_and_gpus_reach_the_specs(tmp_path):
     from scoder.recipe import load_recipe
 
     recipe = load_recipe(write_recipe(tmp_path, "containers: {enabled: true, images: {vllm: 'registry/vllm@sha256:00'}, gpus: 4}\n"))
-    assert recipe.containers.image("vllm") == "registry/vllm@sha256:00" and recipe.containers.image("train") == "scoder-train"
+    assert recipe.containers.image("vllm") == "registry/vllm@sha256:00" and recipe.containers.image("train") == TRAIN
     spec = python_spec("harness.cli", [], "vllm", recipe.containers, [tmp_path])
     assert spec.image == "registry/vllm@sha256:00" and spec.gpus == 4
 
@@ -287,7 +288,7 @@ def test_a_stage_body_runs_through_stage_exec_and_records_where(tmp_path, cache,
     assert (tmp_path / "boxed/seed/records.jsonl").read_bytes() == (tmp_path / "host/seed/records.jsonl").read_bytes()
     boxed, host = read_manifest(tmp_path / "boxed/seed"), read_manifest(tmp_path / "host/seed")
     assert boxed["key"] == host["key"] and boxed["outputs"] == host["outputs"]  # where it ran does not change the key
-    assert boxed["summary"]["container"]["image"] == "scoder-train" and boxed["summary"]["container"]["versions"]["python"]
+    assert boxed["summary"]["container"]["image"] == TRAIN and boxed["summary"]["container"]["versions"]["python"]
     assert {key: value for key, value in boxed["summary"].items() if key != "container"} == host["summary"]
 
 
