@@ -21,7 +21,12 @@ image_tag() {
   { cat "$dockerfile"; grep -o 'containers/[^ ]*\.lock' "$dockerfile" | LC_ALL=C sort -u | xargs cat; } | sha256sum | cut -c1-12
 }
 
-pinned_base() { sed -n 's/^ARG BASE_IMAGE=//p' "containers/$1/Dockerfile"; }
+# Fully qualified (podman refuses short names without a terminal to ask on): python:3.11 -> docker.io/library/python:3.11
+pinned_base() {
+  local base
+  base=$(sed -n 's/^ARG BASE_IMAGE=//p' "containers/$1/Dockerfile")
+  case "$base" in */*) echo "$base" ;; *) echo "docker.io/library/$base" ;; esac
+}
 
 # A Debian 12 root with the role's Python, imported as an image; made once per Python.
 local_base() {
