@@ -63,7 +63,8 @@ for role in "${ROLES[@]}"; do
   fi
   started=$(date +%s)
   # The host's CA bundle: package indexes behind a TLS-inspecting proxy are then trusted inside the build.
-  ca_bundle=(); [ "$engine" = podman ] && ca_bundle=(--volume /etc/ssl/certs:/etc/ssl/certs:ro)
+  ca_bundle=()
+  [ "$engine" = podman ] && ca_bundle=(--volume /etc/ssl/certs:/etc/ssl/certs:ro --build-arg PIP_CERT=/etc/ssl/certs/ca-certificates.crt)
   "$engine" build --build-arg "BASE_IMAGE=$base" --label "scoder.base=$base" "${ca_bundle[@]}" \
     -f "containers/$role/Dockerfile" -t "$name" .
   echo "$role: built $name in $(( $(date +%s) - started )) s on $base" >&2
