@@ -43,7 +43,9 @@ local_base() {
     # pyenv's build links these libraries of Debian 12; its prefix is kept, so its paths stay valid.
     packages+=,libssl3,libffi8,zlib1g,libbz2-1.0,liblzma5,libsqlite3-0,libreadline8,libncursesw6,libuuid1,libgdbm6
     hooks=(--customize-hook="mkdir -p \"\$1$prefix\"" --customize-hook="copy-in $prefix $(dirname "$prefix")"
-           --customize-hook="ln -sf $prefix/bin/python3.10 \"\$1/usr/local/bin/python\"")
+           --customize-hook="ln -sf $prefix/bin/python3.10 \"\$1/usr/local/bin/python\""
+           # Runs as the caller's uid: every folder down to the prefix must let others through (/root is 0700).
+           --customize-hook="d=$prefix; while [ \"\$d\" != / ]; do chmod o+rx \"\$1\$d\"; d=\$(dirname \"\$d\"); done")
   fi
   tarball=$(mktemp --suffix=.tar)
   mmdebstrap --quiet --variant=minbase --include="$packages" "${hooks[@]}" bookworm "$tarball" http://deb.debian.org/debian >&2
