@@ -211,7 +211,7 @@ def _size(output: bytes | Digest) -> int:
     return output.size if isinstance(output, Digest) else len(output)
 
 
-def _record(problem: Problem, verdicts: dict[str, Verdict], protection: dict, rechecked: list[str] = ()) -> dict:
+def _record(problem: Problem, verdicts: dict[str, Verdict], protection: dict, rechecked: tuple[str, ...] | list[str] = ()) -> dict:
     layers = [protection["isolation"]] + ["seccomp"] * protection["seccomp"] + ["landlock"] * bool(protection["landlock"])
     record = {"isolation": "+".join(layers), "timeouts_rechecked": len(rechecked),
               "timeouts_confirmed": sum(verdicts[kind].timed_out for kind in rechecked)}
@@ -226,9 +226,11 @@ def _record(problem: Problem, verdicts: dict[str, Verdict], protection: dict, re
 
 def timeout_counts(records) -> dict:
     """How many timed-out runs were re-checked alone, and how many of those timed out again."""
-    records = list(records)
-    return {"rechecked": sum(record.get("timeouts_rechecked", 0) for record in records),
-            "confirmed": sum(record.get("timeouts_confirmed", 0) for record in records)}
+    counts = {"rechecked": 0, "confirmed": 0}
+    for record in records:
+        counts["rechecked"] += record.get("timeouts_rechecked", 0)
+        counts["confirmed"] += record.get("timeouts_confirmed", 0)
+    return counts
 
 
 def _assemble(dataset: Dataset, keyed, records: dict, missing: list[str], samples_path: Path, settings: EvalSettings) -> dict:
