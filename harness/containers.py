@@ -16,6 +16,7 @@ import hashlib
 import os
 import re
 import signal
+import socket
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ SOURCE_ROOT = Path(__file__).resolve().parents[1]
 _LOCK_FILES = re.compile(r"containers/\S*\.lock")
 # Set inside every container (to its image): a `--container` command there runs in place.
 IN_CONTAINER_VARIABLE = "SCODER_CONTAINER"
+# Which scoder process started a container (process_identity), so that a later run removes it if that process died.
+OWNER_LABEL = "scoder.owner"
 # Host variables a trusted (training, generation) container receives as they are.
 PASSED_VARIABLES = ("HF_TOKEN", "HF_HUB_OFFLINE", OFFLINE_VARIABLE, "OPENAI_BASE_URL", "OPENAI_API_KEY")
 
@@ -162,7 +165,8 @@ def docker_arguments(spec: ContainerSpec) -> dict:
     mounts = [Mount(path, path, type="bind", read_only=False) for path in spec.writable]
     mounts += [Mount(path, path, type="bind", read_only=True) for path in spec.read_only]
     arguments = dict(image=spec.image, command=list(spec.command), user=spec.user, working_dir=spec.working_dir,
-                     environment=dict(spec.environment), mounts=mounts, labels={"scoder.role": spec.role},
+                     environment=dict(spec.environment), mounts=mounts,
+                     labels={"scoder.role": spec.role, OWNER_LABEL: process_identity(os.getpid())},
                      init=True,  # reaps the workers' children and forwards signals
                      security_opt=["no-new-privileges"], device_requests=_device_requests(spec.gpus, DeviceRequest))
     if spec.role in ISOLATED_ROLES:
@@ -177,6 +181,32 @@ def docker_arguments(spec: ContainerSpec) -> dict:
         # (docs.vllm.ai, "Deploying with Docker") asks for --ipc=host or a large --shm-size.
         arguments["ipc_mode"] = "host"
     return arguments
+
+
+def process_identity(pid: int) -> str | None:
+    """host/pid/start time: names one process for as long as the machine runs, also after its pid is reused."""
+    try:
+        # Field 22 of /proc/PID/stat, counted after the command name (which may hold spaces and parentheses).
+        start_ticks = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+    return f"{socket.gethostname()}/{pid}/{start_ticks}"
+
+
+def remove_orphans(client) -> list[str]:
+    """Remove the containers whose scoder process on this host is gone: one killed by SIGKILL (or the OOM killer)
+    could not remove its own. Containers started from other hosts are left alone."""
+    removed = []
+    for container in client.containers.list(all=True, filters={"label": OWNER_LABEL}):
+        owner = container.labels.get(OWNER_LABEL, "")
+        host, _, pid = owner.partition("/")
+        pid = pid.partition("/")[0]
+        if host != socket.gethostname() or not pid.isdigit() or process_identity(int(pid)) == owner:
+            continue
+        with contextlib.suppress(Exception):  # another scoder may be removing it at the same moment
+            container.remove(force=True)
+            removed.append(f"{container.short_id} (left by pid {pid})")
+    return removed
 
 
 def runs_as_root(spec: ContainerSpec) -> bool:
@@ -231,6 +261,8 @@ def run_in_container(spec: ContainerSpec, client=None, output=None) -> int:
     except docker.errors.ImageNotFound:
         raise ContainerError(f"no image {spec.image!r} on this engine: build it with containers/build.sh {spec.role}, "
                              "or name another (a recipe's containers.images, or --image)") from None
+    for orphan in remove_orphans(client):
+        print(f"[container] removed {orphan}, whose scoder process was killed", flush=True)
     print(f"[container] {spec.role}: {spec.image} ({image.id[:19]}) as {spec.user}: {' '.join(spec.command)}", flush=True)
     warning = isolation_warning(spec)
     if warning:

@@ -73,30 +73,32 @@ def ours(engine) -> set[str]:
     return {container.id for container in engine.containers.list(all=True, filters={"label": "scoder.role"})}
 
 
-def humaneval_samples(conformance_dir, path, tasks: int = 30):
-    official = json.loads(gzip.decompress((conformance_dir / "humaneval_Meta-Llama-3-8B-Instruct.eval_results.json.gz").read_bytes()))
+def official_samples(conformance_dir, path, tasks: int = 30, dataset: str = "humaneval"):
+    official = json.loads(gzip.decompress((conformance_dir / f"{dataset}_Meta-Llama-3-8B-Instruct.eval_results.json.gz").read_bytes()))
     path.write_text("".join(json.dumps({"task_id": task_id, "solution": entries[0]["solution"]}) + "\n"
                             for task_id, entries in list(official["eval"].items())[:tasks]))
     return path
 
 
-def scoder_eval(samples, output, *extra, **options):
-    command = [sys.executable, "-m", "harness.cli", "eval", "--benchmark", "humaneval+", "--samples", str(samples),
+def scoder_eval(samples, output, *extra, benchmark="humaneval+", **options):
+    command = [sys.executable, "-m", "harness.cli", "eval", "--benchmark", benchmark, "--samples", str(samples),
                "--output", str(output), "--no-progress", *extra]
     return subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **options)
 
 
-def test_verdicts_in_the_container_equal_the_hosts(engine, sandbox_image, conformance_dir, data_dir, tmp_path):
-    samples = humaneval_samples(conformance_dir, tmp_path / "samples.jsonl")
-    host = scoder_eval(samples, tmp_path / "host.json")
+@pytest.mark.parametrize("benchmark", ["humaneval+", "mbpp+"])
+def test_verdicts_in_the_container_equal_the_hosts(engine, sandbox_image, conformance_dir, data_dir, tmp_path, benchmark):
+    samples = official_samples(conformance_dir, tmp_path / "samples.jsonl", dataset=benchmark.rstrip("+"))
+    host = scoder_eval(samples, tmp_path / "host.json", benchmark=benchmark)
     assert host.wait(timeout=600) == 0, host.stderr.read()
-    boxed = scoder_eval(samples, tmp_path / "container.json", "--container")
+    boxed = scoder_eval(samples, tmp_path / "container.json", "--container", benchmark=benchmark)
     assert boxed.wait(timeout=600) == 0, boxed.stderr.read()
     stderr = boxed.stderr.read()
     host_results, boxed_results = (json.loads((tmp_path / name).read_text()) for name in ("host.json", "container.json"))
     statuses = [{task: [(e["base_status"], e["plus_status"]) for e in entries] for task, entries in results["eval"].items()}
                 for results in (host_results, boxed_results)]
     assert statuses[0] == statuses[1]
+    assert {status for entries in statuses[0].values() for pair in entries for status in pair} >= {"pass", "fail"}
     isolation = boxed_results["scoder"]["isolation"]
     if os.getuid() == 0:  # said, not silent: the weaker layer is recorded and the reason printed
         assert isolation == ["process+seccomp+landlock"] and "uid 0" in stderr
@@ -111,7 +113,7 @@ def test_a_non_root_container_gets_bubblewrap(engine, sandbox_image, conformance
     cache.mkdir()
     cache.chmod(0o777)  # mkdir applies the umask
     monkeypatch.setenv("SCODER_CACHE_DIR", str(cache))
-    samples = humaneval_samples(conformance_dir, tmp_path / "samples.jsonl", tasks=5)
+    samples = official_samples(conformance_dir, tmp_path / "samples.jsonl", tasks=5)
     arguments = ["eval", "--benchmark", "humaneval+", "--samples", str(samples), "--output", str(tmp_path / "out.json"),
                  "--data-dir", str(data_dir), "--no-progress"]
     spec = containers.python_spec("harness.cli", arguments, "sandbox", containers.ContainerConfig(enabled=True),
@@ -154,4 +156,23 @@ def test_no_container_outlives_a_crash(engine, sandbox_image, tmp_path):
     before = ours(engine)
     with pytest.raises(OSError, match="terminal went away"):
         containers.run_in_container(spec, engine, output=BrokenOutput())
+    assert ours(engine) == before
+
+
+def test_the_next_run_removes_a_container_whose_scoder_was_killed(engine, sandbox_image, tmp_path):
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text("".join(json.dumps({"task_id": "HumanEval/0", "solution": ENDLESS + f"# {i}\n"}) + "\n" for i in range(40)))
+    before = ours(engine)
+    process = scoder_eval(samples, tmp_path / "out.json", "--container")
+    deadline = time.monotonic() + 120
+    while not (ours(engine) - before) and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.2)
+    orphans = ours(engine) - before
+    assert orphans, f"no container started: {process.stderr.read() if process.poll() is not None else ''}"
+    process.kill()  # SIGKILL: nothing in the process can act
+    process.wait(timeout=60)
+    assert orphans <= ours(engine)  # left behind, as nothing could remove it
+    log = io.BytesIO()
+    spec = containers.ContainerSpec(sandbox_image, ("python", "-c", "print('next run')"), "sandbox")
+    assert containers.run_in_container(spec, engine, output=log) == 0
     assert ours(engine) == before
