@@ -210,7 +210,22 @@ def remove_orphans(client) -> list[str]:
 
 
 def runs_as_root(spec: ContainerSpec) -> bool:
-    return spec.user.split(":")[0] in ("0", "root")
+    return _is_root(spec.user)
+
+
+def _is_root(user: str) -> bool:
+    return user.split(":")[0] in ("0", "root")
+
+
+def ensure_startable(role: str, user: str | None = None) -> None:
+    """Refuses, before anything runs, a container that could only fail: BigCodeBench's tests start processes, which
+    the harness allows only in PID and network namespaces of their own, and uid 0 in a container cannot create them."""
+    if role == "bigcodebench" and _is_root(user or caller_user()):
+        raise ContainerError(
+            "BigCodeBench's tests start processes, which the harness allows only in a PID and network namespace of "
+            "their own; in a container uid 0 cannot create one (the kernel asks for CAP_SETFCAP, which the container "
+            "does not get). Run scoder as a non-root user that may use the engine's socket, or without --container "
+            "(bubblewrap on the host)")
 
 
 def isolation_warning(spec: ContainerSpec) -> str | None:
@@ -252,6 +267,7 @@ def docker_client():
 def run_in_container(spec: ContainerSpec, client=None, output=None) -> int:
     """Run the spec to its end, streaming its output; returns its exit code. The container is removed
     afterwards, also when interrupted."""
+    ensure_startable(spec.role, spec.user)
     client = client or docker_client()
     import docker
 

@@ -20,7 +20,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from harness.containers import execution_role, generation_role, python_spec, run_in_container
+from harness.containers import ensure_startable, execution_role, generation_role, python_spec, run_in_container
 from scoder.config_loading import as_dict, build
 from scoder.recipe import Recipe
 from scoder.runner import Stage, git_revision, versions, write_json
@@ -53,6 +53,8 @@ def containerized_stages(recipe: Recipe, run_dir: str | os.PathLike, progress: b
     from scoder.pipeline import stages
 
     config = recipe.containers
+    for benchmark in recipe.evaluation.benchmarks:  # refused now, not after the training
+        ensure_startable(execution_role(benchmark.partition(":")[0]))
     run_dir = Path(run_dir).resolve()
     inputs = _local_paths(as_dict(recipe))
 

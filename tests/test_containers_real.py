@@ -18,7 +18,7 @@ import time
 import pytest
 
 from harness import containers
-from tests.conftest import REPO
+from tests.conftest import REPO, SHARED
 
 BUILD_TIMEOUT_S = 1200
 
@@ -108,11 +108,7 @@ def test_verdicts_in_the_container_equal_the_hosts(engine, sandbox_image, confor
 
 def test_a_non_root_container_gets_bubblewrap(engine, sandbox_image, conformance_dir, data_dir, tmp_path, monkeypatch):
     # What a non-root caller gets: the spec of `scoder eval --container` with uid 1000, its folders open to it.
-    tmp_path.chmod(0o777)
-    cache = tmp_path / "cache"
-    cache.mkdir()
-    cache.chmod(0o777)  # mkdir applies the umask
-    monkeypatch.setenv("SCODER_CACHE_DIR", str(cache))
+    open_to_uid_1000(tmp_path, monkeypatch)
     samples = official_samples(conformance_dir, tmp_path / "samples.jsonl", tasks=5)
     arguments = ["eval", "--benchmark", "humaneval+", "--samples", str(samples), "--output", str(tmp_path / "out.json"),
                  "--data-dir", str(data_dir), "--no-progress"]
@@ -123,6 +119,54 @@ def test_a_non_root_container_gets_bubblewrap(engine, sandbox_image, conformance
     log = io.BytesIO()
     assert containers.run_in_container(spec, engine, output=log) == 0, log.getvalue().decode()[-3000:]
     assert json.loads((tmp_path / "out.json").read_text())["scoder"]["isolation"] == ["bwrap+seccomp+landlock"]
+
+
+def open_to_uid_1000(tmp_path, monkeypatch):
+    """A non-root caller's folders: the run folder and a harness cache of its own, open to uid 1000."""
+    tmp_path.chmod(0o777)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    cache.chmod(0o777)  # mkdir applies the umask
+    monkeypatch.setenv("SCODER_CACHE_DIR", str(cache))
+
+
+def bigcodebench_samples(path, tasks: int):
+    samples = SHARED / "conformance" / "bigcodebench" / "qwen2.5-coder-1.5b-base.full.complete.samples.jsonl.gz"
+    with gzip.open(samples, "rt") as lines:
+        path.write_text("".join(line for _, line in zip(range(tasks), lines)))
+    return path
+
+
+def test_bigcodebench_verdicts_in_a_non_root_container_equal_the_hosts(engine, data_dir, tmp_path, monkeypatch):
+    image = containers.image_name("bigcodebench")
+    if not engine.images.list(name=image):  # 17 minutes to build: CI builds only the sandbox image
+        pytest.skip(f"no {image} here: containers/build.sh bigcodebench builds it")
+    open_to_uid_1000(tmp_path, monkeypatch)
+    samples = bigcodebench_samples(tmp_path / "samples.jsonl", tasks=30)
+    host = scoder_eval(samples, tmp_path / "host.json", "--data-dir", str(data_dir), benchmark="bigcodebench")
+    assert host.wait(timeout=900) == 0, host.stderr.read()
+    arguments = ["eval", "--benchmark", "bigcodebench", "--samples", str(samples), "--output", str(tmp_path / "out.json"),
+                 "--data-dir", str(data_dir), "--no-progress"]
+    spec = containers.python_spec("harness.cli", arguments, "bigcodebench", containers.ContainerConfig(enabled=True),
+                                  writable=[tmp_path], read_only=[data_dir])
+    log = io.BytesIO()
+    assert containers.run_in_container(dataclasses.replace(spec, user="1000:1000"), engine, output=log) == 0, \
+        log.getvalue().decode()[-3000:]
+    host_results, boxed_results = (json.loads((tmp_path / name).read_text()) for name in ("host.json", "out.json"))
+    statuses = [{task: [entry["status"] for entry in entries] for task, entries in results["eval"].items()}
+                for results in (host_results, boxed_results)]
+    assert len(statuses[0]) == 30 and statuses[0] == statuses[1]
+    assert {status for entries in statuses[0].values() for status in entries} >= {"pass", "fail"}
+    assert boxed_results["scoder"]["isolation"] == host_results["scoder"]["isolation"]
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="what uid 0 is told")
+def test_bigcodebench_in_a_container_as_root_is_refused_before_it_starts(engine, tmp_path):
+    samples = bigcodebench_samples(tmp_path / "samples.jsonl", tasks=1)
+    before = ours(engine)
+    refused = scoder_eval(samples, tmp_path / "out.json", "--container", "--image", "any", benchmark="bigcodebench")
+    assert refused.wait(timeout=120) != 0
+    assert "non-root user" in refused.stderr.read() and ours(engine) == before and not (tmp_path / "out.json").exists()
 
 
 ENDLESS = "def has_close_elements(numbers, threshold):\n    while True:\n        pass\n"

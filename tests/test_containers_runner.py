@@ -41,8 +41,8 @@ class _StreamBody(io.BytesIO):
 
 
 class StandInEngine(requests.adapters.BaseAdapter):
-    """Answers the Engine API calls that run_in_container makes (inspect image, create, inspect,
-    start, logs, wait, remove) and records each request. Stand-in data, since no engine runs here."""
+    """Answers the Engine API calls that run_in_container makes (inspect image, list its containers (none),
+    create, inspect, start, logs, wait, remove) and records each request. Stand-in data, since no engine runs here."""
 
     def __init__(self, exit_code: int = 0, stdout: bytes = b"", stderr: bytes = b"", images=(SANDBOX, TRAIN)):
         super().__init__()
@@ -58,6 +58,8 @@ class StandInEngine(requests.adapters.BaseAdapter):
             if name not in self.images:
                 return self._answer(request, 404, {"message": f"No such image: {name}"})
             return self._answer(request, 200, {"Id": "sha256:" + "ab" * 32})
+        if path == "/containers/json":
+            return self._answer(request, 200, [])
         if path == "/containers/create":
             self.created = json.loads(request.body)
             return self._answer(request, 201, {"Id": "c0ffee", "Warnings": []})
@@ -183,6 +185,7 @@ def test_run_streams_output_returns_the_exit_code_and_removes_the_container(tmp_
 def test_a_missing_image_says_how_to_build_it(tmp_path, cache):
     engine = StandInEngine(images=())
     spec = python_spec("harness.cli", ["eval"], "bigcodebench", ContainerConfig(images={"bigcodebench": "mine:1"}), [tmp_path])
+    spec = replace(spec, user="1000:1000")  # uid 0 is refused sooner (below)
     with pytest.raises(ContainerError, match="no image 'mine:1'.*containers/build.sh bigcodebench"):
         run_in_container(spec, client_with(engine))
     assert ("POST", "/containers/create") not in engine.calls
@@ -315,6 +318,7 @@ def test_evaluate_sends_generation_and_execution_to_their_containers(tmp_path, c
         return 0
 
     monkeypatch.setattr(stage_exec, "run_in_container", as_if_in_container)
+    monkeypatch.setattr(containers, "caller_user", lambda: "1000:1000")  # uid 0 may not evaluate BigCodeBench in one
     [evaluate] = [stage for stage in stage_exec.containerized_stages(recipe, run, progress=False) if stage.name == "evaluate"]
     summary = evaluate.body(run / "evaluate", {"target": run / "target"})
     assert summary["scores"] == {"humaneval+": {"pass@1": 50.0}, "bigcodebench-hard:instruct": {"pass@1": 50.0}}
@@ -343,3 +347,17 @@ def test_evaluate_sends_generation_and_execution_to_their_containers(tmp_path, c
     assert generate.model == recipe.target.model and generate.adapter == str(run / "target" / "checkpoint-4")
     assert execute.samples == generate.output == str(run / "evaluate" / "bigcodebench-hard-instruct.samples.jsonl")
     assert execute.split == "instruct" and not execute.model and not execute.container
+
+
+def test_a_bigcodebench_evaluation_as_uid_0_is_refused_before_any_stage(tmp_path, monkeypatch):
+    from scoder import stage_exec
+    from scoder.recipe import load_recipe
+
+    recipe = load_recipe(write_recipe(tmp_path, "containers: {enabled: true}\n"))
+    recipe = replace(recipe, evaluation=replace(recipe.evaluation, benchmarks=("humaneval+", "bigcodebench-hard:instruct")))
+    monkeypatch.setattr(containers, "caller_user", lambda: "1000:1000")
+    assert stage_exec.containerized_stages(recipe, tmp_path / "run", progress=False)
+    monkeypatch.setattr(containers, "caller_user", lambda: "0:0")
+    with pytest.raises(ContainerError, match="non-root user"):
+        stage_exec.containerized_stages(recipe, tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()
