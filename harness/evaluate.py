@@ -1,25 +1,19 @@
 """Evaluate samples on HumanEval+ / MBPP+: every sample runs on the base and the plus inputs in the
-sandbox, verdicts are decided here, and the results file is evalplus' eval_results format.
-
-Finished samples go to a journal beside the output as they complete, so re-running with the same
-settings reuses them and a killed run resumes where it stopped.
-"""
+sandbox, verdicts are decided here, and the results file is evalplus' eval_results format (through
+harness.evaluation, which journals finished samples so that a killed run resumes)."""
 
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import functools
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tqdm import tqdm
 
 from harness import __version__
-from harness.benchmarks.data import write_atomically
 from harness.benchmarks.evalplus import EVALPLUS_GUARD, KINDS, Dataset, EvalPlusBenchmark, Problem
 from harness.execution import values
 from harness.execution.executor import Executor, run_alone
@@ -28,9 +22,10 @@ from harness.execution.limits import Limits, TimePolicy
 from harness.execution.pool import Run
 from harness.execution.sandbox import choose
 from harness.groundtruth import Expected, GroundTruth, reference_run
+from harness.evaluation import Plan, Todo, evaluate_samples, unknown_tasks_error
 from harness.journal import Journal
 from harness.metrics import mean_pass_at_k
-from harness.samples import Sample, SamplesError, read_samples
+from harness.samples import Sample
 
 # An output this much larger than the expected one cannot be equal to it: not decoded at all.
 OUTPUT_SIZE_SLACK_BYTES = 1 << 20
@@ -52,34 +47,15 @@ class EvalSettings:
         return hashlib.sha256(json.dumps(decisive, sort_keys=True).encode()).hexdigest()
 
 
-def default_output_path(samples_path: Path) -> Path:
-    name = samples_path.name
-    for suffix in (".gz", ".jsonl", ".json"):
-        name = name.removesuffix(suffix)
-    return samples_path.with_name(name.removesuffix("_eval_results") + "_eval_results.json")
-
-
-def journal_path(output_path: Path) -> Path:
-    return output_path.with_name(output_path.name + ".journal.jsonl")
-
-
 def solution_of(sample: Sample, problem: Problem) -> str:
     return sample.solution if sample.solution is not None else problem.solution_from_completion(sample.completion)
 
 
-def sample_key(task_id: str, solution: str) -> str:
-    return hashlib.sha256(f"{task_id}\0{solution}".encode()).hexdigest()
-
-
-def check_task_ids(samples: list[Sample], dataset: Dataset) -> list[str]:
-    """Raise on samples for tasks the benchmark lacks; return the benchmark's tasks with no sample."""
+def check_task_ids(samples: list[Sample], dataset: Dataset) -> None:
+    """Raise on samples for tasks the benchmark lacks."""
     unknown = [sample for sample in samples if sample.task_id not in dataset.problems]
     if unknown:
-        listed = ", ".join(f"{s.task_id!r} ({s.origin})" for s in unknown[:5])
-        more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
-        raise SamplesError(f"{len(unknown)} samples name tasks that {dataset.benchmark.name} does not have: {listed}{more}")
-    present = {sample.task_id for sample in samples}
-    return [task_id for task_id in dataset.problems if task_id not in present]
+        raise unknown_tasks_error(unknown, dataset.benchmark.name)
 
 
 def evaluate(
@@ -90,37 +66,26 @@ def evaluate(
     settings: EvalSettings = EvalSettings(),
     progress: bool = True,
 ) -> dict:
-    samples_path = Path(samples_path)
-    output_path = Path(output_path) if output_path else default_output_path(samples_path)
-    output_path.parent.mkdir(parents=True, exist_ok=True)
-    if not os.access(output_path.parent, os.W_OK):
-        raise SamplesError(f"cannot write results into {output_path.parent}; choose another place with --output")
-    dataset = benchmark.load(data_dir)
-    samples = read_samples(samples_path)
-    if not samples:
-        raise SamplesError(f"{samples_path}: no samples")
-    missing = check_task_ids(samples, dataset)
-    journal = Journal(journal_path(output_path), settings.fingerprint(dataset))
-    keyed = [(sample, solution_of(sample, dataset.problems[sample.task_id])) for sample in samples]
-    todo = {}
-    for sample, solution in keyed:
-        key = sample_key(sample.task_id, solution)
-        if key not in journal.records:
-            todo[key] = (sample.task_id, solution)
-    restarts = 0
-    try:
-        if todo:
-            restarts = _execute(dataset, todo, journal, settings, progress)
-    finally:
-        journal.close()
-    results = _assemble(dataset, keyed, journal.records, missing, samples_path, settings)
-    results["scoder"]["worker_restarts"] = restarts
-    write_atomically(output_path, json.dumps(results).encode())
-    results["scoder"]["output"] = str(output_path)
-    return results
+    return evaluate_samples(samples_path, output_path, functools.partial(plan, benchmark.load(data_dir), settings=settings), progress)
 
 
-def _execute(dataset: Dataset, todo: dict, journal: Journal, settings: EvalSettings, progress: bool) -> int:
+def plan(dataset: Dataset, samples: list[Sample], samples_path: Path | None = None, settings: EvalSettings = EvalSettings()) -> Plan:
+    check_task_ids(samples, dataset)
+    return Plan(
+        benchmark=dataset.benchmark.name,
+        task_ids=list(dataset.problems),
+        keyed=[(sample, solution_of(sample, dataset.problems[sample.task_id])) for sample in samples],
+        fingerprint=settings.fingerprint(dataset),
+        execute=functools.partial(_execute, dataset, settings=settings),
+        entry=_entry,
+        scores=_scores,
+        meta={"dataset_file": dataset.benchmark.data.filename, "time_policy": asdict(settings.time_policy),
+              "limits": asdict(settings.limits.resolved())},
+        fields={"hash": dataset.hash},
+    )
+
+
+def _execute(dataset: Dataset, todo: Todo, journal: Journal, progress: bool, settings: EvalSettings) -> int:
     """Run what the journal lacks; returns how many times a sandbox worker had to be restarted."""
     sandbox = choose(settings.isolation)
     with settings.executor.pool(settings.parallel, sandbox, settings.limits) as pool:
@@ -224,46 +189,15 @@ def _record(problem: Problem, verdicts: dict[str, Verdict], protection: dict, re
     return record
 
 
-def timeout_counts(records) -> dict:
-    """How many timed-out runs were re-checked alone, and how many of those timed out again."""
-    counts = {"rechecked": 0, "confirmed": 0}
-    for record in records:
-        counts["rechecked"] += record.get("timeouts_rechecked", 0)
-        counts["confirmed"] += record.get("timeouts_confirmed", 0)
-    return counts
-
-
-def _assemble(dataset: Dataset, keyed, records: dict, missing: list[str], samples_path: Path, settings: EvalSettings) -> dict:
-    per_task: dict[str, list] = {task_id: [] for task_id in dataset.problems}
-    isolation = set()
-    for sample, solution in keyed:
-        record = records[sample_key(sample.task_id, solution)]
-        isolation.add(record["isolation"])
-        per_task[sample.task_id].append({
-            "task_id": sample.task_id,
-            "solution": solution,
+def _entry(sample: Sample, solution: str, record: dict) -> dict:
+    return {"task_id": sample.task_id, "solution": solution,
             **{f"{kind}_{part}": record[f"{kind}_{part}"] for kind in KINDS for part in ("status", "fail_tests")},
-            **{f"{kind}_error": record[f"{kind}_error"] for kind in KINDS},
-        })
-    evaluated = {task_id: entries for task_id, entries in per_task.items() if entries}
-    base_counts = [(len(e), sum(r["base_status"] == PASS for r in e)) for e in evaluated.values()]
-    plus_counts = [(len(e), sum(r["base_status"] == PASS and r["plus_status"] == PASS for r in e)) for e in evaluated.values()]
-    return {
-        "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
-        "hash": dataset.hash,
-        "eval": evaluated,
-        "pass_at_k": {"base": mean_pass_at_k(base_counts), "plus": mean_pass_at_k(plus_counts)},
-        "scoder": {
-            "harness_version": __version__,
-            "benchmark": dataset.benchmark.name,
-            "dataset_file": dataset.benchmark.data.filename,
-            "samples": str(samples_path),
-            "n_samples": len(keyed),
-            "n_tasks": len(evaluated),
-            "missing_tasks": missing,
-            "isolation": sorted(isolation),
-            "timeouts": timeout_counts(records[sample_key(sample.task_id, solution)] for sample, solution in keyed),
-            "time_policy": asdict(settings.time_policy),
-            "limits": asdict(settings.limits.resolved()),
-        },
-    }
+            **{f"{kind}_error": record[f"{kind}_error"] for kind in KINDS}}
+
+
+def _scores(evaluated: dict[str, list[dict]]) -> dict:
+    """pass@k on the base tests, and on the base and plus tests together (evalplus' "plus")."""
+    base = [(len(entries), sum(entry["base_status"] == PASS for entry in entries)) for entries in evaluated.values()]
+    plus = [(len(entries), sum(entry["base_status"] == PASS and entry["plus_status"] == PASS for entry in entries))
+            for entries in evaluated.values()]
+    return {"base": mean_pass_at_k(base), "plus": mean_pass_at_k(plus)}

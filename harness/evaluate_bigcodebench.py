@@ -10,7 +10,6 @@ processes and servers; at 240 s a loaded machine does not decide a verdict.
 
 from __future__ import annotations
 
-import datetime
 import functools
 import hashlib
 import json
@@ -24,7 +23,7 @@ from tqdm import tqdm
 from harness import __version__
 from harness.benchmarks.bigcodebench import DEFAULT_VERSION, BigCodeBenchmark, Dataset, Problem
 from harness.benchmarks.data import cache_dir, write_atomically
-from harness.evaluate import check_task_ids, default_output_path, journal_path, sample_key
+from harness.evaluation import Plan, Todo, evaluate_samples, unknown_tasks_error
 from harness.execution.executor import Executor
 from harness.execution.function_calls import FAIL, PASS, TIMEOUT
 from harness.execution.limits import GIB, MIB, Limits
@@ -33,7 +32,7 @@ from harness.execution.sandbox import SandboxError, choose
 from harness.execution.task_env import BIGCODEBENCH as TASK_ENVIRONMENT
 from harness.journal import Journal
 from harness.metrics import mean_pass_at_k
-from harness.samples import SamplesError, read_samples
+from harness.samples import Sample, SamplesError
 
 SUITE_TIMEOUT_S = 240.0 + 1  # TIMEOUT_LIMIT, + 1 as untrusted_check adds
 PROCESS_TIMEOUT_S = SUITE_TIMEOUT_S + 1  # untrusted_check's p.join(timeout + 1)
@@ -195,88 +194,68 @@ def evaluate(
 ) -> dict:
     """Evaluate a samples file (and/or check the reference solutions); returns the results dict."""
     dataset = benchmark.load(data_dir, settings.version)
-    python = TASK_ENVIRONMENT.python()
     if samples_path is None:
         if not check_ground_truth:
             raise SamplesError("give a samples file, or ask for the reference-solution check only")
         with _pool(settings) as pool:
-            return {"ground_truth": GroundTruth(dataset, python).check(pool, progress)}
-    samples_path = Path(samples_path)
-    output_path = Path(output_path) if output_path else default_output_path(samples_path)
-    output_path.parent.mkdir(parents=True, exist_ok=True)
-    samples = read_samples(samples_path)
-    if not samples:
-        raise SamplesError(f"{samples_path}: no samples")
-    missing = check_task_ids(samples, dataset)
+            return {"ground_truth": GroundTruth(dataset, TASK_ENVIRONMENT.python()).check(pool, progress)}
+    return evaluate_samples(samples_path, output_path, functools.partial(plan, dataset, settings=settings,
+                                                                         check_ground_truth=check_ground_truth), progress)
+
+
+def plan(dataset: Dataset, samples: list[Sample], samples_path: Path, settings: BigCodeBenchSettings = BigCodeBenchSettings(),
+         check_ground_truth: bool = False) -> Plan:
+    unknown = [sample for sample in samples if sample.task_id not in dataset.problems]
+    if unknown:
+        raise unknown_tasks_error(unknown, dataset.benchmark.name)
     keyed = []
     for sample in samples:
         problem = dataset.problems[sample.task_id]
         solution = sample.solution if sample.solution is not None else problem.solution_from_completion(sample.completion)
         keyed.append((sample, problem.calibrated(solution) if settings.calibrated else solution))
-    journal = Journal(journal_path(output_path), settings.fingerprint(dataset, python))
-    todo = {sample_key(sample.task_id, code): (sample.task_id, code) for sample, code in keyed}
-    todo = {key: value for key, value in todo.items() if key not in journal.records}
-    ground_truth, restarts = None, 0
-    try:
-        if todo or check_ground_truth:
-            with _pool(settings) as pool:
-                if check_ground_truth:
-                    ground_truth = GroundTruth(dataset, python).check(pool, progress)
-                protection = pool.describe()
-                # The listener factory names only what it uses: with the ray executor it travels with the run.
-                tasks = [(key, _run(dataset.problems[task_id], code), functools.partial(SuiteJudge, dataset.problems[task_id].test_names))
-                         for key, (task_id, code) in sorted(todo.items(), key=lambda item: not may_wait(dataset.problems[item[1][0]]))]
-                bar = tqdm(total=len(tasks), desc=f"{benchmark.name} samples", unit="sample", disable=not progress or not tasks)
-                for key, judge in pool.map(tasks):
-                    journal.append(key, {"status": judge.status, "details": judge.details, "error": judge.error,
-                                         "cpu_s": judge.cpu_s, "isolation": protection["isolation"]})
-                    bar.update()
-                bar.close()
-                restarts = pool.restarts
-    finally:
-        journal.close()
-    results = _assemble(dataset, keyed, journal.records, missing, samples_path, settings, ground_truth)
-    results["scoder"]["worker_restarts"] = restarts
-    write_atomically(output_path, json.dumps(results, indent=1).encode())
-    stem = re.sub(r"[._]eval_results\.json$", "", output_path.name)  # bigcodebench's name, or the pipeline's
-    write_atomically(output_path.with_name(stem + "_pass_at_k.json"),
-                     json.dumps(results["pass_at_k"], indent=1).encode())
-    results["scoder"]["output"] = str(output_path)
-    return results
+    python = TASK_ENVIRONMENT.python()
+    ground_truth = {}  # filled by execute when asked for
+
+    def execute(todo: Todo, journal: Journal, progress: bool) -> int:
+        with _pool(settings) as pool:
+            if check_ground_truth:
+                ground_truth.update(GroundTruth(dataset, python).check(pool, progress))
+            protection = pool.describe()
+            # The listener factory names only what it uses: with the ray executor it travels with the run.
+            tasks = [(key, _run(dataset.problems[task_id], code), functools.partial(SuiteJudge, dataset.problems[task_id].test_names))
+                     for key, (task_id, code) in sorted(todo.items(), key=lambda item: not may_wait(dataset.problems[item[1][0]]))]
+            bar = tqdm(total=len(tasks), desc=f"{dataset.benchmark.name} samples", unit="sample", disable=not progress or not tasks)
+            for key, judge in pool.map(tasks):
+                journal.append(key, {"status": judge.status, "details": judge.details, "error": judge.error,
+                                     "cpu_s": judge.cpu_s, "isolation": protection["isolation"]})
+                bar.update()
+            bar.close()
+            return pool.restarts
+
+    def scores(evaluated: dict[str, list[dict]]) -> dict:
+        counts = [(len(entries), sum(entry["status"] == PASS for entry in entries)) for entries in evaluated.values()]
+        pass_at_k: dict = mean_pass_at_k(counts, ks=(1, 5, 10))
+        pass_at_k.update({"model": samples_path.name.split("--bigcodebench-")[0], "split": settings.split,
+                          "subset": dataset.benchmark.subset, "calibrated": settings.calibrated, "version": dataset.version})
+        return {**pass_at_k, **ground_truth}
+
+    return Plan(
+        benchmark=dataset.benchmark.name,
+        task_ids=list(dataset.problems),
+        keyed=keyed,
+        fingerprint=settings.fingerprint(dataset, python),
+        execute=execute,
+        entry=lambda sample, code, record: {"task_id": sample.task_id, "solution": code, "status": record["status"],
+                                            "details": record["details"], "error": record["error"]},
+        scores=scores,
+        meta={"version": dataset.version, "dataset_hash": dataset.hash, "task_environment": _environment_id(python),
+              "limits": asdict(settings.limits.resolved()), "suite_timeout_s": SUITE_TIMEOUT_S},
+        always_execute=check_ground_truth,
+        companions=_pass_at_k_file,
+    )
 
 
-def _assemble(dataset: Dataset, keyed, records: dict, missing: list[str], samples_path: Path,
-              settings: BigCodeBenchSettings, ground_truth: dict | None) -> dict:
-    per_task: dict[str, list] = {}
-    for sample, code in keyed:
-        record = records[sample_key(sample.task_id, code)]
-        per_task.setdefault(sample.task_id, []).append(
-            {"task_id": sample.task_id, "solution": code, "status": record["status"], "details": record["details"],
-             "error": record["error"]})
-    evaluated = {task_id: per_task[task_id] for task_id in dataset.problems if task_id in per_task}
-    counts = [(len(entries), sum(entry["status"] == PASS for entry in entries)) for entries in evaluated.values()]
-    pass_at_k: dict = mean_pass_at_k(counts, ks=(1, 5, 10))
-    pass_at_k.update({"model": samples_path.name.split("--bigcodebench-")[0], "split": settings.split,
-                      "subset": dataset.benchmark.subset, "calibrated": settings.calibrated, "version": dataset.version})
-    if ground_truth is not None:
-        pass_at_k.update(ground_truth)
-    isolation = sorted({records[sample_key(sample.task_id, code)]["isolation"] for sample, code in keyed})
-    return {
-        "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
-        "eval": evaluated,
-        "pass_at_k": pass_at_k,
-        "scoder": {
-            "harness_version": __version__,
-            "benchmark": dataset.benchmark.name,
-            "version": dataset.version,
-            "dataset_hash": dataset.hash,
-            "samples": str(samples_path),
-            "n_samples": len(keyed),
-            "n_tasks": len(evaluated),
-            "missing_tasks": missing,
-            "isolation": isolation,
-            "task_environment": _environment_id(TASK_ENVIRONMENT.python()),
-            "limits": asdict(settings.limits.resolved()),
-            "suite_timeout_s": SUITE_TIMEOUT_S,
-        },
-    }
+def _pass_at_k_file(results: dict, output_path: Path) -> dict[Path, bytes]:
+    """bigcodebench's evaluate writes pass@k beside the results, as <stem>_pass_at_k.json."""
+    stem = re.sub(r"([._]eval_results)?\.json$", "", output_path.name)  # bigcodebench's name, the pipeline's, or any
+    return {output_path.with_name(stem + "_pass_at_k.json"): json.dumps(results["pass_at_k"], indent=1).encode()}

@@ -11,7 +11,7 @@ error code and message, the failing test), and pass@1 / pass@5 over all problems
 
 from __future__ import annotations
 
-import datetime
+import functools
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
@@ -21,8 +21,7 @@ from tqdm import tqdm
 
 from harness import __version__
 from harness.benchmarks import livecodebench as lcb
-from harness.benchmarks.data import write_atomically
-from harness.evaluate import default_output_path, journal_path, sample_key, timeout_counts
+from harness.evaluation import Plan, Todo, evaluate_samples, unknown_tasks_error
 from harness.execution import values
 from harness.execution.function_calls import PASS, TIMEOUT, OutputJudge
 from harness.execution.executor import Executor, run_alone
@@ -31,8 +30,9 @@ from harness.execution.pool import Run
 from harness.execution.sandbox import choose
 from harness.journal import Journal
 from harness.metrics import mean_pass_at_k
-from harness.samples import SamplesError, read_samples
+from harness.samples import Sample
 
+LIVECODEBENCH = "livecodebench"  # the registry's name
 LCB_GUARD = {"attributes": {module: list(names) for module, names in lcb.DISABLED_ATTRIBUTES.items()},
              "modules": list(lcb.BLOCKED_MODULES), "int_max_str_digits": lcb.INT_MAX_STR_DIGITS}
 # lcb_runner's error codes (testing_util): -1 compilation, -2 wrong answer, -3 time limit, -4 runtime error.
@@ -115,93 +115,60 @@ def evaluate(
     settings: LiveCodeBenchSettings = LiveCodeBenchSettings(),
     progress: bool = True,
 ) -> dict:
-    samples_path = Path(samples_path)
-    output_path = Path(output_path) if output_path else default_output_path(samples_path)
-    output_path.parent.mkdir(parents=True, exist_ok=True)
-    problems = {problem.question_id: problem for problem in
-                lcb.load_problems(settings.release, settings.start_date, settings.end_date, data_dir)}
-    samples = read_samples(samples_path)
-    if not samples:
-        raise SamplesError(f"{samples_path}: no samples")
+    problems = lcb.load_problems(settings.release, settings.start_date, settings.end_date, data_dir)
+    return evaluate_samples(samples_path, output_path, functools.partial(plan, problems, data_dir=data_dir, settings=settings), progress)
+
+
+def plan(problems: list[lcb.Problem], samples: list[Sample], samples_path: Path | None = None, data_dir: str | None = None,
+         settings: LiveCodeBenchSettings = LiveCodeBenchSettings()) -> Plan:
+    problems = {problem.question_id: problem for problem in problems}
     # Samples for problems outside the window are left out, as lcb_runner scores only the window's problems;
     # ids that no release has at all are an error.
     unknown = [sample for sample in samples if sample.task_id not in problems and not _in_release(sample.task_id, settings, data_dir)]
     if unknown:
-        listed = ", ".join(f"{s.task_id!r} ({s.origin})" for s in unknown[:5])
-        raise SamplesError(f"{len(unknown)} samples name problems that release {settings.release} does not have: {listed}")
-    keyed = [(sample, sample.solution if sample.solution is not None else sample.completion)
-             for sample in samples if sample.task_id in problems]
-    journal = Journal(journal_path(output_path), settings.fingerprint())
-    todo = {sample_key(sample.task_id, code): (sample.task_id, code) for sample, code in keyed}
-    todo = {key: value for key, value in todo.items() if key not in journal.records}
-    restarts = 0
-    try:
-        if todo:
-            with settings.executor.pool(settings.parallel, choose(settings.isolation), settings.limits) as pool:
-                isolation = pool.describe()["isolation"]
-                tasks = ((key, *_task(problems[question_id], code, settings)) for key, (question_id, code) in todo.items())
-                bar = tqdm(total=len(todo), desc="livecodebench samples", unit="sample", disable=not progress)
-                suspects = []
-                for key, judge in pool.map(tasks):
-                    if judge.verdict.timed_out:
-                        suspects.append(key)  # journaled once confirmed
-                    else:
-                        journal.append(key, dict(_record(judge), isolation=isolation))
-                    bar.update()
-                bar.close()
-                # As for evalplus (harness.evaluate._confirm_timeouts): a time-limit verdict is final once the run,
-                # repeated alone, times out again. The limits are fixed seconds here, so there is nothing to re-time.
-                for key in tqdm(suspects, desc="re-checking timeouts alone", unit="sample", disable=not progress or not suspects):
-                    question_id, code = todo[key]
-                    judge = run_alone(pool, *_task(problems[question_id], code, settings))
-                    journal.append(key, dict(_record(judge), isolation=isolation, timeouts_rechecked=1,
-                                             timeouts_confirmed=int(judge.verdict.timed_out)))
-                restarts = pool.restarts
-    finally:
-        journal.close()
-    results = _assemble(problems, keyed, journal.records, samples_path, settings)
+        raise unknown_tasks_error(unknown, f"release {settings.release}")
     data_file = lcb.single_data_file(data_dir)
-    results["scoder"]["data_file"] = str(data_file) if data_file else None
-    results["scoder"]["worker_restarts"] = restarts
-    write_atomically(output_path, json.dumps(results, indent=1).encode())
-    results["scoder"]["output"] = str(output_path)
-    return results
+    return Plan(
+        benchmark=LIVECODEBENCH,
+        task_ids=list(problems),
+        keyed=[(sample, sample.solution if sample.solution is not None else sample.completion)
+               for sample in samples if sample.task_id in problems],
+        fingerprint=settings.fingerprint(),
+        execute=functools.partial(_execute, problems, settings=settings),
+        entry=lambda sample, code, record: {"question_id": sample.task_id, "solution": code, "passed": record["status"] == PASS,
+                                            **{key: record[key] for key in ("status", "error_code", "error_message", "reason", "fail_test")}},
+        scores=lambda evaluated: mean_pass_at_k([(len(entries), sum(entry["passed"] for entry in entries))
+                                                 for entries in evaluated.values()], ks=(1, 5)),
+        meta={"release": settings.release, "revision": lcb.PINNED_REVISION, "start_date": settings.start_date,
+              "end_date": settings.end_date, "data_file": str(data_file) if data_file else None,
+              "test_timeout_s": settings.test_timeout_s, "limits": asdict(settings.limits.resolved())},
+    )
+
+
+def _execute(problems: dict[str, lcb.Problem], todo: Todo, journal: Journal, progress: bool, settings: LiveCodeBenchSettings) -> int:
+    with settings.executor.pool(settings.parallel, choose(settings.isolation), settings.limits) as pool:
+        isolation = pool.describe()["isolation"]
+        tasks = ((key, *_task(problems[question_id], code, settings)) for key, (question_id, code) in todo.items())
+        bar = tqdm(total=len(todo), desc="livecodebench samples", unit="sample", disable=not progress)
+        suspects = []
+        for key, judge in pool.map(tasks):
+            if judge.verdict.timed_out:
+                suspects.append(key)  # journaled once confirmed
+            else:
+                journal.append(key, dict(_record(judge), isolation=isolation))
+            bar.update()
+        bar.close()
+        # As for evalplus (harness.evaluate._confirm_timeouts): a time-limit verdict is final once the run,
+        # repeated alone, times out again. The limits are fixed seconds here, so there is nothing to re-time.
+        for key in tqdm(suspects, desc="re-checking timeouts alone", unit="sample", disable=not progress or not suspects):
+            question_id, code = todo[key]
+            judge = run_alone(pool, *_task(problems[question_id], code, settings))
+            journal.append(key, dict(_record(judge), isolation=isolation, timeouts_rechecked=1,
+                                     timeouts_confirmed=int(judge.verdict.timed_out)))
+        return pool.restarts
 
 
 def _in_release(question_id: str, settings: LiveCodeBenchSettings, data_dir: str | None) -> bool:
     if settings.start_date is None and settings.end_date is None:
         return False
     return question_id in {problem.question_id for problem in lcb.load_problems(settings.release, data_dir=data_dir)}
-
-
-def _assemble(problems: dict, keyed, records: dict, samples_path: Path, settings: LiveCodeBenchSettings) -> dict:
-    per_problem: dict[str, list] = {}
-    for sample, code in keyed:
-        record = records[sample_key(sample.task_id, code)]
-        per_problem.setdefault(sample.task_id, []).append(
-            {"question_id": sample.task_id, "solution": code, "passed": record["status"] == PASS,
-             **{key: record[key] for key in ("status", "error_code", "error_message", "reason", "fail_test")}})
-    evaluated = {question_id: per_problem[question_id] for question_id in problems if question_id in per_problem}
-    counts = [(len(entries), sum(entry["passed"] for entry in entries)) for entries in evaluated.values()]
-    missing = [question_id for question_id in problems if question_id not in per_problem]
-    return {
-        "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
-        "eval": evaluated,
-        "pass_at_k": mean_pass_at_k(counts, ks=(1, 5)),
-        "scoder": {
-            "harness_version": __version__,
-            "benchmark": "livecodebench",
-            "release": settings.release,
-            "revision": lcb.PINNED_REVISION,
-            "start_date": settings.start_date,
-            "end_date": settings.end_date,
-            "samples": str(samples_path),
-            "n_samples": len(keyed),
-            "n_tasks": len(evaluated),
-            "missing_tasks": missing,
-            "isolation": sorted({records[sample_key(sample.task_id, code)]["isolation"] for sample, code in keyed}),
-            "timeouts": timeout_counts(records[sample_key(sample.task_id, code)] for sample, code in keyed),
-            "test_timeout_s": settings.test_timeout_s,
-            "limits": asdict(settings.limits.resolved()),
-        },
-    }

@@ -22,7 +22,8 @@ import pytest
 
 from harness.benchmarks.evalplus import KINDS
 from harness.cli import main
-from harness.evaluate import EvalSettings, _assemble, sample_key
+from harness.evaluate import plan as evalplus_plan
+from harness.evaluation import assemble_results, sample_key
 from harness.evaluate_livecodebench import LiveCodeBenchSettings, evaluate as evaluate_livecodebench
 from harness.report.exports import ExportError, export_bigcodebench, export_evalplus, export_livecodebench
 from harness.samples import Sample, read_samples
@@ -74,12 +75,11 @@ def assembled_evalplus_run(evaluate_dir: Path, dataset, generation: dict) -> Pat
     keyed, records = [], {}
     for task_id, code in programs_of(verdicts):
         [entry] = verdicts["eval"][task_id]
-        keyed.append((Sample(task_id, code, None, "conformance"), code))
+        keyed.append(Sample(task_id, code, None, "conformance"))
         records[sample_key(task_id, code)] = {"isolation": "official evalplus 0.3.1 verdicts",
                                               **{f"{kind}_{part}": entry[f"{kind}_{part}"] for kind in KINDS for part in ("status", "fail_tests")},
                                               **{f"{kind}_error": None for kind in KINDS}}
-    missing = [task_id for task_id in dataset.problems if task_id not in verdicts["eval"]]
-    results = _assemble(dataset, keyed, records, missing, samples, EvalSettings())
+    results = assemble_results(evalplus_plan(dataset, keyed), records, samples)
     (evaluate_dir / f"{stem}.eval_results.json").write_text(json.dumps(results))
     return evaluate_dir.parent
 

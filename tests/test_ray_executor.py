@@ -20,7 +20,8 @@ from harness.evaluate_bigcodebench import evaluate as evaluate_bigcodebench  # n
 from harness.evaluate_livecodebench import LiveCodeBenchSettings  # noqa: E402
 from harness.evaluate_livecodebench import evaluate as evaluate_livecodebench  # noqa: E402
 from harness.cli import main  # noqa: E402
-from harness.evaluate import EvalSettings, evaluate, journal_path  # noqa: E402
+from harness.evaluate import EvalSettings, evaluate  # noqa: E402
+from harness.evaluation import journal_path  # noqa: E402
 from harness.execution.executor import Executor  # noqa: E402
 from harness.execution.function_calls import ReferenceRecorder  # noqa: E402
 from harness.execution.limits import Limits  # noqa: E402

@@ -10,8 +10,10 @@ import time
 import pytest
 
 import harness.evaluate
+import harness.evaluation
 from harness.benchmarks.evalplus import MBPP_PLUS
-from harness.evaluate import EvalSettings, evaluate, journal_path
+from harness.evaluate import EvalSettings, evaluate
+from harness.evaluation import journal_path
 
 SAMPLES = "mbpp_Mistral-7B-Instruct-v0.2.eval_results.json.gz"
 
@@ -57,7 +59,7 @@ def test_finished_run_is_reused(conformance_dir, data_dir, tmp_path, monkeypatch
 
 
 def sample_key(entry):
-    return harness.evaluate.sample_key(entry["task_id"], entry["solution"])
+    return harness.evaluation.sample_key(entry["task_id"], entry["solution"])
 
 
 def _verdicts(results):

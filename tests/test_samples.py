@@ -3,7 +3,8 @@ import json
 
 import pytest
 
-from harness.evaluate import check_task_ids, solution_of
+from harness.evaluate import plan, solution_of
+from harness.evaluation import assemble_results, sample_key
 from harness.samples import SamplesError, read_samples
 
 
@@ -51,7 +52,10 @@ def test_missing_file_is_a_clear_error(tmp_path):
 
 def test_unknown_tasks_are_an_error_and_missing_ones_are_listed(tmp_path, humaneval):
     path = write(tmp_path / "s.jsonl", [json.dumps({"task_id": "HumanEval/0", "solution": ""})])
-    assert len(check_task_ids(read_samples(path), humaneval)) == 163
+    record = {"isolation": "none (nothing ran)", **{f"{kind}_{part}": value for kind in ("base", "plus")
+                                                   for part, value in (("status", "fail"), ("fail_tests", []), ("error", None))}}
+    results = assemble_results(plan(humaneval, read_samples(path)), {sample_key("HumanEval/0", ""): record}, path)
+    assert len(results["scoder"]["missing_tasks"]) == 163 and results["scoder"]["n_tasks"] == 1
     path = write(tmp_path / "t.jsonl", [json.dumps({"task_id": "HumanEval/999", "solution": ""})])
     with pytest.raises(SamplesError, match="'HumanEval/999' \\(t.jsonl line 1\\)"):
-        check_task_ids(read_samples(path), humaneval)
+        plan(humaneval, read_samples(path))

@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 
 from harness.benchmarks.evalplus import HUMANEVAL_PLUS
-from harness.evaluate import EvalSettings, _confirm_timeouts, evaluate, sample_key
+from harness.evaluate import EvalSettings, _confirm_timeouts, evaluate
+from harness.evaluation import sample_key
 from harness.execution.function_calls import PASS, TIMEOUT, Verdict
 from harness.execution.limits import TimePolicy
 from harness.execution.pool import WorkerPool
