@@ -7,11 +7,10 @@ import os
 import sys
 import warnings
 
-from harness.benchmarks import BENCHMARKS, get_benchmark, bigcodebench, livecodebench
+from harness.benchmarks import BENCHMARKS, add_benchmark_arguments, get_benchmark, leaderboards
 from harness.benchmarks.data import DataError, read_dataset
 from harness.containers import IN_CONTAINER_VARIABLE, ContainerError
 from harness.execution.executor import EXECUTORS, Executor
-from harness.execution.limits import Limits, TimePolicy
 from harness.execution.sandbox import LAYERS, SandboxError
 from harness.execution.task_env import ENVIRONMENTS, EnvironmentMissing, get_environment
 from harness.generation.backend import BACKENDS
@@ -27,7 +26,7 @@ def main(argv: list[str] | None = None, extensions=(), report_figures=None) -> i
     commands = parser.add_subparsers(dest="command", required=True)
 
     evaluate = commands.add_parser("eval", help="evaluate a samples file on a benchmark")
-    evaluate.add_argument("--benchmark", required=True, help=f"one of {', '.join(BENCHMARKS)}, livecodebench (humaneval, mbpp are aliases)")
+    evaluate.add_argument("--benchmark", required=True, help=f"one of {', '.join(BENCHMARKS)} (humaneval, mbpp are aliases)")
     evaluate.add_argument("--samples", help="JSONL of {task_id, solution|completion}, or an eval_results JSON (.gz ok); "
                           "with --model, where the generated samples go")
     evaluate.add_argument("--output", help="results file (default: beside the samples, <name>_eval_results.json)")
@@ -37,18 +36,16 @@ def main(argv: list[str] | None = None, extensions=(), report_figures=None) -> i
                           help="where the sandboxed runs execute: this machine (default) or a Ray cluster (the ray extra), "
                           "--parallel workers per node")
     evaluate.add_argument("--ray-address", help="the Ray cluster to use (default: $RAY_ADDRESS, else a new one on this machine)")
-    evaluate.add_argument("--min-time-limit", type=float, default=TimePolicy.min_time_limit, help="seconds of CPU per input at least (evalplus default 1.0)")
-    evaluate.add_argument("--gt-time-limit-factor", type=float, default=TimePolicy.gt_time_limit_factor, help="x the reference time per input (evalplus default 4.0)")
-    _add_benchmark_arguments(evaluate)
-    evaluate.add_argument("--no-calibrate", action="store_true", help="BigCodeBench: run solutions as given (default: the code prompt and `pass` first, as upstream)")
-    evaluate.add_argument("--check-ground-truth", action="store_true", help="BigCodeBench: also check the reference solutions (cached); alone, without --samples, only that")
+    evaluate.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_benchmark_arguments(evaluate, "eval")
     _add_generation_arguments(evaluate.add_argument_group("generation (with --model instead of --samples)"), required=False)
     _add_container_arguments(evaluate, "the sandbox image (scoder-sandbox, scoder-bigcodebench for BigCodeBench)")
 
     generate = commands.add_parser("generate", help="generate a benchmark's samples with a model")
-    generate.add_argument("--benchmark", required=True, help=f"one of {', '.join(BENCHMARKS)}, livecodebench")
+    generate.add_argument("--benchmark", required=True, help=f"one of {', '.join(BENCHMARKS)}")
     generate.add_argument("--output", required=True, help="samples JSONL; an existing one is resumed")
-    _add_benchmark_arguments(generate)
+    generate.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_benchmark_arguments(generate, "generate")
     _add_generation_arguments(generate, required=True)
     _add_container_arguments(generate, "the vllm image with --backend vllm, else the train image")
     generate.add_argument("--gpus", default="all", type=lambda text: int(text) if text.isdigit() else text,
@@ -86,13 +83,12 @@ def main(argv: list[str] | None = None, extensions=(), report_figures=None) -> i
                         help="instead: leaderboard.html over every run directory under RESULTS_DIR (default: results) and the baselines")
 
     export = commands.add_parser("export", help="leaderboard submission files from a run directory")
-    export.add_argument("leaderboard", choices=("evalplus", "bigcodebench", "livecodebench"))
+    export.add_argument("leaderboard", choices=tuple(leaderboards()))
     export.add_argument("run_dir", help="a pipeline run directory, or a folder with scoder eval results")
     export.add_argument("--output", required=True, help="folder for the submission files")
     export.add_argument("--model-name", help="the name to submit under (default: the samples' model, if it is a hub id)")
     export.add_argument("--allow-partial", action="store_true", help="also a run of part of a benchmark, labelled partial in the files")
-    export.add_argument("--lcb-data", "--lcb-dir", dest="lcb_dir", help="livecodebench: folder with the JSONL shards or one JSONL(.gz) file, for the problems' texts "
-                        f"(default: ${livecodebench.DATA_DIR_VARIABLE}, then the cache, then the hub)")
+    add_benchmark_arguments(export, "export")
 
     handlers = {name: add(commands) for name, add in extensions}
 
@@ -133,23 +129,6 @@ def main(argv: list[str] | None = None, extensions=(), report_figures=None) -> i
         return 130
 
 
-def _add_benchmark_arguments(parser) -> None:
-    """What selects a benchmark's data, for eval and generate alike."""
-    parser.add_argument("--data-dir", help="folder with the benchmark files (default: $SCODER_DATA_DIR, then the cache, then download)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    bcb = parser.add_argument_group("BigCodeBench")
-    bcb.add_argument("--split", default="complete", choices=bigcodebench.SPLITS, help="the prompt split (default: complete)")
-    bcb.add_argument("--version", default=bigcodebench.DEFAULT_VERSION, choices=tuple(bigcodebench.VERSIONS),
-                     help=f"dataset version (default: {bigcodebench.DEFAULT_VERSION})")
-    lcb = parser.add_argument_group("LiveCodeBench")
-    lcb.add_argument("--release", default=livecodebench.DEFAULT_RELEASE, help="release_v1 ... release_v6, release_latest, or shards v1 ... v6, vA_vB")
-    lcb.add_argument("--start-date", help="first contest date included (YYYY-MM-DD)")
-    lcb.add_argument("--end-date", help="last contest date included (YYYY-MM-DD)")
-    lcb.add_argument("--lcb-data", "--lcb-dir", dest="lcb_dir",
-                     help="folder with the JSONL shards, or one JSONL(.gz) file of problems in the upstream row format "
-                          f"(default: ${livecodebench.DATA_DIR_VARIABLE}, then the cache, then the hub)")
-
-
 def _add_generation_arguments(parser, required: bool) -> None:
     parser.add_argument("--model", required=required,
                         help=f"{EMBEDDED_DEFAULT} (embedded, offline), a local folder or .gguf file, a hub id, or the served model's name (openai)")
@@ -186,31 +165,16 @@ def _in_container(args, argv: list[str]) -> int:
     if args.command == "generate":
         role, gpus, outputs = containers.generation_role(args.backend), args.gpus, [args.output]
     else:
-        role, gpus, outputs = containers.execution_role(args.benchmark), "none", [args.samples, args.output]
+        role, gpus, outputs = get_benchmark(args.benchmark).execution_role, "none", [args.samples, args.output]
     folders = [os.path.dirname(os.path.abspath(path)) for path in outputs if path]
     for folder in folders:
         os.makedirs(folder, exist_ok=True)
-    inputs = [path for path in (args.data_dir, args.lcb_dir, args.model, args.adapter) if path]
+    # Every argument that names an existing file or folder (data, model, adapter, a benchmark's own data option) is read
+    # in there; the output folders among them stay writable.
+    inputs = [value for value in vars(args).values() if isinstance(value, str) and os.path.exists(value)]
     config = containers.ContainerConfig(enabled=True, images={role: args.image} if args.image else {}, gpus=gpus)
     spec = containers.python_spec("harness.cli", argv, role, config, writable=folders, read_only=inputs)
     return containers.run_in_container(spec)
-
-
-def _prompt_builder(args):
-    """Loads the benchmark's data now (bad data fails before a model is loaded) and returns
-    chat -> PromptSet, for once the backend says which form the model takes."""
-    from functools import partial
-
-    from harness.generation import prompts
-
-    if args.benchmark.lower() == "livecodebench":
-        problems = livecodebench.load_problems(args.release, args.start_date, args.end_date, args.lcb_dir)
-        return partial(prompts.livecodebench_prompts, problems)
-    benchmark = get_benchmark(args.benchmark)
-    if benchmark.family == "bigcodebench":
-        dataset = benchmark.load(args.data_dir, args.version)
-        return lambda chat: prompts.bigcodebench_prompts(dataset, args.split, chat)
-    return partial(prompts.evalplus_prompts, benchmark.load(args.data_dir))
 
 
 def _generate(args, progress: bool) -> dict:
@@ -228,7 +192,7 @@ def _generate(args, progress: bool) -> dict:
         options = {"dtype": args.dtype, "base_prompt": args.base_prompt, "adapter": args.adapter}
     if args.backend == "vllm":
         options.update(tensor_parallel_size=args.tensor_parallel_size, data_parallel_size=args.data_parallel_size)
-    build_prompts = _prompt_builder(args)
+    build_prompts = get_benchmark(args.benchmark).prompt_builder(args)  # loads the data: bad data fails before the model loads
     backend = load_backend(args.backend, args.model, **options)
     return generate_samples(backend, build_prompts(backend.chat), decoding, args.output, args.limit, progress)
 
@@ -241,61 +205,22 @@ def _generation_line(summary: dict) -> str:
 def _default_samples_path(args) -> str:
     """Where `scoder eval --model` puts its samples: one file per model, benchmark and settings."""
     model = os.path.basename(os.path.normpath(args.model)) if os.path.exists(args.model) else args.model
-    split = f"-{args.split}" if "bigcodebench" in args.benchmark.lower() else ""
-    name = f"{model.replace('/', '--')}--{args.benchmark.lower()}{split}--{args.backend}-t{args.temperature}-n{args.n}.jsonl"
+    name = f"{model.replace('/', '--')}--{get_benchmark(args.benchmark).samples_name(args)}--{args.backend}-t{args.temperature}-n{args.n}.jsonl"
     return os.path.join("scoder_runs", name)
 
 
 def _eval(args) -> int:
-    from harness.evaluate import EvalSettings, evaluate
-    from harness.report.console import print_eval_summary
+    from harness.evaluation import Execution
 
-    benchmark = "livecodebench" if args.benchmark.lower() == "livecodebench" else get_benchmark(args.benchmark)
+    benchmark = get_benchmark(args.benchmark)
     progress = not args.no_progress and not os.environ.get("CI")
     if args.model:  # generate first: into --samples if given (resumed), else into scoder_runs/
         args.output, results_path = args.samples or _default_samples_path(args), args.output
         print(_generation_line(_generate(args, progress)))
         args.samples, args.output = args.output, results_path
-    if benchmark == "livecodebench":
-        return _eval_livecodebench(args, progress)
-    if benchmark.family == "bigcodebench":
-        return _eval_bigcodebench(benchmark, args, progress)
-    if not args.samples:
-        raise SamplesError("--samples is required")
-    settings = EvalSettings(TimePolicy(args.min_time_limit, args.gt_time_limit_factor), Limits(), args.parallel, args.isolation,
-                            _executor(args))
-    results = evaluate(benchmark, args.samples, args.output, args.data_dir, settings, progress=progress)
-    print_eval_summary(results)
-    return 0
-
-
-def _executor(args) -> Executor:
-    return Executor(args.executor, args.ray_address)
-
-
-def _eval_livecodebench(args, progress: bool) -> int:
-    from harness.evaluate_livecodebench import LiveCodeBenchSettings, evaluate
-    from harness.report.console import print_pass_at_k
-
-    if not args.samples:
-        raise SamplesError("--samples is required")
-    livecodebench.shards_for(args.release)  # an unknown release is refused before anything runs
-    settings = LiveCodeBenchSettings(args.release, args.start_date, args.end_date, parallel=args.parallel, isolation=args.isolation,
-                                     executor=_executor(args))
-    results = evaluate(args.samples, args.output, args.lcb_dir, settings, progress)
-    window = f" {args.start_date or '...'} to {args.end_date or '...'}" if args.start_date or args.end_date else ""
-    print_pass_at_k(f"livecodebench {args.release}{window}", results)
-    return 0
-
-
-def _eval_bigcodebench(benchmark, args, progress: bool) -> int:
-    from harness.evaluate_bigcodebench import BigCodeBenchSettings, evaluate
-    from harness.report.console import print_pass_at_k
-
-    settings = BigCodeBenchSettings(args.version, args.split, not args.no_calibrate, args.parallel, args.isolation,
-                                    executor=_executor(args))
-    results = evaluate(benchmark, args.samples, args.output, args.data_dir, settings, args.check_ground_truth, progress)
-    print_pass_at_k(f"{benchmark.name} {args.version} {args.split}", results)
+    execution = Execution(args.parallel, args.isolation, Executor(args.executor, args.ray_address))
+    results = benchmark.evaluate(args.samples, args.output, args, execution, progress)
+    benchmark.summarize(results, args)
     return 0
 
 
@@ -317,12 +242,7 @@ def _report(args, figures) -> int:
 def _export(args) -> int:
     import json
 
-    from harness.report import exports
-
-    export = {"evalplus": exports.export_evalplus, "bigcodebench": exports.export_bigcodebench,
-              "livecodebench": exports.export_livecodebench}[args.leaderboard]
-    options = {"lcb_dir": args.lcb_dir} if args.leaderboard == "livecodebench" else {}
-    files = export(args.run_dir, args.output, args.model_name, allow_partial=args.allow_partial, **options)
+    files = leaderboards()[args.leaderboard].export(args.run_dir, args.output, args.model_name, args.allow_partial, args)
     print("\n".join(map(str, files)))
     manifest = json.loads(files[-1].read_text())
     if manifest["partial"]:
@@ -335,7 +255,9 @@ def _export(args) -> int:
 def _data(args) -> int:
     for name in args.benchmarks:
         benchmark = get_benchmark(name)
-        files = bigcodebench.VERSIONS.values() if benchmark.family == "bigcodebench" else [benchmark.data]
+        files = benchmark.data_files()
+        if not files:
+            print(f"{benchmark.name}: no pinned file; its data is read when it is used (see --help of eval)")
         for spec in files:
             content = read_dataset(spec, args.data_dir)
             print(f"{benchmark.name}: {spec.filename} ok ({len(content.splitlines())} tasks, md5 {spec.md5})")

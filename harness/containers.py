@@ -22,7 +22,6 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.benchmarks import get_benchmark
 from harness.benchmarks.data import DATA_DIR_VARIABLE, OFFLINE_VARIABLE, cache_dir
 from harness.benchmarks.livecodebench import DATA_DIR_VARIABLE as LCB_DIR_VARIABLE
 
@@ -110,12 +109,6 @@ class ContainerSpec:
 
 def generation_role(backend: str) -> str:
     return "vllm" if backend == "vllm" else "train"
-
-
-def execution_role(benchmark: str) -> str:
-    if benchmark.lower() == "livecodebench":
-        return "sandbox"
-    return "bigcodebench" if get_benchmark(benchmark).family == "bigcodebench" else "sandbox"
 
 
 def python_spec(module: str, args: list[str], role: str, config: ContainerConfig,

@@ -32,7 +32,6 @@ from harness.journal import Journal
 from harness.metrics import mean_pass_at_k
 from harness.samples import Sample
 
-LIVECODEBENCH = "livecodebench"  # the registry's name
 LCB_GUARD = {"attributes": {module: list(names) for module, names in lcb.DISABLED_ATTRIBUTES.items()},
              "modules": list(lcb.BLOCKED_MODULES), "int_max_str_digits": lcb.INT_MAX_STR_DIGITS}
 # lcb_runner's error codes (testing_util): -1 compilation, -2 wrong answer, -3 time limit, -4 runtime error.
@@ -129,7 +128,7 @@ def plan(problems: list[lcb.Problem], samples: list[Sample], samples_path: Path 
         raise unknown_tasks_error(unknown, f"release {settings.release}")
     data_file = lcb.single_data_file(data_dir)
     return Plan(
-        benchmark=LIVECODEBENCH,
+        benchmark=lcb.LIVECODEBENCH.name,
         task_ids=list(problems),
         keyed=[(sample, sample.solution if sample.solution is not None else sample.completion)
                for sample in samples if sample.task_id in problems],

@@ -19,7 +19,8 @@ import random
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from harness.containers import execution_role, generation_role
+from harness.benchmarks import resolve
+from harness.containers import generation_role
 from harness.generation.backend import Decoding, load_backend
 from scoder import influence, sampling, scoring, sft, synthesis
 from scoder.instruction_data import load_instructions
@@ -262,17 +263,17 @@ def _evaluate_stage(recipe: Recipe, run_harness) -> Stage:
         model = ["--model", recipe.target.model, "--adapter", str(final)] if sampling.is_adapter(final) else ["--model", str(final)]
         results = {}
         for name in evaluation.benchmarks:
-            benchmark, _, split = name.partition(":")
+            benchmark, variant = resolve(name)
             stem = name.replace(":", "-").replace("+", "plus")
             samples, output = folder / f"{stem}.samples.jsonl", folder / f"{stem}.eval_results.json"
-            data = (["--split", split] if split else []) + (["--data-dir", config["data_dir"]] if config["data_dir"] else [])
+            data = variant + (["--data-dir", config["data_dir"]] if config["data_dir"] else [])
             # Two commands, as the sandbox that executes has no model and no network (see stage_exec).
-            generate = ["generate", "--benchmark", benchmark, *model, "--output", str(samples), *recipe.generation.command_line(),
+            generate = ["generate", "--benchmark", benchmark.name, *model, "--output", str(samples), *recipe.generation.command_line(),
                         "--no-progress", *data]
             generate += ["--limit", str(evaluation.limit)] if evaluation.limit else []
             generate += ["--max-new-tokens", str(evaluation.max_new_tokens)] if evaluation.max_new_tokens else []
-            execute = ["eval", "--benchmark", benchmark, "--samples", str(samples), "--output", str(output), "--no-progress", *data]
-            for argv, role in ((generate, generation_role(recipe.generation.backend)), (execute, execution_role(benchmark))):
+            execute = ["eval", "--benchmark", benchmark.name, "--samples", str(samples), "--output", str(output), "--no-progress", *data]
+            for argv, role in ((generate, generation_role(recipe.generation.backend)), (execute, benchmark.execution_role)):
                 if run_harness(argv, role) != 0:
                     raise PipelineError(f"evaluate: scoder {' '.join(argv)} failed (its error is printed above)")
             results[name] = _pass_at_1(json.loads(output.read_text()))

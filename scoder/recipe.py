@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from harness.benchmarks import resolve
 from harness.containers import ContainerConfig
 from harness.generation.models import EMBEDDED_DEFAULT
 from scoder.config_loading import RecipeError, build
@@ -85,11 +86,16 @@ class TargetConfig:
 
 @dataclass(frozen=True)
 class EvaluationConfig:
-    """Benchmarks as `scoder eval` names them; a BigCodeBench one may end in `:instruct`."""
+    """Benchmarks as `scoder eval` names them, with a variant where the benchmark has them (harness.benchmarks.resolve):
+    bigcodebench-hard:instruct (a split), livecodebench:release_v5 (a release)."""
     benchmarks: list[str] = field(default_factory=lambda: ["humaneval+", "mbpp+"])
     limit: int | None = None  # first K tasks only (smoke runs)
     max_new_tokens: int | None = None  # None: each benchmark's default
     data_dir: str | None = None  # None: $SCODER_DATA_DIR, the cache, then download
+
+    def __post_init__(self):
+        for name in self.benchmarks:  # a misspelled name is refused now, not after the training
+            resolve(name)
 
 
 @dataclass(frozen=True)

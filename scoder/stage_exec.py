@@ -20,7 +20,8 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from harness.containers import ensure_startable, execution_role, generation_role, python_spec, run_in_container
+from harness.benchmarks import resolve
+from harness.containers import ensure_startable, generation_role, python_spec, run_in_container
 from scoder.config_loading import as_dict, build
 from scoder.recipe import Recipe
 from scoder.runner import Stage, git_revision, versions, write_json
@@ -42,7 +43,7 @@ def images_of(stage_name: str, recipe: Recipe) -> str:
     """Where a stage runs, for the dry run."""
     image = recipe.containers.image
     if stage_name == "evaluate":
-        executions = dict.fromkeys(image(execution_role(name.partition(":")[0])) for name in recipe.evaluation.benchmarks)
+        executions = dict.fromkeys(image(resolve(name)[0].execution_role) for name in recipe.evaluation.benchmarks)
         return f"{image(generation_role(recipe.generation.backend))}, then {', '.join(executions)}"
     return image(role_of(stage_name, recipe))
 
@@ -53,8 +54,8 @@ def containerized_stages(recipe: Recipe, run_dir: str | os.PathLike, progress: b
     from scoder.pipeline import stages
 
     config = recipe.containers
-    for benchmark in recipe.evaluation.benchmarks:  # refused now, not after the training
-        ensure_startable(execution_role(benchmark.partition(":")[0]))
+    for name in recipe.evaluation.benchmarks:  # refused now, not after the training
+        ensure_startable(resolve(name)[0].execution_role)
     run_dir = Path(run_dir).resolve()
     inputs = _local_paths(as_dict(recipe))
 

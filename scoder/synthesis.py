@@ -18,6 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from harness.benchmarks import parse_options, resolve
+from harness.benchmarks.data import DataError
+
 # ------------------------------------------------------------------------------------------- the task format
 
 DEFAULT_SYSTEM = (
@@ -328,8 +331,7 @@ def lsh_bands(threshold: float, num_perm: int) -> tuple[int, int]:
 
 # ---------------------------------------------------------------------------------------- decontamination
 
-LIVECODEBENCH = "livecodebench"
-DEFAULT_BENCHMARKS = ("humaneval+", "mbpp+", "bigcodebench", LIVECODEBENCH)
+DEFAULT_BENCHMARKS = ("humaneval+", "mbpp+", "bigcodebench", "livecodebench")
 
 
 @dataclass(frozen=True)
@@ -352,6 +354,8 @@ class DecontaminationConfig:
     def __post_init__(self):
         if not self.fields or self.ngram < 1 or self.max_tasks_per_ngram < 1:
             raise ValueError("need at least one field, ngram >= 1 and max_tasks_per_ngram >= 1")
+        for name in self.benchmarks:  # a misspelled name is refused now, not after the training
+            resolve(name)
 
 
 _BITMAP_BITS = 24  # 16 MiB of flags: the ~300K benchmark n-grams set under 2% of them
@@ -364,36 +368,25 @@ def _decontamination_ngrams(texts: list[str], n: int) -> tuple[np.ndarray, np.nd
 
 
 def benchmark_texts(benchmarks: tuple[str, ...] | list[str], data_dir=None,
-                    livecodebench_dir=None) -> tuple[dict[str, list[str]], dict[str, str]]:
+                    arguments: list[str] = ()) -> tuple[dict[str, list[str]], dict[str, str]]:
     """One text per task (its prompts and reference solution) for each benchmark, keyed by the registry's
     name, and the benchmarks skipped with the reason.
 
-    "livecodebench" means all its problems (release_latest); "livecodebench:<release>" one release, as
-    lcb_runner names them. Only LiveCodeBench is skipped when its data is missing (it lives on the Hugging
-    Face hub alone, in large shards); a missing evalplus or BigCodeBench file is an error. `data_dir` is
-    harness.benchmarks.data's folder (--data-dir / SCODER_DATA_DIR); `livecodebench_dir` holds the
-    LiveCodeBench shards (else SCODER_LCB_DIR, the user cache, the hub)."""
-    from harness.benchmarks import get_benchmark, livecodebench
-    from harness.benchmarks.data import DataError
-
+    A benchmark is named as in a recipe: `name` or `name:variant` ("livecodebench" is its default release,
+    "livecodebench:release_v5" one release, as lcb_runner names them). `data_dir` is harness.benchmarks.data's
+    folder (--data-dir / SCODER_DATA_DIR); `arguments`, more benchmark options as `scoder eval` takes them
+    (--lcb-data FILE). Only a benchmark whose data lives on the hub alone is skipped when its data is missing;
+    a missing evalplus or BigCodeBench file is an error."""
     texts, skipped = {}, {}
-    for name in benchmarks:
-        family, _, release = name.lower().partition(":")
-        if family == LIVECODEBENCH:
-            try:
-                problems = livecodebench.load_problems(release or livecodebench.DEFAULT_RELEASE, data_dir=livecodebench_dir)
-            except DataError as error:
-                skipped[LIVECODEBENCH] = f"LiveCodeBench data not found, so not decontaminated against it: {error}"
-                continue
-            texts[LIVECODEBENCH] = [f"{problem.question_content}\n{problem.starter_code}" for problem in problems]
-            continue
-        benchmark = get_benchmark(name)
-        problems = benchmark.load(data_dir).problems.values()
-        if benchmark.family == "bigcodebench":
-            texts[benchmark.name] = [f"{problem.complete_prompt}\n{problem.instruct_prompt}\n{problem.canonical_solution}"
-                                     for problem in problems]
-        else:
-            texts[benchmark.name] = [f"{problem.prompt}\n{problem.canonical_solution}" for problem in problems]
+    for spec in benchmarks:
+        benchmark, variant = resolve(spec)
+        options = parse_options([*(["--data-dir", str(data_dir)] if data_dir else []), *arguments, *variant])
+        try:
+            texts[benchmark.name] = benchmark.task_texts(options)
+        except DataError as error:
+            if not benchmark.hub_only_data:
+                raise
+            skipped[benchmark.name] = f"{benchmark.name} data not found, so not decontaminated against it: {error}"
     return texts, skipped
 
 

@@ -98,16 +98,86 @@ class Dataset:
     problems: dict[str, Problem]
 
 
+def add_bigcodebench_arguments(parser, command: str) -> None:
+    if command == "export":
+        return
+    group = parser.add_argument_group("BigCodeBench")
+    group.add_argument("--split", default="complete", choices=SPLITS, help="the prompt split (default: complete)")
+    group.add_argument("--version", default=DEFAULT_VERSION, choices=tuple(VERSIONS), help=f"dataset version (default: {DEFAULT_VERSION})")
+    if command == "eval":
+        group.add_argument("--no-calibrate", action="store_true",
+                           help="run solutions as given (default: the code prompt and `pass` first, as upstream)")
+        group.add_argument("--check-ground-truth", action="store_true",
+                           help="also check the reference solutions (cached); alone, without --samples, only that")
+
+
 @dataclass(frozen=True)
 class BigCodeBenchmark:
+    """BigCodeBench full or hard as a harness.benchmarks.benchmark.Benchmark; the work is done in
+    harness.evaluate_bigcodebench, harness.generation.prompts and harness.report.exports."""
     name: str
     subset: str  # full or hard
+    title: str
 
     family = "bigcodebench"
+    execution_role = "bigcodebench"  # its task libraries' image
+    leaderboard = "bigcodebench"
+    windowed = False
+    hub_only_data = False
+    add_arguments = staticmethod(add_bigcodebench_arguments)
 
     @property
     def data(self) -> DatasetFile:
         return VERSIONS[DEFAULT_VERSION]
+
+    @property
+    def columns(self) -> dict[str, str]:
+        return {f"bigcodebench-{self.subset}-{split}": f"{self.title} {split.capitalize()}" for split in SPLITS}
+
+    def variant_arguments(self, variant: str) -> list[str]:
+        if variant not in SPLITS:
+            raise ValueError(f"{self.name}:{variant}: the variant is a split, one of {', '.join(SPLITS)}")
+        return ["--split", variant]
+
+    def data_files(self) -> list[DatasetFile]:
+        return list(VERSIONS.values())
+
+    def prompt_builder(self, options):
+        from harness.generation.prompts import bigcodebench_prompts
+
+        dataset = self.load(options.data_dir, options.version)
+        return lambda chat: bigcodebench_prompts(dataset, options.split, chat)
+
+    def samples_name(self, options) -> str:
+        return f"{self.name}-{options.split}"
+
+    def evaluate(self, samples, output, options, execution, progress: bool) -> dict:
+        from harness.evaluate_bigcodebench import BigCodeBenchSettings, evaluate
+
+        settings = BigCodeBenchSettings(options.version, options.split, not options.no_calibrate, execution.parallel,
+                                        execution.isolation, executor=execution.executor)
+        return evaluate(self, samples, output, options.data_dir, settings, options.check_ground_truth, progress)
+
+    def summarize(self, results: dict, options, out=None) -> None:
+        from harness.report.console import print_pass_at_k
+
+        print_pass_at_k(f"{self.name} {options.version} {options.split}", results, out)
+
+    def score_columns(self, results: dict) -> list:
+        from harness.benchmarks.benchmark import ScoreColumn
+        from harness.execution.function_calls import PASS
+
+        key = f"bigcodebench-{self.subset}-{results['pass_at_k']['split']}"
+        return [ScoreColumn(key, results["scoder"]["version"], "", lambda entry: entry["status"] == PASS, results["pass_at_k"])]
+
+    def task_texts(self, options) -> list[str]:
+        return [f"{problem.complete_prompt}\n{problem.instruct_prompt}\n{problem.canonical_solution}"
+                for problem in self.load(options.data_dir, options.version).problems.values()]
+
+    def export(self, run_dir, out_dir, model_name, allow_partial: bool, options) -> list:
+        from harness.report.exports import export_bigcodebench
+
+        return export_bigcodebench(run_dir, out_dir, model_name, allow_partial=allow_partial)
 
     def load(self, data_dir: str | None = None, version: str = DEFAULT_VERSION) -> Dataset:
         if version not in VERSIONS:
@@ -139,5 +209,5 @@ def _libs(value) -> list[str]:
         return []
 
 
-BIGCODEBENCH = BigCodeBenchmark("bigcodebench", "full")
-BIGCODEBENCH_HARD = BigCodeBenchmark("bigcodebench-hard", "hard")
+BIGCODEBENCH = BigCodeBenchmark("bigcodebench", "full", "BigCodeBench")
+BIGCODEBENCH_HARD = BigCodeBenchmark("bigcodebench-hard", "hard", "BigCodeBench-Hard")

@@ -586,3 +586,91 @@ BLOCKED_MODULES = ("ipdb", "joblib", "resource", "psutil", "tkinter")
 # compute_code_generation_metrics.py line 7 raises the interpreter's limit on int <-> str conversion for the
 # evaluating process, which the processes running programs inherit: printing a 10000-digit number works there.
 INT_MAX_STR_DIGITS = 50000
+
+
+# -------------------------------------------------------------------------------------------------- benchmark
+
+
+def add_livecodebench_arguments(parser, command: str) -> None:
+    group = parser.add_argument_group("LiveCodeBench")
+    if command != "export":
+        group.add_argument("--release", default=DEFAULT_RELEASE, help="release_v1 ... release_v6, release_latest, or shards v1 ... v6, vA_vB")
+        group.add_argument("--start-date", help="first contest date included (YYYY-MM-DD)")
+        group.add_argument("--end-date", help="last contest date included (YYYY-MM-DD)")
+    group.add_argument("--lcb-data", "--lcb-dir", dest="lcb_dir",
+                       help="folder with the JSONL shards, or one JSONL(.gz) file of problems in the upstream row format "
+                            f"(default: ${DATA_DIR_VARIABLE}, then the cache, then the hub)")
+
+
+@dataclass(frozen=True)
+class LiveCodeBenchmark:
+    """LiveCodeBench code generation as a harness.benchmarks.benchmark.Benchmark; the work is done in
+    harness.evaluate_livecodebench, harness.generation.prompts and harness.report.exports."""
+    name = "livecodebench"
+    columns = {"livecodebench": "LiveCodeBench"}
+    execution_role = "sandbox"
+    leaderboard = "livecodebench"
+    windowed = True
+    hub_only_data = True  # large shards on the hub, no file to pin here
+    add_arguments = staticmethod(add_livecodebench_arguments)
+
+    def variant_arguments(self, variant: str) -> list[str]:
+        shards_for(variant)  # an unknown release is refused
+        return ["--release", variant]
+
+    def data_files(self) -> list:
+        return []
+
+    def prompt_builder(self, options):
+        from functools import partial
+
+        from harness.generation.prompts import livecodebench_prompts
+
+        return partial(livecodebench_prompts, load_problems(options.release, options.start_date, options.end_date, options.lcb_dir))
+
+    def samples_name(self, options) -> str:
+        return self.name
+
+    def evaluate(self, samples, output, options, execution, progress: bool) -> dict:
+        from harness.evaluate_livecodebench import LiveCodeBenchSettings, evaluate
+        from harness.samples import SamplesError
+
+        if not samples:
+            raise SamplesError("--samples is required")
+        shards_for(options.release)  # an unknown release is refused before anything runs
+        settings = LiveCodeBenchSettings(options.release, options.start_date, options.end_date, parallel=execution.parallel,
+                                         isolation=execution.isolation, executor=execution.executor)
+        return evaluate(samples, output, options.lcb_dir, settings, progress)
+
+    def summarize(self, results: dict, options, out=None) -> None:
+        from harness.report.console import print_pass_at_k
+
+        window = f" {options.start_date or '...'} to {options.end_date or '...'}" if options.start_date or options.end_date else ""
+        print_pass_at_k(f"{self.name} {options.release}{window}", results, out)
+
+    def score_columns(self, results: dict) -> list:
+        from harness.benchmarks.benchmark import ScoreColumn
+
+        meta = results["scoder"]
+        # release_latest is whatever the pinned dataset revision holds, so the revision is part of its version.
+        release = f"{meta['release']}@{meta['revision'][:7]}" if meta["release"] == "release_latest" else meta["release"]
+        return [ScoreColumn("livecodebench", release, window(meta["start_date"], meta["end_date"]),
+                            lambda entry: entry["passed"], results["pass_at_k"])]
+
+    def task_texts(self, options) -> list[str]:
+        return [f"{problem.question_content}\n{problem.starter_code}" for problem in load_problems(options.release, data_dir=options.lcb_dir)]
+
+    def export(self, run_dir, out_dir, model_name, allow_partial: bool, options) -> list:
+        from harness.report.exports import export_livecodebench
+
+        return export_livecodebench(run_dir, out_dir, model_name, allow_partial=allow_partial, lcb_dir=options.lcb_dir)
+
+
+def window(start: str | None, end: str | None) -> str:
+    """The contest dates as reports and baselines write them, "2024-08-01..2025-02-01" ("" for the whole release)."""
+    if not start and not end:
+        return ""
+    return "..".join(parse_window_date(day).date().isoformat() if day else "" for day in (start, end))
+
+
+LIVECODEBENCH = LiveCodeBenchmark()

@@ -25,6 +25,8 @@ from pathlib import Path
 
 from harness.generation.sanitize import BIGCODEBENCH, EVALPLUS, last_fenced_block, sanitize
 
+FENCED = "fenced"  # an extraction: the last fenced code block of the reply, as lcb_runner extracts
+
 # evalplus / bigcodebench provider/utility.py EOS: a stop for every prompt form.
 COMMON_STOPS = ("<|endoftext|>", "<|endofmask|>", "</s>", "\nif __name__", "\ndef main(", "\nprint(")
 CHAT_CODE_STOP = "\n```\n"  # the prefilled fence closes: the program is complete
@@ -66,15 +68,15 @@ class PromptSet:
     format: str  # recorded in the samples, e.g. "evalplus-chat"
     prompts: list[Prompt] = field(repr=False)
     default_max_new_tokens: int
+    extraction: str = EVALPLUS  # how an output becomes the program: sanitize's flavor (EVALPLUS, BIGCODEBENCH) or FENCED
 
     def program(self, prompt: Prompt, output: str) -> tuple[str, str]:
         """(solution, raw_solution) for one output."""
         output = cut_at_stops(output, prompt.stop).replace("\t", "    ")
         raw = output if prompt.is_chat else prompt.text + output
-        if self.format.startswith("livecodebench"):
+        if self.extraction == FENCED:
             return last_fenced_block(raw if prompt.is_chat else output), raw
-        flavor = BIGCODEBENCH if self.format.startswith("bigcodebench") else EVALPLUS
-        return sanitize(raw, prompt.entry_point, flavor), raw
+        return sanitize(raw, prompt.entry_point, self.extraction), raw
 
 
 def cut_at_stops(output: str, stops: tuple[str, ...]) -> str:
@@ -117,7 +119,7 @@ def bigcodebench_prompts(dataset, split: str, chat: bool) -> PromptSet:
         instruction = (f"{INSTRUCTION_PREFIX}\n```\n{task.strip()}\n```\n" if split == "complete"
                        else f"{INSTRUCTION_PREFIX}\n{task.strip()}\n")
         prompts.append(_fenced_chat(task_id, instruction, problem.entry_point))
-    return PromptSet(f"bigcodebench-{split}-{'chat' if chat else 'base'}", prompts, default_max_new_tokens=1280)
+    return PromptSet(f"bigcodebench-{split}-{'chat' if chat else 'base'}", prompts, default_max_new_tokens=1280, extraction=BIGCODEBENCH)
 
 
 def _lcb_question(problem) -> str:
@@ -153,7 +155,7 @@ def livecodebench_prompts(problems, chat: bool) -> PromptSet:
         prompts = [Prompt(problem.question_id, ({"role": "system", "content": LCB_SYSTEM_MESSAGE},
                                                 {"role": "user", "content": _lcb_question(problem)}), stop=LCB_STOPS)
                    for problem in problems]
-        return PromptSet("livecodebench-chat", prompts, default_max_new_tokens=2000)
+        return PromptSet("livecodebench-chat", prompts, default_max_new_tokens=2000, extraction=FENCED)
     examples = _lcb_fewshot_examples()
     prompts = []
     for problem in problems:
@@ -164,4 +166,4 @@ def livecodebench_prompts(problems, chat: bool) -> PromptSet:
             text = _lcb_base_block(example["question"], example["sample_code"], example["answer"], with_starter)
         text += _lcb_base_block(problem.question_content, problem.starter_code, "", with_starter)
         prompts.append(Prompt(problem.question_id, text=text, stop=LCB_STOPS))
-    return PromptSet(f"livecodebench-base{'' if examples else '-zero-shot'}", prompts, default_max_new_tokens=2000)
+    return PromptSet(f"livecodebench-base{'' if examples else '-zero-shot'}", prompts, default_max_new_tokens=2000, extraction=FENCED)

@@ -25,7 +25,8 @@ from typing import Sequence
 import yaml
 
 from harness.benchmarks.livecodebench import parse_window_date
-from harness.report.model import BENCHMARKS, GREEDY
+from harness.benchmarks import column_titles, windowed_columns
+from harness.report.model import GREEDY
 
 BASELINES_DIR = Path(__file__).resolve().parents[2] / "results" / "baselines"
 
@@ -36,7 +37,7 @@ _SCORE_FIELDS = {"value", "note"}
 @dataclass(frozen=True)
 class PublishedScore:
     model: str
-    benchmark: str  # a key of BENCHMARKS
+    benchmark: str  # a report column key (harness.benchmarks.column_titles)
     version: str  # dataset version, or the LiveCodeBench release
     protocol: str
     value: float  # percent
@@ -93,8 +94,9 @@ def _group(group, where: str) -> list[tuple[str, PublishedScore]]:
     if unknown:
         raise BaselineError(f"{where}: {unknown[0]}: unknown field; known: {', '.join(sorted(_GROUP_FIELDS))}")
     benchmark = _text(group, "benchmark", where)
-    if benchmark not in BENCHMARKS:
-        raise BaselineError(f"{where}: benchmark: unknown benchmark {benchmark!r}; known: {', '.join(BENCHMARKS)}")
+    titles = column_titles()
+    if benchmark not in titles:
+        raise BaselineError(f"{where}: benchmark: unknown benchmark {benchmark!r}; known: {', '.join(titles)}")
     where = f"{where} ({benchmark})"
     source, version = _text(group, "source", where), _text(group, "version", where)
     protocol = _text(group, "protocol", where) if "protocol" in group else GREEDY
@@ -123,8 +125,9 @@ def _text(group: dict, name: str, where: str) -> str:
 def _window(group: dict, benchmark: str, where: str) -> str:
     if "window" not in group:
         return ""
-    if benchmark != "livecodebench":
-        raise BaselineError(f"{where}: window: only LiveCodeBench scores have a contest window")
+    if benchmark not in windowed_columns():
+        raise BaselineError(f"{where}: window: {benchmark} scores have no contest window "
+                            f"(only {', '.join(sorted(windowed_columns()))} scores have one)")
     window = _text(group, "window", where)
     start, separator, end = window.partition("..")
     problem = f"{where}: window: {window!r} is not a window like 2024-08-01..2025-02-01"

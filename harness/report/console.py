@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import sys
 
-_TITLES = {"humaneval": ("HumanEval", "HumanEval+"), "mbpp": ("MBPP", "MBPP+")}
 
-
-def print_eval_summary(results: dict, out=None) -> None:
+def print_eval_summary(results: dict, titles, out=None) -> None:
+    """Base and plus scores (HumanEval+, MBPP+); `titles`: the base tests' and the plus tests' column titles."""
     out = out or sys.stdout
     meta = results["scoder"]
-    family = "mbpp" if meta["benchmark"].startswith("mbpp") else "humaneval"
-    base_title, plus_title = _TITLES[family]
+    base_title, plus_title = titles
     n_tasks = meta["n_tasks"]
     ks = sorted(set(results["pass_at_k"]["base"]) | set(results["pass_at_k"]["plus"]), key=lambda k: int(k.split("@")[1]))
     rows = [(f"{base_title} (base tests)", results["pass_at_k"]["base"]), (f"{plus_title} (base + plus tests)", results["pass_at_k"]["plus"])]

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness import __version__
-from harness.benchmarks import livecodebench as lcb
+from harness.benchmarks import get_benchmark, livecodebench as lcb
 from harness.benchmarks.data import write_atomically
 from harness.benchmarks.evalplus import HUMANEVAL_PLUS, MBPP_PLUS
 from harness.report.runs import samples_file, read_run
@@ -92,6 +92,11 @@ def evaluated_runs(run_dir: str | Path) -> list[Evaluated]:
     """The results files of a run directory, as harness.report.runs finds and checks them, with their samples."""
     sources = dict.fromkeys(score.source for score in read_run(run_dir).scores)
     return [_evaluated(path) for path in sources]
+
+
+def _exported_by(leaderboard: str, run_dir: str | Path) -> list[Evaluated]:
+    """The results of a run directory whose benchmark goes to this leaderboard."""
+    return [run for run in evaluated_runs(run_dir) if get_benchmark(run.meta["benchmark"]).leaderboard == leaderboard]
 
 
 def _evaluated(path: Path) -> Evaluated:
@@ -269,7 +274,7 @@ def export_evalplus(run_dir: str | Path, out_dir: str | Path, model_name: str | 
 def export_bigcodebench(run_dir: str | Path, out_dir: str | Path, model_name: str | None = None, allow_partial: bool = False) -> list[Path]:
     """BigCodeBench's submission files (samples, eval results, pass@k) for each subset and split the run has,
     all of one model on the leaderboard's dataset version, calibrated; returns the files written."""
-    runs = [run for run in evaluated_runs(run_dir) if run.meta["benchmark"] in ("bigcodebench", "bigcodebench-hard")]
+    runs = _exported_by("bigcodebench", run_dir)
     if not runs:
         raise ExportError(f"{run_dir}: no BigCodeBench results")
     titles = [run.title for run in runs]
@@ -291,7 +296,7 @@ def export_bigcodebench(run_dir: str | Path, out_dir: str | Path, model_name: st
     for run in runs:
         reported, decoding = run.results["pass_at_k"], run.decoding
         greedy = decoding["temperature"] == 0 and decoding["n"] == 1
-        subset = "-hard" if run.meta["benchmark"] == "bigcodebench-hard" else ""
+        subset = "-hard" if reported["subset"] == "hard" else ""
         stem = (f"{name.replace('/', '--')}--{BIGCODEBENCH_REVISION}--bigcodebench{subset}-{reported['split']}"
                 f"--{run.generation['backend']}-{0 if greedy else float(decoding['temperature'])}-{decoding['n']}-sanitized_calibrated")
         samples = _samples_by_task(run)
@@ -316,7 +321,7 @@ def export_livecodebench(run_dir: str | Path, out_dir: str | Path, model_name: s
     """A LiveCodeBench submissions folder, <out_dir>/<model>/: lcb_runner's generations and eval_all files and the
     model's leaderboard description (model.json). The problems' texts come from the release's shards (lcb_dir,
     else $SCODER_LCB_DIR, the cache, the hub). Returns the files written."""
-    runs = [run for run in evaluated_runs(run_dir) if run.meta["benchmark"] == "livecodebench"]
+    runs = _exported_by("livecodebench", run_dir)
     if not runs:
         raise ExportError(f"{run_dir}: no LiveCodeBench results")
     if len(runs) > 1:

@@ -9,19 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# Column keys in the order tables show them, with their display names.
-BENCHMARKS = {
-    "humaneval": "HumanEval",
-    "humaneval+": "HumanEval+",
-    "humaneval+mini": "HumanEval+ Mini",
-    "mbpp": "MBPP",
-    "mbpp+": "MBPP+",
-    "bigcodebench-full-complete": "BigCodeBench Complete",
-    "bigcodebench-full-instruct": "BigCodeBench Instruct",
-    "bigcodebench-hard-complete": "BigCodeBench-Hard Complete",
-    "bigcodebench-hard-instruct": "BigCodeBench-Hard Instruct",
-    "livecodebench": "LiveCodeBench",
-}
+from harness.benchmarks import column_titles
+
 GREEDY = "greedy pass@1"
 SIGNIFICANT = "\u2020"  # dagger: marks a difference to the reference row that the paired test finds significant
 
@@ -32,21 +21,22 @@ class ColumnMismatch(ValueError):
 
 @dataclass(frozen=True)
 class Column:
-    benchmark: str  # a key of BENCHMARKS
+    benchmark: str  # a column key of a registered benchmark (harness.benchmarks.column_titles)
     version: str  # dataset version ("v0.1.10", "v0.2.0", "v0.1.4"), or the LiveCodeBench release
     protocol: str = GREEDY
     window: str = ""  # LiveCodeBench contest dates "2024-08-01..2025-02-01"; "" = the whole release
     tasks: str = ""  # "" = the whole benchmark; else which part of it, e.g. "first 10 of 164 tasks"
 
     def __post_init__(self):
-        if self.benchmark not in BENCHMARKS:
-            raise ValueError(f"unknown benchmark {self.benchmark!r}; known: {', '.join(BENCHMARKS)}")
+        titles = column_titles()
+        if self.benchmark not in titles:
+            raise ValueError(f"unknown benchmark {self.benchmark!r}; known: {', '.join(titles)}")
         if not self.version:
             raise ValueError(f"{self.benchmark}: a column needs a dataset version")
 
     @property
     def title(self) -> str:
-        where = " ".join(part for part in (BENCHMARKS[self.benchmark], self.version, self.window) if part)
+        where = " ".join(part for part in (column_titles()[self.benchmark], self.version, self.window) if part)
         return ", ".join(part for part in (where, self.tasks, self.protocol) if part)
 
     def differences(self, other: "Column") -> list[str]:

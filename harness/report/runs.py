@@ -16,13 +16,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.benchmarks.livecodebench import parse_window_date
-from harness.execution.function_calls import PASS
+from harness.benchmarks import BENCHMARKS
 from harness.report.model import GREEDY, Column
-
-
-# What `scoder eval` writes into its results' "benchmark" field.
-BENCHMARKS_EVALUATED = ("humaneval+", "humaneval+mini", "mbpp+", "bigcodebench", "bigcodebench-hard", "livecodebench")
 
 
 class RunError(ValueError):
@@ -95,47 +90,20 @@ def read_results(path: str | Path, notes: list[str] | None = None) -> list[Score
     meta, per_task = results.get("scoder"), results.get("eval")
     if not isinstance(meta, dict) or not isinstance(per_task, dict):
         raise RunError(f"{path}: not written by `scoder eval` (needs its 'eval' and 'scoder' records)")
-    benchmark = meta.get("benchmark")
-    if benchmark not in BENCHMARKS_EVALUATED:
-        raise RunError(f"{path}: unknown benchmark {benchmark!r} (known: {', '.join(BENCHMARKS_EVALUATED)})")
+    benchmark = BENCHMARKS.get(meta.get("benchmark"))
+    if benchmark is None:
+        raise RunError(f"{path}: unknown benchmark {meta.get('benchmark')!r} (known: {', '.join(BENCHMARKS)})")
     try:
         protocol = _protocol(path, meta, per_task, notes if notes is not None else [])
-        if benchmark in ("humaneval+", "humaneval+mini", "mbpp+"):
-            version = _evalplus_version(path, meta["dataset_file"])
-            tasks = _tasks(per_task, meta)
-            base = "humaneval" if benchmark.startswith("humaneval") else "mbpp"
-            return [_score(path, Column(base, version, protocol, tasks=tasks), per_task,
-                           lambda entry: entry["base_status"] == PASS, results["pass_at_k"]["base"]),
-                    _score(path, Column(benchmark, version, protocol, tasks=tasks), per_task,
-                           lambda entry: entry["base_status"] == PASS and entry["plus_status"] == PASS, results["pass_at_k"]["plus"])]
-        if benchmark in ("bigcodebench", "bigcodebench-hard"):
-            subset = "hard" if benchmark == "bigcodebench-hard" else "full"
-            column = Column(f"bigcodebench-{subset}-{results['pass_at_k']['split']}", meta["version"], protocol, tasks=_tasks(per_task, meta))
-            return [_score(path, column, per_task, lambda entry: entry["status"] == PASS, results["pass_at_k"])]
-        # release_latest is whatever the pinned dataset revision holds, so the revision is part of its version.
-        release = f"{meta['release']}@{meta['revision'][:7]}" if meta["release"] == "release_latest" else meta["release"]
-        column = Column("livecodebench", release, protocol, _window(meta["start_date"], meta["end_date"]), _tasks(per_task, meta))
-        return [_score(path, column, per_task, lambda entry: entry["passed"], results["pass_at_k"])]
+        tasks = _tasks(per_task, meta)
+        return [_score(path, Column(found.key, found.version, protocol, found.window, tasks), per_task, found.passed, found.reported)
+                for found in benchmark.score_columns(results)]
     except RunError:
         raise
     except (KeyError, TypeError) as error:
         raise RunError(f"{path}: incomplete scoder eval results (missing {error})")
     except ValueError as error:  # a bad date or an empty version
         raise RunError(f"{path}: {error}")
-
-
-def _evalplus_version(path: Path, dataset_file: str) -> str:
-    found = re.search(r"-(v\d[\w.]*?)\.jsonl", dataset_file)
-    if not found:
-        raise RunError(f"{path}: no dataset version in the dataset file name {dataset_file!r}")
-    return found.group(1)
-
-
-def _window(start: str | None, end: str | None) -> str:
-    """The contest dates as baselines write them, "2024-08-01..2025-02-01" ("" for the whole release)."""
-    if not start and not end:
-        return ""
-    return "..".join(parse_window_date(day).date().isoformat() if day else "" for day in (start, end))
 
 
 def _score(path: Path, column: Column, per_task: dict, passed, reported: dict) -> Score:

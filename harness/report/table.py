@@ -13,7 +13,8 @@ from typing import Sequence
 
 from harness.metrics import EXACT_BELOW, bootstrap_interval, mcnemar
 from harness.report.baselines import PublishedScore
-from harness.report.model import BENCHMARKS, SIGNIFICANT, Cell, Column, Row, Table
+from harness.benchmarks import column_titles
+from harness.report.model import SIGNIFICANT, Cell, Column, Row, Table
 from harness.report.runs import Run, Score
 
 def build_table(runs: Sequence[Run], baselines: Sequence[PublishedScore] = (), reference: str | None = None,
@@ -74,7 +75,7 @@ def _baseline_rows(baselines: Sequence[PublishedScore]) -> list[Row]:
 
 def _position(column: Column) -> tuple:
     # Within a benchmark: whole benchmark before parts of it, the leaderboards' protocol before others.
-    return list(BENCHMARKS).index(column.benchmark), column.tasks, column.protocol, column.version, column.window
+    return list(column_titles()).index(column.benchmark), column.tasks, column.protocol, column.version, column.window
 
 
 def _columns(rows: list[Row], all_columns: bool) -> list[Column]:
@@ -87,7 +88,8 @@ def _left_out(rows: list[Row], columns: list[Column]) -> list[str]:
     outside = Counter(column for row in rows for column in row.cells if column not in columns)
     shown = {column.benchmark for column in columns}
     different = sorted((column for column in outside if column.benchmark in shown), key=_position)
-    elsewhere = sorted({BENCHMARKS[column.benchmark] for column in outside if column.benchmark not in shown}, key=list(BENCHMARKS.values()).index)
+    titles = column_titles()
+    elsewhere = sorted({titles[column.benchmark] for column in outside if column.benchmark not in shown}, key=list(titles.values()).index)
     notes = []
     if different:
         notes.append("published numbers not comparable with the runs here, so not shown: "

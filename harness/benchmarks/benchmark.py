@@ -1,0 +1,67 @@
+"""What a benchmark is to the rest of the harness: the one interface the command line, the containers, the
+report, the exports and the method's decontamination ask, so that none of them knows a benchmark by name.
+
+A benchmark's options are its command-line arguments (add_arguments): the command line parses them, and
+code that is not the command line (a recipe's evaluation, decontamination) gets them the same way, from an
+argv (harness.benchmarks.parse_options), so a default is declared once. Options arrive as an
+argparse.Namespace holding every registered benchmark's arguments; each benchmark reads its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Callable, NamedTuple, Protocol
+
+# The commands whose arguments a benchmark adds to: eval and generate select its problems; export reads them.
+COMMANDS = ("eval", "generate", "export")
+
+
+class ScoreColumn(NamedTuple):
+    """One score a results file holds, for the report: which column, and how to recount it."""
+    key: str  # a key of the benchmark's `columns`
+    version: str  # the dataset version, or the LiveCodeBench release
+    window: str  # contest dates "2024-08-01..2025-02-01"; "" for the whole release or a benchmark without dates
+    passed: Callable[[dict], bool]  # whether one entry of the results' "eval" passed
+    reported: dict  # the pass@k the evaluator wrote, which the entries must reproduce
+
+
+class Benchmark(Protocol):
+    name: str  # the registry's name: --benchmark, recipes, and the results' "benchmark"
+    execution_role: str  # the container role whose image runs its programs (harness.containers.ROLES)
+    leaderboard: str  # the `scoder export` format its results go to
+    columns: dict[str, str]  # the report's column keys for its scores -> their titles, in table order
+    windowed: bool  # whether its scores have a contest-date window (published baselines may give one)
+    hub_only_data: bool  # its data lives on the Hugging Face hub only: decontamination goes on without it
+
+    # A function, shared by the benchmarks of one family (a staticmethod): the command line calls each distinct
+    # one once. It adds the arguments the benchmark reads to the parser of `command` (one of COMMANDS).
+    add_arguments: Callable[[argparse.ArgumentParser, str], None]
+
+    def variant_arguments(self, variant: str) -> list[str]:
+        """A recipe's `name:variant` (bigcodebench-hard:instruct, livecodebench:release_v5) as arguments."""
+
+    def data_files(self) -> list:
+        """The harness.benchmarks.data.DatasetFile it reads, for `scoder data` (none if fetched otherwise)."""
+
+    def prompt_builder(self, options: argparse.Namespace) -> Callable[[bool], object]:
+        """Loads its data now (bad data fails before a model loads); returns chat -> PromptSet."""
+
+    def samples_name(self, options: argparse.Namespace) -> str:
+        """Its part of a default samples file name (the benchmark, and a split where prompts differ)."""
+
+    def evaluate(self, samples: str, output: str | None, options: argparse.Namespace, execution, progress: bool) -> dict:
+        """Evaluate a samples file through harness.evaluation; returns the results as written."""
+
+    def summarize(self, results: dict, options: argparse.Namespace, out=None) -> None:
+        """The console summary of an evaluation."""
+
+    def score_columns(self, results: dict) -> list[ScoreColumn]:
+        """The scores of one of its results files."""
+
+    def task_texts(self, options: argparse.Namespace) -> list[str]:
+        """One text per task (prompts and reference solution), which training data must not contain."""
+
+    def export(self, run_dir: Path, out_dir: Path, model_name: str | None, allow_partial: bool,
+               options: argparse.Namespace) -> list[Path]:
+        """Its leaderboard's submission files from a run directory (the export of `leaderboard`)."""
