@@ -41,7 +41,8 @@ def test_a_new_benchmark_runs_through_eval_report_and_export(arithmetic, tmp_pat
 
     assert main(["export", "arithmetic-board", str(tmp_path / "run"), "--output", str(tmp_path / "export"), "--model-name", "m"]) == 0
     exported = json.loads((tmp_path / "export" / "arithmetic_scores.json").read_text())
-    assert exported == {"model": "m", "scores": {"Arithmetic (test fixture) v1": pytest.approx(200 / 3)}}
+    [(column, value)] = exported["scores"].items()
+    assert exported["model"] == "m" and column.startswith("Arithmetic (test fixture) v1") and value == pytest.approx(200 / 3)
 
 
 def test_samples_for_tasks_it_lacks_are_refused(arithmetic, tmp_path, capsys):
