@@ -141,10 +141,10 @@ def test_bigcodebench_verdicts_in_a_non_root_container_equal_the_hosts(engine, d
     image = containers.image_name("bigcodebench")
     if not engine.images.list(name=image):  # 17 minutes to build: CI builds only the sandbox image
         pytest.skip(f"no {image} here: containers/build.sh bigcodebench builds it")
-    open_to_uid_1000(tmp_path, monkeypatch)
     samples = bigcodebench_samples(tmp_path / "samples.jsonl", tasks=30)
     host = scoder_eval(samples, tmp_path / "host.json", "--data-dir", str(data_dir), benchmark="bigcodebench")
     assert host.wait(timeout=900) == 0, host.stderr.read()
+    open_to_uid_1000(tmp_path, monkeypatch)  # the container's caller: uid 1000, with a cache of its own
     arguments = ["eval", "--benchmark", "bigcodebench", "--samples", str(samples), "--output", str(tmp_path / "out.json"),
                  "--data-dir", str(data_dir), "--no-progress"]
     spec = containers.python_spec("harness.cli", arguments, "bigcodebench", containers.ContainerConfig(enabled=True),
