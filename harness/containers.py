@@ -22,7 +22,8 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.benchmarks.data import DATA_DIR_VARIABLE, OFFLINE_VARIABLE, cache_dir
+from harness.benchmarks.data import DATA_DIR_VARIABLE, OFFLINE_VARIABLE
+from harness.files import CACHE_DIR_VARIABLE, cache_dir
 from harness.benchmarks.livecodebench import DATA_DIR_VARIABLE as LCB_DIR_VARIABLE
 
 # The image roles, each built from containers/<role>/Dockerfile by containers/build.sh (a recipe or --image
@@ -123,7 +124,7 @@ def python_spec(module: str, args: list[str], role: str, config: ContainerConfig
     writable = [*writable, cache]
     read_only = [*read_only, SOURCE_ROOT]
     environment = {"HOME": "/tmp", "PYTHONPATH": str(SOURCE_ROOT), "PYTHONUNBUFFERED": "1",
-                   IN_CONTAINER_VARIABLE: image, "SCODER_CACHE_DIR": str(cache)}
+                   IN_CONTAINER_VARIABLE: image, CACHE_DIR_VARIABLE: str(cache)}
     for variable in (DATA_DIR_VARIABLE, LCB_DIR_VARIABLE):
         if os.environ.get(variable):
             environment[variable] = os.environ[variable]

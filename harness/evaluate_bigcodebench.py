@@ -22,7 +22,6 @@ from tqdm import tqdm
 
 from harness import __version__
 from harness.benchmarks.bigcodebench import DEFAULT_VERSION, BigCodeBenchmark, Dataset, Problem
-from harness.benchmarks.data import cache_dir, write_atomically
 from harness.evaluation import Plan, Todo, evaluate_samples, unknown_tasks_error
 from harness.execution.executor import Executor
 from harness.execution.function_calls import FAIL, PASS, TIMEOUT
@@ -30,6 +29,7 @@ from harness.execution.limits import GIB, MIB, Limits
 from harness.execution.pool import Run, WorkerPool
 from harness.execution.sandbox import SandboxError, choose
 from harness.execution.task_env import BIGCODEBENCH as TASK_ENVIRONMENT
+from harness.files import cache_dir, write_atomically
 from harness.journal import Journal
 from harness.metrics import mean_pass_at_k
 from harness.samples import Sample, SamplesError

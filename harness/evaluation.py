@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Callable
 
 from harness import __version__
-from harness.benchmarks.data import write_atomically
 from harness.execution.executor import Executor
+from harness.files import write_atomically
 from harness.journal import Journal
 from harness.samples import Sample, SamplesError, read_samples
 

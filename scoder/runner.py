@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from harness.benchmarks.data import write_atomically
+from harness.files import write_atomically
 
 MANIFEST = "manifest.json"
 RECORDS = "records.jsonl"

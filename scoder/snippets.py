@@ -26,7 +26,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.jsonl import numbered_rows
+from harness.files import numbered_rows
 
 HUB_PREFIX = "hf:"
 

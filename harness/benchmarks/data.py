@@ -12,11 +12,12 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+from harness.files import cache_dir, write_atomically
 
 DATA_DIR_VARIABLE = "SCODER_DATA_DIR"
 OFFLINE_VARIABLE = "SCODER_OFFLINE"
@@ -51,13 +52,6 @@ class DatasetFile:
                     f"{self.filename} is pinned to {pinned}. The file is corrupt or another "
                     f"version; delete it and fetch it again from {self.url}"
                 )
-
-
-def cache_dir() -> Path:
-    if os.environ.get("SCODER_CACHE_DIR"):
-        return Path(os.environ["SCODER_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "scoder"
 
 
 def read_dataset(spec: DatasetFile, data_dir: str | os.PathLike | None = None) -> bytes:
@@ -113,18 +107,3 @@ def _download(spec: DatasetFile, folder: Path, searched: list[str]) -> bytes:
     spec.verify(content, spec.url)
     write_atomically(folder / spec.filename, raw)
     return content
-
-
-def write_atomically(path: Path, content: bytes) -> None:
-    """Write to a temporary file beside `path`, fsync, then rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

@@ -29,8 +29,8 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
-from harness.benchmarks.data import DOWNLOAD_TIMEOUT_S, OFFLINE_VARIABLE, DataError, cache_dir, write_atomically
-from harness.jsonl import numbered_rows
+from harness.benchmarks.data import DOWNLOAD_TIMEOUT_S, OFFLINE_VARIABLE, DataError
+from harness.files import cache_dir, numbered_rows, write_atomically
 
 # ------------------------------------------------------------------------------------------ releases and data
 

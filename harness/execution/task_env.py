@@ -21,7 +21,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.benchmarks.data import cache_dir
+from harness.files import cache_dir
 
 CONTAINERS = Path(__file__).resolve().parents[2] / "containers"
 COMPLETE_MARKER = ".scoder-complete"

@@ -43,7 +43,7 @@ from pathlib import Path
 
 from harness import __version__
 from harness.benchmarks import get_benchmark, livecodebench as lcb
-from harness.benchmarks.data import write_atomically
+from harness.files import write_atomically
 from harness.benchmarks.evalplus import HUMANEVAL_PLUS, MBPP_PLUS
 from harness.report.runs import samples_file, read_run
 

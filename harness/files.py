@@ -1,0 +1,55 @@
+"""The file helpers every part of the harness (and the method) shares: atomic writes, the user cache folder,
+and reading JSON Lines written by people or other tools (a bad line is reported by file and line).
+Journals (harness.journal) and samples files (harness.samples) build on these."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import tempfile
+import zlib
+from pathlib import Path
+from typing import Iterator
+
+CACHE_DIR_VARIABLE = "SCODER_CACHE_DIR"
+
+
+def cache_dir() -> Path:
+    if os.environ.get(CACHE_DIR_VARIABLE):
+        return Path(os.environ[CACHE_DIR_VARIABLE])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "scoder"
+
+
+def write_atomically(path: Path, content: bytes) -> None:
+    """Write to a temporary file beside `path`, fsync, then rename: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def numbered_rows(path: Path, error: type[Exception] = ValueError) -> Iterator[tuple[int, object]]:
+    """(line number, parsed value) of every non-blank line of a JSONL or JSONL.gz file; `error` names the
+    file and line of the first line that is not JSON."""
+    opener = gzip.open if Path(path).suffix == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as handle:
+            for number, line in enumerate(handle, 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except ValueError as problem:
+                    raise error(f"{path}:{number}: not a JSON line ({problem})") from None
+                yield number, row
+    except (gzip.BadGzipFile, EOFError, zlib.error) as problem:
+        raise error(f"{path}: not a complete gzip file ({problem})") from None
