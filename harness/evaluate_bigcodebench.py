@@ -152,7 +152,7 @@ def _pool(settings: BigCodeBenchSettings):
     return settings.executor.pool(settings.parallel, sandbox, settings.limits, idle_per_core=IDLE_WORKERS_PER_CORE)
 
 
-class GroundTruth:
+class ReferenceCheck:
     """Whether each reference solution passes its own tests here, cached per dataset and environment."""
 
     def __init__(self, dataset: Dataset, python: str):
@@ -198,7 +198,7 @@ def evaluate(
         if not check_ground_truth:
             raise SamplesError("give a samples file, or ask for the reference-solution check only")
         with _pool(settings) as pool:
-            return {"ground_truth": GroundTruth(dataset, TASK_ENVIRONMENT.python()).check(pool, progress)}
+            return {"ground_truth": ReferenceCheck(dataset, TASK_ENVIRONMENT.python()).check(pool, progress)}
     return evaluate_samples(samples_path, output_path, functools.partial(plan, dataset, settings=settings,
                                                                          check_ground_truth=check_ground_truth), progress)
 
@@ -219,7 +219,7 @@ def plan(dataset: Dataset, samples: list[Sample], samples_path: Path, settings: 
     def execute(todo: Todo, journal: Journal, progress: bool) -> int:
         with _pool(settings) as pool:
             if check_ground_truth:
-                ground_truth.update(GroundTruth(dataset, python).check(pool, progress))
+                ground_truth.update(ReferenceCheck(dataset, python).check(pool, progress))
             protection = pool.describe()
             # The listener factory names only what it uses: with the ray executor it travels with the run.
             tasks = [(key, _run(dataset.problems[task_id], code), functools.partial(SuiteJudge, dataset.problems[task_id].test_names))

@@ -34,14 +34,14 @@ class Score:
 
 
 @dataclass
-class Run:
+class ScoredRun:
     name: str
     directory: Path
     scores: list[Score]
     notes: list[str] = field(default_factory=list)  # what could not be determined, for the table's notes
 
 
-def read_run(directory: str | Path) -> Run:
+def read_run(directory: str | Path) -> ScoredRun:
     directory = Path(directory)
     if not directory.is_dir():
         raise RunError(f"{directory}: no such run directory")
@@ -50,7 +50,7 @@ def read_run(directory: str | Path) -> Run:
     if not files:
         where = evaluate if evaluate.is_dir() else directory
         raise RunError(f"{where}: no *eval_results.json files (results of `scoder eval` or of a pipeline's evaluate stage)")
-    run = Run(_run_name(directory), directory, [])
+    run = ScoredRun(_run_name(directory), directory, [])
     for path in files:
         for score in read_results(path, run.notes):
             earlier = [other.source for other in run.scores if other.column == score.column]

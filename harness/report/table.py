@@ -15,9 +15,9 @@ from harness.metrics import EXACT_BELOW, bootstrap_interval, mcnemar
 from harness.report.baselines import PublishedScore
 from harness.benchmarks import column_titles
 from harness.report.model import SIGNIFICANT, Cell, Column, Row, Table
-from harness.report.runs import Run, Score
+from harness.report.runs import Score, ScoredRun
 
-def build_table(runs: Sequence[Run], baselines: Sequence[PublishedScore] = (), reference: str | None = None,
+def build_table(runs: Sequence[ScoredRun], baselines: Sequence[PublishedScore] = (), reference: str | None = None,
                 alpha: float = 0.05, title: str = "pass@1 (%)", all_columns: bool = False) -> Table:
     """Rows: each run, then each baseline model. Columns: every distinct measurement of the runs, in the
     benchmarks' order; baselines fill the columns that are exactly theirs. all_columns: also the columns
