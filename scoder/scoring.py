@@ -141,7 +141,10 @@ def __scoder_run_own_tests__():
 def execution_signals(samples: list[dict], journal: Journal, seconds: float = 10.0, progress: bool = False) -> None:
     """Run every sample's solution in the sandbox (as __main__, so its own main-guarded tests run too)."""
     from harness.execution import values
-    from harness.execution.pool import Run, WorkerPool
+    from harness.execution.executor import Executor
+    from harness.execution.limits import Limits
+    from harness.execution.pool import Run
+    from harness.execution.sandbox import choose
 
     todo = [sample for sample in samples if "exec:" + sample["id"] not in journal.records]
     parsed = {sample["id"]: _parses(sample["solution"]) for sample in todo}
@@ -156,7 +159,7 @@ def execution_signals(samples: list[dict], journal: Journal, seconds: float = 10
                                devnull_stdin=True), _Outcome) for sample in runnable]
     by_id = {sample["id"]: sample for sample in runnable}
     bar = tqdm(total=len(runs), desc="execute", unit="sample", disable=not progress)
-    with WorkerPool() as pool:
+    with Executor().pool(None, choose(), Limits()) as pool:  # where every sandboxed run goes
         for key, outcome in pool.map(runs):
             ran = outcome.finished
             journal.append("exec:" + key, {"parses": True, "runs": ran, "passes_own_tests": ran and ships_tests(by_id[key]["solution"])})
