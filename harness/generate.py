@@ -43,7 +43,7 @@ def _existing(path: Path, identity: dict) -> dict[str, int]:
             handle.truncate(cut)
         data = data[:cut]
     counts: dict[str, int] = {}
-    for number, line in enumerate(data.decode("utf-8").splitlines(), 1):
+    for number, line in enumerate(data.decode("utf-8").split("\n"), 1):
         if not line.strip():
             continue
         try:

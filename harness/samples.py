@@ -31,13 +31,21 @@ def read_samples(path: str | Path) -> list[Sample]:
         raise SamplesError(f"{path}: no such samples file")
     try:
         opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rt", encoding="utf-8") as handle:
-            text = handle.read()
-    except (OSError, EOFError, UnicodeDecodeError) as error:
+        with opener(path, "rb") as handle:
+            content = handle.read()
+    except (OSError, EOFError) as error:
         raise SamplesError(f"{path}: cannot be read ({error})")
+    # JSON Lines end lines at \n only: a raw U+2028 or U+0085 inside a string (valid JSON) is not a line break.
+    lines = content.split(b"\n")
+    for number, line in enumerate(lines, 1):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise SamplesError(f"{path} line {number}: not UTF-8 (byte {error.start + 1} of the line: {line[error.start:error.end]!r})") from None
+    text = content.decode("utf-8")
     if path.name.endswith((".json", ".json.gz")):
         return _from_eval_results(path, text)
-    return [sample for number, line in enumerate(text.splitlines(), 1) if line.strip()
+    return [sample for number, line in enumerate(text.split("\n"), 1) if line.strip()
             for sample in [_from_line(path, number, line)]]
 
 

@@ -29,7 +29,7 @@ def load_instructions(source) -> list[dict]:
 def _rows(source):
     path = Path(source.source)
     if path.is_file() and path.suffix == ".jsonl":
-        return (json.loads(line) for line in path.read_text().splitlines() if line.strip())
+        return (json.loads(line) for line in path.read_text().split("\n") if line.strip())
     if path.is_file() and path.suffix == ".json":
         data = json.loads(path.read_text())
         return data if isinstance(data, list) else data.get(source.split, [])

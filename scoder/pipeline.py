@@ -110,7 +110,7 @@ def _snippets_body(recipe: Recipe, folder: Path) -> dict:
 def _seed_body(path: str, folder: Path) -> dict:
     """The proprietary synthesis samples: {"snippet", "problem", "solution"} per line."""
     records = []
-    for number, line in enumerate(Path(path).read_text().splitlines(), 1):
+    for number, line in enumerate(Path(path).read_text().split("\n"), 1):
         if not line.strip():
             continue
         try:

@@ -56,7 +56,7 @@ def write_records(folder: Path, records: list[dict], name: str = RECORDS) -> Non
 
 def read_records(folder: Path, name: str = RECORDS) -> list[dict]:
     path = folder / name
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [json.loads(line) for line in path.read_text().split("\n") if line.strip()]
 
 
 def versions() -> dict:

@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -72,3 +73,14 @@ def _cmdline(pid):
             return handle.read()
     except OSError:
         return b""
+
+
+def test_files_written_atomically_get_the_usual_permissions(tmp_path):
+    from harness.files import write_atomically
+
+    previous = os.umask(0o022)
+    try:
+        write_atomically(tmp_path / "results.json", b"{}")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "results.json").stat().st_mode) == 0o644  # mkstemp alone gives 0o600

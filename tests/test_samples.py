@@ -59,3 +59,19 @@ def test_unknown_tasks_are_an_error_and_missing_ones_are_listed(tmp_path, humane
     path = write(tmp_path / "t.jsonl", [json.dumps({"task_id": "HumanEval/999", "solution": ""})])
     with pytest.raises(SamplesError, match="'HumanEval/999' \\(t.jsonl line 1\\)"):
         plan(humaneval, read_samples(path))
+
+
+def test_a_raw_line_separator_inside_a_string_is_not_a_line_break(tmp_path):
+    # Valid JSON may hold U+2028, U+2029 and U+0085 unescaped; JSON Lines break lines at \n only.
+    solution = "def f():\n    return '\u2028\u2029\u0085'\n"
+    path = tmp_path / "s.jsonl"
+    path.write_text(json.dumps({"task_id": "HumanEval/0", "solution": solution}, ensure_ascii=False) + "\n", encoding="utf-8")
+    [sample] = read_samples(path)
+    assert sample.solution == solution and sample.origin == "s.jsonl line 1"
+
+
+def test_a_file_that_is_not_utf8_is_refused_by_line(tmp_path):
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(b'{"task_id": "HumanEval/0", "solution": "x = 1"}\n{"task_id": "HumanEval/1", "solution": "x = \'\xe9\'"}\n')
+    with pytest.raises(SamplesError, match=r"s.jsonl line 2: not UTF-8"):
+        read_samples(path)

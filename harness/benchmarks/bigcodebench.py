@@ -185,7 +185,7 @@ class BigCodeBenchmark:
         spec = VERSIONS[version]
         content = read_dataset(spec, data_dir)
         problems = {}
-        for number, line in enumerate(content.decode("utf-8").splitlines(), 1):
+        for number, line in enumerate(content.decode("utf-8").split("\n"), 1):
             if not line.strip():
                 continue
             try:

@@ -72,7 +72,7 @@ class EvalPlusBenchmark:
     def load(self, data_dir=None) -> "Dataset":
         content = read_dataset(self.data, data_dir)
         problems = {}
-        for line in content.decode("utf-8").splitlines():
+        for line in content.decode("utf-8").split("\n"):
             if line.strip():
                 row = json.loads(line)
                 problems[row["task_id"]] = Problem.from_row(row, self.family)
