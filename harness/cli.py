@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 import warnings
+from pathlib import Path
 
 from harness.benchmarks import BENCHMARKS, add_benchmark_arguments, get_benchmark, leaderboards
 from harness.benchmarks.data import DataError, read_dataset
@@ -210,11 +211,12 @@ def _default_samples_path(args) -> str:
 
 
 def _eval(args) -> int:
-    from harness.evaluation import Execution
+    from harness.evaluation import Execution, prepared_output
 
     benchmark = get_benchmark(args.benchmark)
     progress = not args.no_progress and not os.environ.get("CI")
     if args.model:  # generate first: into --samples if given (resumed), else into scoder_runs/
+        prepared_output(Path(args.samples or _default_samples_path(args)), args.output)  # a bad --output is refused before
         args.output, results_path = args.samples or _default_samples_path(args), args.output
         print(_generation_line(_generate(args, progress)))
         args.samples, args.output = args.output, results_path

@@ -19,7 +19,7 @@ from typing import Callable
 
 from harness import __version__
 from harness.execution.executor import Executor
-from harness.files import write_atomically
+from harness.files import Busy, exclusive, write_atomically
 from harness.journal import Journal
 from harness.samples import Sample, SamplesError, read_samples
 
@@ -73,8 +73,13 @@ def unknown_tasks_error(unknown: list[Sample], what: str) -> SamplesError:
 
 
 def prepared_output(samples_path: Path, output_path: str | Path | None) -> Path:
-    """The results file's path, its folder made and checked writable before any work."""
+    """The results file's path, refused if it would overwrite the samples or is a folder, its folder made and
+    checked writable: all before any work."""
     output_path = Path(output_path) if output_path else default_output_path(samples_path)
+    if output_path.is_dir():
+        raise SamplesError(f"--output {output_path} is a folder; name the results file (e.g. {output_path / default_output_path(samples_path).name})")
+    if output_path.resolve() == samples_path.resolve():
+        raise SamplesError(f"--output {output_path} is the samples file: the results would overwrite it; choose another name")
     output_path.parent.mkdir(parents=True, exist_ok=True)
     if not os.access(output_path.parent, os.W_OK):
         raise SamplesError(f"cannot write results into {output_path.parent}; choose another place with --output")
@@ -87,6 +92,14 @@ def evaluate_samples(samples_path: str | Path, output_path: str | Path | None, p
     refusing samples for tasks the benchmark lacks. Returns the results as written, with scoder.output added."""
     samples_path = Path(samples_path)
     output_path = prepared_output(samples_path, output_path)
+    try:
+        with exclusive(output_path.with_name(f".{output_path.name}.lock"), f"the results file {output_path}"):
+            return _evaluate(samples_path, output_path, plan_for, progress)
+    except Busy as error:
+        raise SamplesError(str(error)) from None
+
+
+def _evaluate(samples_path: Path, output_path: Path, plan_for, progress: bool) -> dict:
     samples = read_samples(samples_path)
     if not samples:
         raise SamplesError(f"{samples_path}: no samples")

@@ -4,6 +4,8 @@ Journals (harness.journal) and samples files (harness.samples) build on these.""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import gzip
 import json
 import os
@@ -37,6 +39,37 @@ def write_atomically(path: Path, content: bytes) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+class Busy(RuntimeError):
+    """Another process holds the lock on what this one would write."""
+
+
+@contextlib.contextmanager
+def exclusive(lock_path: Path, what: str):
+    """Hold an exclusive lock on `lock_path` (made if missing) while the block runs, or raise Busy at once: two
+    processes writing one results file or one run directory would each believe they wrote it."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(descriptor)
+            holder = lock_path.read_text().strip() if lock_path.is_file() else "?"
+            raise Busy(f"{what} is in use by another scoder process (pid {holder or '?'}); wait for it to end, "
+                       "or choose another") from None
+        # The holder before us may have removed the file after we opened it: then this lock guards nothing.
+        if os.path.exists(lock_path) and os.stat(lock_path).st_ino == os.fstat(descriptor).st_ino:
+            break
+        os.close(descriptor)
+    try:
+        os.ftruncate(descriptor, 0)
+        os.write(descriptor, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        lock_path.unlink(missing_ok=True)  # while still held: the next one makes a fresh file
+        os.close(descriptor)
 
 
 def _umask() -> int:

@@ -22,6 +22,7 @@ def add_run_command(commands):
 
 def run_recipe(path: str, run_dir: str | None, dry_run: bool, progress: bool, container: bool | None = None) -> int:
     from harness.containers import ContainerError, docker_client
+    from harness.files import Busy
     from scoder.pipeline import PipelineError, stages
     from scoder.recipe import load_recipe
     from scoder.runner import StageRunner
@@ -44,7 +45,7 @@ def run_recipe(path: str, run_dir: str | None, dry_run: bool, progress: bool, co
                 print(f"  {action:7} {stage.name:28} {key[:12]}  <- {', '.join(stage.inputs) or '-'}{where}")
             return 0
         summaries = runner.run(graph)
-    except (PipelineError, SnippetError, ContainerError) as error:
+    except (PipelineError, SnippetError, ContainerError, Busy) as error:
         print(f"scoder: error: {error}", file=sys.stderr)
         return 2
     print(f"results: {summaries['results']['table']}")

@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from harness.files import write_atomically
+from harness.files import exclusive, write_atomically
 
 MANIFEST = "manifest.json"
 RECORDS = "records.jsonl"
+LOCK = ".scoder.lock"  # held by the process running the directory
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,11 @@ class StageRunner:
         return planned
 
     def run(self, stages: list[Stage]) -> dict[str, dict]:
-        """Run what the plan says; returns each stage's summary."""
+        """Run what the plan says; returns each stage's summary. One process per run directory (harness.files.Busy)."""
+        with exclusive(self.run_dir / LOCK, f"the run directory {self.run_dir}"):
+            return self._run(stages)
+
+    def _run(self, stages: list[Stage]) -> dict[str, dict]:
         summaries = {}
         for stage, key, action in self.plan(stages):
             folder = self.run_dir / stage.name

@@ -42,3 +42,31 @@ def test_missing_data_offline_is_an_error_naming_the_fix(tmp_path):
 def test_sandbox_command_reports_the_layer():
     done = scoder("sandbox")
     assert done.returncode == 0 and "isolation:" in done.stdout and "seccomp: on" in done.stdout
+
+
+def test_an_output_that_would_overwrite_the_samples_or_is_a_folder_is_refused(tmp_path, data_dir):
+    samples = tmp_path / "s.jsonl"
+    samples.write_text(json.dumps({"task_id": "HumanEval/0", "solution": "x = 1"}) + "\n")
+    before = samples.read_bytes()
+    for output, message in ((samples, "is the samples file"), (tmp_path / "." / "s.jsonl", "is the samples file"), (tmp_path, "is a folder")):
+        done = scoder("eval", "--benchmark", "humaneval+", "--samples", str(samples), "--output", str(output), "--data-dir", str(data_dir))
+        assert done.returncode == 2 and message in done.stderr, done.stderr
+    assert samples.read_bytes() == before and sorted(path.name for path in tmp_path.iterdir()) == ["s.jsonl"]
+
+
+def test_a_results_file_another_process_writes_is_refused_at_once(tmp_path, data_dir):
+    samples, output = tmp_path / "s.jsonl", tmp_path / "out.json"
+    samples.write_text(json.dumps({"task_id": "HumanEval/0", "solution": "x = 1"}) + "\n")
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pathlib import Path; from harness.files import exclusive\n"
+                               f"with exclusive(Path({str(tmp_path / '.out.json.lock')!r}), 'out.json'):\n"
+                               "    print('held', flush=True); time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        done = scoder("eval", "--benchmark", "humaneval+", "--samples", str(samples), "--output", str(output), "--data-dir", str(data_dir))
+        assert done.returncode == 2 and f"in use by another scoder process (pid {holder.pid})" in done.stderr, done.stderr
+        assert not output.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    done = scoder("eval", "--benchmark", "humaneval+", "--samples", str(samples), "--output", str(output), "--data-dir", str(data_dir))
+    assert done.returncode == 0, done.stderr  # the holder is gone: its lock with it

@@ -88,3 +88,16 @@ def test_files_without_a_manifest_are_not_trusted(tmp_path):
     assert runner.plan(counting_stages(calls, {"count": 1}))[0][2] == "rerun"
     runner.run(counting_stages(calls, {"count": 1}))
     assert read_records(tmp_path / "numbers") == [{"n": 0}]
+
+
+def test_a_run_directory_runs_in_one_process_at_a_time(tmp_path):
+    from harness.files import Busy, exclusive
+    from scoder.runner import LOCK
+
+    calls = []
+    with exclusive(tmp_path / LOCK, "held by the test"):  # as another `scoder run` on this directory would
+        with pytest.raises(Busy, match="the run directory .* is in use by another scoder process"):
+            StageRunner(tmp_path, log=lambda line: None).run(counting_stages(calls, {"count": 3}))
+    assert calls == []
+    StageRunner(tmp_path, log=lambda line: None).run(counting_stages(calls, {"count": 3}))
+    assert calls == ["numbers", "double"] and not (tmp_path / LOCK).exists()
