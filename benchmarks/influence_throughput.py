@@ -1,8 +1,8 @@
-"""Gradient features per second of our influence scores (scoder/influence.py: per-sample LoRA gradients of a
-batch from one backward, sparse sign projection) against a plain LESS-style loop, on the same model,
-checkpoints, references and candidates, in one run; with the Spearman rank correlation of the two
-methods' scores, the overlap of their top quarter, and each one's Spearman against the exact scores
-(the same cosines on the unprojected vectors, which the loop has at hand).
+"""Gradient features per second of our influence scores (scoder/influence.py with scoder/gradients.py:
+per-sample LoRA gradients of a batch from one backward, sparse sign projection) against a plain LESS-style
+loop, on the same model, checkpoints, references and candidates, in one run; with the Spearman rank
+correlation of the two methods' scores, the overlap of their top quarter, and each one's Spearman against
+the exact scores (the same cosines on the unprojected vectors, which the loop has at hand).
 
 The LESS-style loop is LESS's collect_grads (github.com/princeton-nlp/LESS, less/data_selection/
 collect_grad_reps.py) on CPU: one forward and backward per sample through the HF model's own loss, the
@@ -42,6 +42,7 @@ import torch  # noqa: E402
 
 from harness.generation.models import load_causal_lm, load_tokenizer, resolve  # noqa: E402
 from scoder import influence  # noqa: E402
+from scoder.gradients import adam_direction, load_adam_states  # noqa: E402
 
 MODEL = "smollm2-135m-instruct"
 LESS_PROJECT_INTERVAL = 16  # gradients per projection call (collect_grads' project_interval)
@@ -95,7 +96,7 @@ def less_loop(checkpoints, candidates, references, config: influence.InfluenceCo
     seconds = {"gradients": 0.0, "projection": 0.0}
     for checkpoint, weight in zip(checkpoints, influence.checkpoint_weights(checkpoints)):
         adapted = PeftModel.from_pretrained(model, str(checkpoint), is_trainable=True).eval()
-        states = influence.load_adam_states(adapted, checkpoint)
+        states = load_adam_states(adapted, checkpoint)
         names, parameters = zip(*[(name, parameter) for name, parameter in adapted.named_parameters() if parameter.requires_grad])
         projector = BlockRademacher(sum(parameter.numel() for parameter in parameters), config.projection_dim, config.seed)
 
@@ -106,7 +107,7 @@ def less_loop(checkpoints, candidates, references, config: influence.InfluenceCo
                 loss = adapted(input_ids=torch.tensor([ids]), labels=torch.tensor([labels])).loss
                 gradients = torch.autograd.grad(loss, parameters)
                 if adam:
-                    gradients = [influence.adam_direction(gradient[None], states[name])[0] for name, gradient in zip(names, gradients)]
+                    gradients = [adam_direction(gradient[None], states[name])[0] for name, gradient in zip(names, gradients)]
                 full.append(torch.cat([gradient.flatten() for gradient in gradients]).float())
                 seconds["gradients"] += time.perf_counter() - started
                 if len(full) % LESS_PROJECT_INTERVAL == 0 or len(full) == len(samples):

@@ -1,7 +1,7 @@
-"""Gradient influence (scoder/influence.py) on real checkpoints: a LoRA run of the embedded model
-(SmolLM2-135M-Instruct, CPU) through scoder.sft, as the pipeline makes them. Checked against independent
-references: TRL's own tokenization, the Trainer's own Adam steps between two saved checkpoints, the HF
-model's own loss with one backward per sample, and exact full-dimensional cosines."""
+"""Gradient influence (scoder/influence.py, its features from scoder/gradients.py) on real checkpoints: a
+LoRA run of the embedded model (SmolLM2-135M-Instruct, CPU) through scoder.sft, as the pipeline makes them.
+Checked against independent references: TRL's own tokenization, the Trainer's own Adam steps between two
+saved checkpoints, the HF model's own loss with one backward per sample, and exact full-dimensional cosines."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ import warnings
 import pytest
 import torch
 
-from scoder import influence
-from scoder.influence import InfluenceConfig, SparseSignProjection
+from scoder import gradients, influence
+from scoder.gradients import SparseSignProjection
+from scoder.influence import InfluenceConfig
 
 MODEL = "smollm2-135m-instruct"
 TRAINING = [{"prompt": [{"role": "user", "content": f"Write a Python function that returns its argument plus {n}."}],
@@ -83,7 +84,7 @@ def test_adam_states_reproduce_the_trainers_own_step(run):
     from safetensors.torch import load_file
 
     model = adapted(run[2])
-    states = influence.load_adam_states(model, run[2])
+    states = gradients.load_adam_states(model, run[2])
     trainable = dict((name, parameter) for name, parameter in model.named_parameters() if parameter.requires_grad)
     assert list(states) == list(trainable) and len(states) == 7 * 2 * 30  # 7 projections x (A, B) x 30 layers
     before, after = (load_file(str(checkpoint / "adapter_model.safetensors")) for checkpoint in run[1:3])
@@ -105,30 +106,30 @@ def test_mismatched_optimizer_states_are_refused(model, run, tmp_path):
     shifted = {**state, "param_groups": [{**state["param_groups"][0], "params": state["param_groups"][0]["params"][1:]},
                                          state["param_groups"][1]]}
     with pytest.raises(ValueError, match=r"param groups hold \[419, 0\].*\[420, 0\]"):
-        influence.adam_states(model, shifted)
+        gradients.adam_states(model, shifted)
     swapped = {**state, "state": {**state["state"], 0: state["state"][1]}}  # A's slot holds B's (4x576 vs 576x4)
     with pytest.raises(ValueError, match="lora_A.*does not belong to this model"):
-        influence.adam_states(model, swapped)
+        gradients.adam_states(model, swapped)
     (tmp_path / "checkpoint-1").mkdir()
     with pytest.raises(FileNotFoundError, match="no optimizer.pt"):
-        influence.load_adam_states(model, tmp_path / "checkpoint-1")
+        gradients.load_adam_states(model, tmp_path / "checkpoint-1")
 
 
 @pytest.fixture(scope="module")
 def batch(tokenizer):
     samples = [influence.tokenize(example, tokenizer, 256) for example in TRAINING[:2] + UNRELATED]
-    return samples, next(influence.batches(samples, len(samples), tokenizer.pad_token_id))
+    return samples, next(gradients.batches(samples, len(samples), tokenizer.pad_token_id))
 
 
 def test_batched_gradients_equal_one_backward_per_sample(model, batch):
     samples, (positions, input_ids, attention_mask, labels) = batch
     assert len({len(ids) for ids, _ in samples}) >= 3  # rows are padded, by different amounts
-    gradients = influence.per_sample_gradients(model, input_ids, attention_mask, labels)
+    per_sample = gradients.per_sample_gradients(model, input_ids, attention_mask, labels)
     parameters = [parameter for parameter in model.parameters() if parameter.requires_grad]
     for row, index in enumerate(positions):
         ids, targets = samples[index]
         loss = model(input_ids=torch.tensor([ids]), labels=torch.tensor([targets])).loss  # HF's own loss, unpadded
-        for expected, got in zip(torch.autograd.grad(loss, parameters), gradients.values()):
+        for expected, got in zip(torch.autograd.grad(loss, parameters), per_sample.values()):
             assert (got[row] - expected).norm() <= 1e-4 * expected.norm() and expected.norm() > 0
 
 
@@ -141,8 +142,8 @@ def test_projection_is_sparse_seeded_and_keeps_cosines_of_real_gradients(model, 
     assert not torch.equal(SparseSignProjection(1000, 64, 4, seed=1)(torch.eye(1000)), columns)
 
     _, (_, *tensors) = batch
-    gradients = influence.per_sample_gradients(model, *tensors)
-    flat = torch.cat([gradient.flatten(1) for gradient in gradients.values()], dim=1)
+    per_sample = gradients.per_sample_gradients(model, *tensors)
+    flat = torch.cat([gradient.flatten(1) for gradient in per_sample.values()], dim=1)
     exact = torch.nn.functional.normalize(flat, dim=1)
     projected = torch.nn.functional.normalize(SparseSignProjection(flat.shape[1], 8192, 4, seed=0)(flat), dim=1)
     exact_cosines, projected_cosines = exact @ exact.T, projected @ projected.T
