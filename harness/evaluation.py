@@ -146,6 +146,8 @@ def assemble_results(plan: Plan, records: dict, samples_path: Path, restarts: in
             "n_samples": len(plan.keyed),
             "n_tasks": len(evaluated),
             "missing_tasks": [task_id for task_id in plan.task_ids if task_id not in per_task],
+            # Scores of part of a benchmark are not the benchmark's score: said wherever they are shown.
+            "partial": f"{len(evaluated)} of {len(plan.task_ids)} tasks" if len(evaluated) < len(plan.task_ids) else None,
             "isolation": sorted({record["isolation"] for record in kept_records}),
             "timeouts": timeout_counts(kept_records),
             "worker_restarts": restarts,

@@ -21,6 +21,8 @@ def test_eval_writes_results_and_prints_pass_at_k(tmp_path, data_dir, humaneval)
     assert results["eval"]["HumanEval/0"][1]["base_fail_tests"]  # the failing input is recorded
     assert results["pass_at_k"]["base"] == {"pass@1": (0.5 + 1 + 1) / 3}
     assert "pass@1" in done.stdout and "161 tasks have no samples" in done.stdout
+    # a score of 3 tasks is not a HumanEval+ score: marked in the results and on the console
+    assert results["scoder"]["partial"] == "3 of 164 tasks" and "on 3 of 164 tasks (PARTIAL" in done.stdout
 
 
 def test_unknown_task_is_an_error_naming_it(tmp_path, data_dir):

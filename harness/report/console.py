@@ -10,11 +10,10 @@ def print_eval_summary(results: dict, titles, out=None) -> None:
     out = out or sys.stdout
     meta = results["scoder"]
     base_title, plus_title = titles
-    n_tasks = meta["n_tasks"]
     ks = sorted(set(results["pass_at_k"]["base"]) | set(results["pass_at_k"]["plus"]), key=lambda k: int(k.split("@")[1]))
     rows = [(f"{base_title} (base tests)", results["pass_at_k"]["base"]), (f"{plus_title} (base + plus tests)", results["pass_at_k"]["plus"])]
     width = max(len(name) for name, _ in rows)
-    print(f"{meta['benchmark']}: {meta['n_samples']} samples on {n_tasks} tasks, sandbox {', '.join(meta['isolation'])}", file=out)
+    print(f"{meta['benchmark']}: {meta['n_samples']} samples on {_tasks(meta)}, sandbox {', '.join(meta['isolation'])}", file=out)
     print(f"{'':<{width}}  " + "  ".join(f"{k:>7}" for k in ks), file=out)
     for name, scores in rows:
         print(f"{name:<{width}}  " + "  ".join(f"{100 * scores[k]:7.1f}" if k in scores else f"{'-':>7}" for k in ks), file=out)
@@ -37,13 +36,19 @@ def print_pass_at_k(title: str, results: dict, out=None) -> None:
         return
     meta = results["scoder"]
     scores = {k: v for k, v in results["pass_at_k"].items() if k.startswith("pass@")}
-    print(f"{title}: {meta['n_samples']} samples on {meta['n_tasks']} tasks, sandbox {', '.join(meta['isolation'])}", file=out)
+    print(f"{title}: {meta['n_samples']} samples on {_tasks(meta)}, sandbox {', '.join(meta['isolation'])}", file=out)
     print("  ".join(f"{k} {100 * v:.1f}" for k, v in scores.items()), file=out)
     if meta["missing_tasks"]:
         shown = ", ".join(meta["missing_tasks"][:5]) + (" ..." if len(meta["missing_tasks"]) > 5 else "")
         print(f"warning: {len(meta['missing_tasks'])} tasks have no samples and are not scored: {shown}", file=out)
     _print_timeouts(meta, out)
     print(f"results: {meta.get('output')}", file=out)
+
+
+def _tasks(meta: dict) -> str:
+    if meta.get("partial"):
+        return f"{meta['partial']} (PARTIAL: these scores are not the benchmark's, nor comparable with them)"
+    return f"{meta['n_tasks']} tasks"
 
 
 def _print_timeouts(meta: dict, out) -> None:
