@@ -72,3 +72,16 @@ def test_a_results_file_another_process_writes_is_refused_at_once(tmp_path, data
         holder.wait()
     done = scoder("eval", "--benchmark", "humaneval+", "--samples", str(samples), "--output", str(output), "--data-dir", str(data_dir))
     assert done.returncode == 0, done.stderr  # the holder is gone: its lock with it
+
+
+def test_report_finds_results_whatever_their_name(tmp_path, data_dir, humaneval):
+    samples, folder = tmp_path / "s.jsonl", tmp_path / "run"
+    problem = humaneval.problems["HumanEval/0"]
+    samples.write_text(json.dumps({"task_id": problem.task_id, "completion": problem.canonical_solution}) + "\n")
+    done = scoder("eval", "--benchmark", "humaneval+", "--samples", str(samples), "--output", str(folder / "mine.json"), "--no-progress")
+    assert done.returncode == 0, done.stderr
+    (folder / "notes.json").write_text(json.dumps({"eval": "not a results file"}))  # other JSON is left alone
+    report = scoder("report", str(folder), "--no-baselines", "--output", str(tmp_path / "report"))
+    assert report.returncode == 0, report.stderr
+    table = (tmp_path / "report" / "report.md").read_text()
+    assert "HumanEval+ v0.1.10, first 1 of 164 tasks" in table and "100.0" in table

@@ -1,8 +1,8 @@
 """Reading our runs: the `scoder eval` results files of a run directory, as scores with per-task results.
 
 A run directory is a pipeline run (RUN/evaluate/*.eval_results.json; its name is the recipe in
-RUN/results/results.json) or any folder holding `*eval_results.json` files from `scoder eval`, searched
-recursively (its name is the folder's). Each file says what it measured: benchmark, dataset version,
+RUN/results/results.json) or any folder holding results files of `scoder eval`, searched recursively and
+recognised by their content, whatever --output named them (its name is the folder's). Each file says what it measured: benchmark, dataset version,
 LiveCodeBench release and date window, how many of the benchmark's tasks had samples, and, through its
 samples file's generation record, the decoding protocol.
 """
@@ -46,10 +46,10 @@ def read_run(directory: str | Path) -> ScoredRun:
     if not directory.is_dir():
         raise RunError(f"{directory}: no such run directory")
     evaluate = directory / "evaluate"
-    files = sorted(evaluate.glob("*eval_results.json")) if evaluate.is_dir() else sorted(directory.rglob("*eval_results.json"))
+    where = evaluate if evaluate.is_dir() else directory
+    files = [path for path in sorted(where.rglob("*.json")) if _is_results(path)]
     if not files:
-        where = evaluate if evaluate.is_dir() else directory
-        raise RunError(f"{where}: no *eval_results.json files (results of `scoder eval` or of a pipeline's evaluate stage)")
+        raise RunError(f"{where}: no results of `scoder eval` (or of a pipeline's evaluate stage) in it")
     run = ScoredRun(_run_name(directory), directory, [])
     for path in files:
         for score in read_results(path, run.notes):
@@ -59,6 +59,21 @@ def read_run(directory: str | Path) -> ScoredRun:
                                "give each run its own directory")
             run.scores.append(score)
     return run
+
+
+def _is_results(path: Path) -> bool:
+    """A results file `scoder eval` wrote, whatever its name (--output): recognised by its content. One named
+    *eval_results.json is taken as one even when it cannot be read, so that a damaged file is reported, not skipped."""
+    if path.name.startswith("."):
+        return False
+    if path.name.endswith("eval_results.json"):
+        return True
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return False
+    return (isinstance(data, dict) and isinstance(data.get("eval"), dict) and isinstance(data.get("scoder"), dict)
+            and "harness_version" in data["scoder"])
 
 
 def _run_name(directory: Path) -> str:
