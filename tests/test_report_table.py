@@ -318,7 +318,7 @@ def test_unreadable_runs_are_clear_errors(runs, tmp_path, capsys):
     unknown = copy_run(runs["llama_10"], tmp_path / "unknown", lambda results: results["scoder"].update(benchmark="apps"))
     twice = copy_run(runs["llama_10"], tmp_path / "twice")
     shutil.copy(twice / "samples_eval_results.json", twice / "again_eval_results.json")
-    for folder, message in ((empty, "no \\*eval_results.json files"), (corrupt, "corrupt JSON"),
+    for folder, message in ((empty, "no results of `scoder eval`"), (corrupt, "corrupt JSON"),
                             (unknown, "unknown benchmark 'apps'"), (twice, "two results for")):
         with pytest.raises(RunError, match=message):
             read_run(folder)

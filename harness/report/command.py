@@ -13,7 +13,7 @@ from harness import __version__
 from harness.report.baselines import BASELINES_DIR, load_baselines
 from harness.report.model import Table
 from harness.report.render import FORMATS
-from harness.report.runs import RunError, read_run
+from harness.report.runs import NoResults, read_run
 from harness.report.table import build_table
 
 # Extra figures for the page, from the run directories (the method adds its per-round plots this way, so
@@ -61,9 +61,8 @@ def leaderboard(results_dir: str | Path, baselines: Sequence[str | Path] | None 
     for folder in sorted(path for path in results_dir.iterdir() if path.is_dir() and path.resolve() != BASELINES_DIR.resolve()):
         try:
             runs.append(read_run(folder))
-        except RunError as error:
-            if "no *eval_results.json" not in str(error):
-                raise
+        except NoResults:
+            continue
     table = build_table(runs, _baselines(baselines), title="pass@1 (%)", all_columns=True)
     from harness.report.html import leaderboard_page
 

@@ -24,6 +24,10 @@ class RunError(ValueError):
     """A run directory or results file cannot be read as a scored run; the message says which and why."""
 
 
+class NoResults(RunError):
+    """A folder holds no results file at all."""
+
+
 @dataclass(frozen=True)
 class Score:
     column: Column
@@ -49,7 +53,7 @@ def read_run(directory: str | Path) -> ScoredRun:
     where = evaluate if evaluate.is_dir() else directory
     files = [path for path in sorted(where.rglob("*.json")) if _is_results(path)]
     if not files:
-        raise RunError(f"{where}: no results of `scoder eval` (or of a pipeline's evaluate stage) in it")
+        raise NoResults(f"{where}: no results of `scoder eval` (or of a pipeline's evaluate stage) in it")
     run = ScoredRun(_run_name(directory), directory, [])
     for path in files:
         for score in read_results(path, run.notes):
