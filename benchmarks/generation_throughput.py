@@ -87,16 +87,16 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=128)
     parser.add_argument("--prompts", type=int, default=16)
     args = parser.parse_args()
-    from harness.generation.hf import HFBackend
+    from harness.generation.hf import HFBackend, HFOptions
 
     if args.save_tokenizer:
-        HFBackend(args.model, dtype="float32").tokenizer.save_pretrained(args.save_tokenizer)
+        HFBackend(args.model, HFOptions(dtype="float32")).tokenizer.save_pretrained(args.save_tokenizer)
         return
     items = prompts()[:args.prompts]
     print(f"{len(items)} prompts, greedy, {args.max_new_tokens} new tokens at most, no stop strings")
     for dtype in args.dtypes:
         model = random_model_folder(args.random_config, args.tokenizer, dtype) if args.random_config else args.model
-        backend = HFBackend(model, dtype=dtype)
+        backend = HFBackend(model, HFOptions(dtype=dtype))
         for batch in args.batches:  # warm-up: kernels for every batch shape are chosen before timing
             ours(backend, items[:batch], 16, batch)
         peer_s, peer_tokens = plain_loop(backend, items, args.max_new_tokens)

@@ -16,6 +16,7 @@ from harness.execution.sandbox import LAYERS, SandboxError
 from harness.execution.task_env import ENVIRONMENTS, EnvironmentMissing, get_environment
 from harness.generation.backend import BACKENDS
 from harness.generation.models import EMBEDDED_DEFAULT, ModelError
+from harness.generation.options import add_option_arguments, options_from_arguments
 from harness.samples import SamplesError
 
 
@@ -56,8 +57,7 @@ def main(argv: list[str] | None = None, extensions=(), report_figures=None) -> i
     serve.add_argument("--model", default=EMBEDDED_DEFAULT, help=f"default: {EMBEDDED_DEFAULT}")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000, help="0 picks a free port (printed)")
-    serve.add_argument("--dtype", default="auto")
-    serve.add_argument("--adapter", help="a LoRA adapter folder")
+    add_option_arguments(serve, ("hf",), leave_out=("base_prompt",))  # the route says which prompt form a request takes
 
     data = commands.add_parser("data", help="fetch and verify benchmark files")
     data.add_argument("benchmarks", nargs="*", default=list(BENCHMARKS), help="which (default: all)")
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None, extensions=(), report_figures=None) -> i
             from harness.generation.backend import load_backend
             from harness.generation.server import serve
 
-            serve(load_backend("hf", args.model, dtype=args.dtype, adapter=args.adapter), args.model, args.host, args.port)
+            serve(load_backend("hf", args.model, options_from_arguments("hf", args)), args.model, args.host, args.port)
             return 0
         if args.action == "setup":
             get_environment(args.environment).setup(args.python, args.force)
@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None, extensions=(), report_figures=None) -> i
 def _add_generation_arguments(parser, required: bool) -> None:
     parser.add_argument("--model", required=required,
                         help=f"{EMBEDDED_DEFAULT} (embedded, offline), a local folder or .gguf file, a hub id, or the served model's name (openai)")
-    parser.add_argument("--backend", default="hf", choices=BACKENDS, help="hf (default), vllm (GPU, optional extra), openai (any compatible server)")
+    parser.add_argument("--backend", default="hf", choices=tuple(BACKENDS), help="hf (default), vllm (GPU, optional extra), openai (any compatible server)")
     parser.add_argument("--n", type=int, default=1, help="samples per task (default 1)")
     parser.add_argument("--temperature", type=float, default=0.0, help="0 (default) is greedy")
     parser.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling when temperature > 0 (default 0.95, evalplus')")
@@ -141,14 +141,7 @@ def _add_generation_arguments(parser, required: bool) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch-size", type=int, default=8, help="sequences per batch (hf, vllm) or concurrent requests (openai)")
     parser.add_argument("--limit", type=int, help="only the first K tasks (a quick slice)")
-    parser.add_argument("--base-prompt", action="store_true", help="force the base (direct completion) prompt even if the model has a chat template")
-    parser.add_argument("--dtype", default="auto", help="hf/vllm: auto (bf16 where supported), float32, bfloat16, float16")
-    parser.add_argument("--adapter", help="a LoRA adapter folder (hf: PEFT; vllm: a LoRA request)")
-    parser.add_argument("--base-url", help="openai: the server's URL ending in /v1 (default: $OPENAI_BASE_URL)")
-    parser.add_argument("--api", default="chat", choices=("chat", "completions"), help="openai: chat (default) or completions endpoint")
-    parser.add_argument("--tensor-parallel-size", type=int, default=1, help="vllm: GPUs one engine spans (default 1)")
-    parser.add_argument("--data-parallel-size", type=int, default=1,
-                        help="vllm: engines, each on its own tensor-parallel-size GPUs with a share of the prompts (default 1)")
+    add_option_arguments(parser)
 
 
 def _add_container_arguments(parser, image: str) -> None:
@@ -185,16 +178,9 @@ def _generate(args, progress: bool) -> dict:
     decoding = Decoding(args.n, args.temperature, args.top_p, args.max_new_tokens, args.seed, args.batch_size)
     if args.limit is not None and args.limit < 1:
         raise ValueError("--limit must be at least 1")
-    if args.backend != "vllm" and (args.tensor_parallel_size, args.data_parallel_size) != (1, 1):
-        raise ValueError("--tensor-parallel-size and --data-parallel-size are vllm options (--backend vllm)")
-    if args.backend == "openai":
-        options = {"base_url": args.base_url, "api": args.api}
-    else:
-        options = {"dtype": args.dtype, "base_prompt": args.base_prompt, "adapter": args.adapter}
-    if args.backend == "vllm":
-        options.update(tensor_parallel_size=args.tensor_parallel_size, data_parallel_size=args.data_parallel_size)
+    options = options_from_arguments(args.backend, args)
     build_prompts = get_benchmark(args.benchmark).prompt_builder(args)  # loads the data: bad data fails before the model loads
-    backend = load_backend(args.backend, args.model, **options)
+    backend = load_backend(args.backend, args.model, options)
     return generate_samples(backend, build_prompts(backend.chat), decoding, args.output, args.limit, progress)
 
 

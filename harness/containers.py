@@ -25,6 +25,7 @@ from pathlib import Path
 from harness.benchmarks.data import DATA_DIR_VARIABLE, OFFLINE_VARIABLE
 from harness.files import CACHE_DIR_VARIABLE, cache_dir
 from harness.benchmarks.livecodebench import DATA_DIR_VARIABLE as LCB_DIR_VARIABLE
+from harness.generation.backend import BACKENDS
 
 # The image roles, each built from containers/<role>/Dockerfile by containers/build.sh (a recipe or --image
 # may name another image).
@@ -109,7 +110,7 @@ class ContainerSpec:
 
 
 def generation_role(backend: str) -> str:
-    return "vllm" if backend == "vllm" else "train"
+    return BACKENDS[backend].image
 
 
 def python_spec(module: str, args: list[str], role: str, config: ContainerConfig,

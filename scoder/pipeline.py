@@ -175,7 +175,7 @@ def _score_body(recipe: Recipe, sample_stage: str, progress: bool):
             kept = [candidate for candidate in candidates if candidate["problem"] and candidate["solution"]]
             write_records(folder, kept)
             return {"candidates": len(candidates), "parsed": len(kept), "kept": len(kept), "scorer": "off"}
-        judge = load_backend(recipe.generation.backend, config.judge or recipe.synthesizer.model, **recipe.generation.options())
+        judge = load_backend(recipe.generation.backend, config.judge or recipe.synthesizer.model, recipe.generation.backend_options())
         scored = scoring.score(candidates, config, judge, recipe.generation.batch_size, folder / "scores.journal.jsonl", progress)
         kept = scoring.keep_top(scored, config.keep_fraction)
         write_records(folder, scored, "scored.jsonl")

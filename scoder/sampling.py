@@ -16,42 +16,32 @@ from typing import Literal
 
 from tqdm import tqdm
 
-from harness.generation.backend import Decoding, load_backend
+from harness.generation.backend import BACKENDS, Decoding, load_backend
+from harness.generation.options import option_arguments, options_from_fields, with_recipe_options
 from harness.generation.prompts import Prompt
 from harness.journal import Journal
 from scoder import synthesis
 
 
 @dataclass(frozen=True)
+@with_recipe_options
 class GenerationConfig:
-    """How the method's models generate (synthesizer, judge): the backends of harness.generation."""
-    backend: Literal["hf", "vllm", "openai"] = "hf"
-    dtype: str = "auto"  # hf, vllm: auto is bf16 where the hardware computes in it
+    """How the method's models generate (synthesizer, judge): a backend of harness.generation and its options.
+    The options are fields here as each backend's options dataclass declares them (all but those marked
+    recipe: False; harness.generation.options). One of another backend, set to other than its default, is refused."""
+    backend: Literal[tuple(BACKENDS)] = "hf"
     batch_size: int = 8
-    base_url: str | None = None  # openai: the server's URL ending in /v1
-    tensor_parallel_size: int = 1  # vllm: GPUs one engine spans
-    data_parallel_size: int = 1  # vllm: engines, each on its own GPUs with a share of the prompts
 
     def __post_init__(self):
-        if min(self.tensor_parallel_size, self.data_parallel_size) < 1:
-            raise ValueError("tensor_parallel_size and data_parallel_size must be at least 1")
-        if self.backend != "vllm" and (self.tensor_parallel_size, self.data_parallel_size) != (1, 1):
-            raise ValueError("tensor_parallel_size and data_parallel_size need backend vllm")
+        self.backend_options()
 
-    def options(self, adapter: str | None = None) -> dict:
-        if self.backend == "openai":
-            return {"base_url": self.base_url}
-        if self.backend == "vllm":
-            return {"dtype": self.dtype, "adapter": adapter, "tensor_parallel_size": self.tensor_parallel_size,
-                    "data_parallel_size": self.data_parallel_size}
-        return {"dtype": self.dtype, "adapter": adapter}
+    def backend_options(self, adapter: str | None = None):
+        """The backend's options dataclass; `adapter`: a checkpoint's LoRA adapter, for the backends that take one."""
+        return options_from_fields(self.backend, self, **({"adapter": adapter} if adapter else {}))
 
     def command_line(self) -> list[str]:
         """The same settings as `scoder generate` options (the evaluate stage generates through it)."""
-        arguments = ["--backend", self.backend, "--batch-size", str(self.batch_size)]
-        if self.backend == "vllm":
-            arguments += ["--tensor-parallel-size", str(self.tensor_parallel_size), "--data-parallel-size", str(self.data_parallel_size)]
-        return arguments
+        return ["--backend", self.backend, "--batch-size", str(self.batch_size), *option_arguments(self.backend_options())]
 
 
 @dataclass(frozen=True)
@@ -79,10 +69,10 @@ def is_adapter(checkpoint: Path) -> bool:
 def load_synthesizer(base_model: str, checkpoint: Path | None, generation: GenerationConfig):
     """The generation backend for one checkpoint (None: the base model itself)."""
     if checkpoint is None:
-        return load_backend(generation.backend, base_model, **generation.options())
+        return load_backend(generation.backend, base_model, generation.backend_options())
     if is_adapter(checkpoint):
-        return load_backend(generation.backend, base_model, **generation.options(str(checkpoint)))
-    return load_backend(generation.backend, str(checkpoint), **generation.options())
+        return load_backend(generation.backend, base_model, generation.backend_options(str(checkpoint)))
+    return load_backend(generation.backend, str(checkpoint), generation.backend_options())
 
 
 def spread(checkpoints: list[Path], count: int) -> list[Path]:

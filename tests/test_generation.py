@@ -18,7 +18,7 @@ from harness.evaluate import evaluate
 from harness.generate import generate_samples
 from harness.generation.backend import Decoding
 from harness.generation.models import EMBEDDED_DEFAULT, ModelError, load_tokenizer, resolve
-from harness.generation.openai_compatible import OpenAICompatibleBackend
+from harness.generation.openai_compatible import OpenAICompatibleBackend, OpenAIOptions
 from harness.generation.prompts import RESPONSE_PREFIX, bigcodebench_prompts, cut_at_stops, evalplus_prompts, livecodebench_prompts
 from harness.samples import SamplesError
 from tests.conftest import REPO
@@ -153,7 +153,7 @@ def server():
 
 
 def test_openai_backend_against_a_real_server(server, backend, humaneval_dataset, tmp_path):
-    chat = OpenAICompatibleBackend(EMBEDDED_DEFAULT, base_url=server)
+    chat = OpenAICompatibleBackend(EMBEDDED_DEFAULT, OpenAIOptions(base_url=server))
     summary = generate_samples(chat, evalplus_prompts(humaneval_dataset, chat=True), SHORT, tmp_path / "chat.jsonl",
                                limit=2, progress=False)
     samples = lines(tmp_path / "chat.jsonl")
@@ -163,13 +163,13 @@ def test_openai_backend_against_a_real_server(server, backend, humaneval_dataset
 
     # Through the completions endpoint the server (fp32, batch 1) continues the same text as the model
     # here does at fp32 and batch 1: greedy outputs must be equal.
-    completions = OpenAICompatibleBackend(EMBEDDED_DEFAULT, base_url=server, api="completions")
+    completions = OpenAICompatibleBackend(EMBEDDED_DEFAULT, OpenAIOptions(base_url=server, api="completions"))
     prompts = evalplus_prompts(humaneval_dataset, chat=False).prompts[:1]
     one = Decoding(max_new_tokens=40, batch_size=1)
     [(_, served, _)] = list(completions.generate(prompts, one))
-    from harness.generation.hf import HFBackend
+    from harness.generation.hf import HFBackend, HFOptions
 
-    local = HFBackend(EMBEDDED_DEFAULT, dtype="float32", base_prompt=True)
+    local = HFBackend(EMBEDDED_DEFAULT, HFOptions(dtype="float32", base_prompt=True))
     [(_, direct, _)] = list(local.generate(prompts, one))
     assert served[0] == cut_at_stops(direct[0], prompts[0].stop)
 

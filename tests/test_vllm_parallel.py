@@ -15,6 +15,7 @@ from harness.generation import vllm_backend
 from harness.generation.backend import Decoding, render_chat
 from harness.generation.models import EMBEDDED_DEFAULT, ModelError, load_tokenizer, resolve
 from harness.generation.prompts import Prompt
+from harness.generation.vllm_backend import VLLMOptions
 from scoder.recipe import load_recipe
 from scoder.sampling import GenerationConfig
 from tests.conftest import REPO
@@ -36,7 +37,7 @@ def stand_in(monkeypatch):
 
 
 def test_engine_and_sampling_arguments():
-    assert vllm_backend.engine_arguments("/models/ds", "auto", "/adapters/a", 4) == {
+    assert vllm_backend.engine_arguments("/models/ds", VLLMOptions(adapter="/adapters/a", tensor_parallel_size=4)) == {
         "model": "/models/ds", "dtype": "auto", "enable_lora": True, "tensor_parallel_size": 4, "seed": 0}
     prompt = Prompt("t", text="def f():", stop=("\ndef ",))
     assert vllm_backend.sampling_arguments(prompt, Decoding()) == {
@@ -60,7 +61,7 @@ def test_shares_cover_the_prompts_in_order(count, replicas):
 
 def test_replicas_on_their_gpu_groups(model_folder, stand_in, monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,5,6,7")
-    backend = vllm_backend.VLLMBackend(model_folder, adapter="/adapters/lora", tensor_parallel_size=2, data_parallel_size=2)
+    backend = vllm_backend.VLLMBackend(model_folder, VLLMOptions(adapter="/adapters/lora", tensor_parallel_size=2, data_parallel_size=2))
     prompts = [Prompt(f"task/{i}", ({"role": "user", "content": f"Write function number {i}."},), "```python\n", stop=("```",))
                for i in range(5)]
     try:
@@ -87,7 +88,7 @@ def test_replicas_on_their_gpu_groups(model_folder, stand_in, monkeypatch):
 def test_too_few_gpus_is_a_clear_error(model_folder, stand_in, monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
     with pytest.raises(ModelError, match="needs 2 GPUs; 1 are visible"):
-        vllm_backend.VLLMBackend(model_folder, data_parallel_size=2)
+        vllm_backend.VLLMBackend(model_folder, VLLMOptions(data_parallel_size=2))
 
 
 def test_without_vllm_the_engine_says_how_to_get_it(model_folder, monkeypatch):
@@ -117,8 +118,8 @@ def test_recipes_set_the_sizes(tmp_path):
     recipe.write_text(f"base: {REPO / 'recipes' / 'smoke.yaml'}\nname: vllm-tp-dp\n"
                       "generation: {backend: vllm, batch_size: 256, tensor_parallel_size: 2, data_parallel_size: 4}\n")
     generation = load_recipe(recipe).generation
-    assert generation.options("/a") == {"dtype": "auto", "adapter": "/a", "tensor_parallel_size": 2, "data_parallel_size": 4}
-    assert generation.command_line() == ["--backend", "vllm", "--batch-size", "256", "--tensor-parallel-size", "2",
+    assert generation.backend_options("/a") == VLLMOptions(adapter="/a", tensor_parallel_size=2, data_parallel_size=4)
+    assert generation.command_line() == ["--backend", "vllm", "--batch-size", "256", "--dtype", "auto", "--tensor-parallel-size", "2",
                                          "--data-parallel-size", "4"]
-    with pytest.raises(ValueError, match="need backend vllm"):
+    with pytest.raises(ValueError, match=r"the hf backend has no data_parallel_size \(an option of vllm\)"):
         GenerationConfig(backend="hf", data_parallel_size=2)

@@ -5,11 +5,14 @@ A backend is any object with
     chat: bool                      whether prompts should take the chat form (the model has a template)
     describe() -> dict              model, backend and versions, recorded in the samples
     generate(prompts, decoding) -> iterator of (prompt index, outputs, generated tokens), in any order
-Backends live in hf.py, vllm_backend.py and openai_compatible.py; BACKENDS below names them.
+made as Backend(model, options), where options is the backend's own frozen dataclass of options, declared
+beside it (HFOptions in hf.py, ...). Flags, recipe fields and container command lines are derived from
+those declarations (options.py). BACKENDS below registers each backend: a new one is a new file and a line.
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import asdict, dataclass
 
 
@@ -50,21 +53,40 @@ def render_chat(tokenizer, prompt) -> str:
     return text + prompt.response_prefix
 
 
-def load_backend(name: str, model: str, **options):
-    """Backends are imported on demand: vLLM and torch are heavy, and optional."""
-    if name == "hf":
-        from harness.generation.hf import HFBackend
-
-        return HFBackend(model, **options)
-    if name == "vllm":
-        from harness.generation.vllm_backend import VLLMBackend
-
-        return VLLMBackend(model, **options)
-    if name == "openai":
-        from harness.generation.openai_compatible import OpenAICompatibleBackend
-
-        return OpenAICompatibleBackend(model, **options)
-    raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
+@dataclass(frozen=True)
+class Registered:
+    """Where a backend is declared. Its module is imported only when its options are read or it is loaded, and
+    imports torch or vLLM only inside functions: listing the options (for flags and recipes) stays cheap."""
+    module: str
+    options: str  # its frozen dataclass of options
+    backend: str  # its class
+    image: str  # the container role it generates in (harness.containers.ROLES)
 
 
-BACKENDS = ("hf", "vllm", "openai")
+BACKENDS = {
+    "hf": Registered("harness.generation.hf", "HFOptions", "HFBackend", image="train"),
+    "vllm": Registered("harness.generation.vllm_backend", "VLLMOptions", "VLLMBackend", image="vllm"),
+    "openai": Registered("harness.generation.openai_compatible", "OpenAIOptions", "OpenAICompatibleBackend", image="train"),
+}
+
+
+def _registered(name: str) -> Registered:
+    if name not in BACKENDS:
+        raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
+    return BACKENDS[name]
+
+
+def options_class(name: str) -> type:
+    """The backend's dataclass of options."""
+    registered = _registered(name)
+    return getattr(importlib.import_module(registered.module), registered.options)
+
+
+def load_backend(name: str, model: str, options=None):
+    """The backend `name` on `model`, with `options` (an instance of its options_class; None: the defaults)."""
+    declared = options_class(name)
+    options = declared() if options is None else options
+    if not isinstance(options, declared):
+        raise TypeError(f"the {name} backend takes {declared.__name__}, not {type(options).__name__}")
+    registered = BACKENDS[name]
+    return getattr(importlib.import_module(registered.module), registered.backend)(model, options)

@@ -2,39 +2,59 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from harness.generation.backend import Decoding, render_chat
 from harness.generation.models import ModelError, best_dtype, load_causal_lm, load_tokenizer, resolve
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
+@dataclass(frozen=True)
+class HFOptions:
+    """The hf backend's options: flags of `scoder generate`, and recipe fields unless marked recipe: False
+    (harness.generation.options derives both)."""
+    dtype: str = field(default="auto", metadata={
+        "help": "auto (bfloat16 where the hardware computes in it, else float32; float16 on CUDA without bf16), "
+                "float32, bfloat16, float16"})
+    base_prompt: bool = field(default=False, metadata={
+        "help": "the base (direct completion) prompt even if the model has a chat template",
+        "recipe": False,  # the method's prompts are chat messages (synthesis requests, judging)
+    })
+    adapter: str | None = field(default=None, metadata={
+        "help": "a LoRA adapter folder (PEFT), merged into the weights",
+        "recipe": False,  # the method gives each checkpoint's
+    })
+
+    def __post_init__(self):
+        if self.dtype not in DTYPES:
+            raise ValueError(f"unknown dtype {self.dtype!r}; choose one of {', '.join(DTYPES)}")
+
+
 class HFBackend:
     name = "hf"
 
-    def __init__(self, model: str, dtype: str = "auto", device: str | None = None, base_prompt: bool = False,
-                 adapter: str | None = None):
+    def __init__(self, model: str, options: HFOptions = HFOptions()):
         import torch
 
-        if dtype not in DTYPES:
-            raise ValueError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}")
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.dtype = best_dtype(self.device) if dtype == "auto" else getattr(torch, dtype)
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.dtype = best_dtype(self.device) if options.dtype == "auto" else getattr(torch, options.dtype)
         self.source = resolve(model)
         self.tokenizer = load_tokenizer(self.source)
         self.tokenizer.padding_side = "left"  # decoder-only: every row's prompt ends where generation starts
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.model = load_causal_lm(self.source, self.dtype, self.device)
-        self.adapter = adapter
-        if adapter:
+        self.adapter = options.adapter
+        if self.adapter:
             try:
                 from peft import PeftModel
             except ImportError:
                 raise ModelError("LoRA adapters need PEFT: pip install 'scoder-harness[train]' (or peft)") from None
             # Merged into the weights: the same model, 20% faster to generate from than with LoRA beside them
             # (measured on the embedded model, CPU).
-            self.model = PeftModel.from_pretrained(self.model, adapter).merge_and_unload().eval()
-        self.chat = not base_prompt and self.tokenizer.chat_template is not None
+            self.model = PeftModel.from_pretrained(self.model, self.adapter).merge_and_unload().eval()
+        self.chat = not options.base_prompt and self.tokenizer.chat_template is not None
 
     def describe(self) -> dict:
         import torch

@@ -4,6 +4,8 @@ and completions endpoints, over the standard library's HTTP client, several requ
 Chat prompts go to /chat/completions as messages; a response prefix cannot be prefilled there, so it is
 left out (evalplus' and bigcodebench's OpenAI providers send the instruction alone too). Base prompts
 need /completions (`--api completions`).
+
+The API key comes from $OPENAI_API_KEY only: it is no option, so no command line, recipe or manifest holds it.
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from typing import Literal
 
 from harness.generation.backend import Decoding
 
+REQUEST_TIMEOUT_S = 600.0
 RETRIES = 5
 RETRY_STATUSES = (408, 409, 429, 500, 502, 503, 504)
 MAX_STOPS = 4  # the OpenAI API takes at most four stop sequences
@@ -26,21 +31,33 @@ class ServerError(OSError):
     """The server refused or could not be reached (after retries for passing faults)."""
 
 
+@dataclass(frozen=True)
+class OpenAIOptions:
+    """The openai backend's options: flags of `scoder generate`, and recipe fields unless marked recipe: False
+    (harness.generation.options derives both)."""
+    base_url: str | None = field(default=None, metadata={
+        "help": "the server's URL ending in /v1 (default: $OPENAI_BASE_URL)"})
+    api: Literal["chat", "completions"] = field(default="chat", metadata={
+        "help": "the chat or the completions endpoint",
+        "recipe": False,  # the method's prompts are chat messages
+    })
+
+    def __post_init__(self):
+        if self.api not in ("chat", "completions"):
+            raise ValueError("api must be chat or completions")
+
+
 class OpenAICompatibleBackend:
     name = "openai"
 
-    def __init__(self, model: str, base_url: str | None = None, api: str = "chat", api_key: str | None = None,
-                 timeout_s: float = 600.0):
+    def __init__(self, model: str, options: OpenAIOptions = OpenAIOptions()):
         self.model = model
-        self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or "").rstrip("/")
+        self.base_url = (options.base_url or os.environ.get("OPENAI_BASE_URL") or "").rstrip("/")
         if not self.base_url:
             raise ValueError("the openai backend needs --base-url (or $OPENAI_BASE_URL), e.g. http://localhost:8000/v1")
-        if api not in ("chat", "completions"):
-            raise ValueError("api must be chat or completions")
-        self.api = api
-        self.chat = api == "chat"
-        self.api_key = api_key or os.environ.get("OPENAI_API_KEY", "none")
-        self.timeout_s = timeout_s
+        self.api = options.api
+        self.chat = options.api == "chat"
+        self.api_key = os.environ.get("OPENAI_API_KEY", "none")
 
     def describe(self) -> dict:
         return {"backend": self.name, "model": self.model, "server": self.base_url, "api": self.api,
@@ -51,7 +68,7 @@ class OpenAICompatibleBackend:
                                          headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.api_key}"})
         for attempt in range(RETRIES):
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+                with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_S) as response:
                     return json.loads(response.read())
             except urllib.error.HTTPError as error:
                 detail = error.read()[:500].decode(errors="replace")

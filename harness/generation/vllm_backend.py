@@ -22,6 +22,7 @@ import os
 import select
 import subprocess
 import sys
+from dataclasses import dataclass, field
 
 from harness.generation.backend import Decoding, render_chat
 from harness.generation.models import ModelError, load_tokenizer, resolve
@@ -29,10 +30,33 @@ from harness.generation.models import ModelError, load_tokenizer, resolve
 REPLICA_CLOSE_TIMEOUT_S = 60
 
 
-def engine_arguments(location: str, dtype: str, adapter: str | None, tensor_parallel_size: int) -> dict:
+@dataclass(frozen=True)
+class VLLMOptions:
+    """The vllm backend's options: flags of `scoder generate`, and recipe fields unless marked recipe: False
+    (harness.generation.options derives both)."""
+    dtype: str = field(default="auto", metadata={
+        "help": "auto (the model's own dtype; float16 for float32 models, as vLLM chooses), float16, bfloat16, float32"})
+    base_prompt: bool = field(default=False, metadata={
+        "help": "the base (direct completion) prompt even if the model has a chat template",
+        "recipe": False,  # the method's prompts are chat messages (synthesis requests, judging)
+    })
+    adapter: str | None = field(default=None, metadata={
+        "help": "a LoRA adapter folder, sent with every request as a LoRA request",
+        "recipe": False,  # the method gives each checkpoint's
+    })
+    tensor_parallel_size: int = field(default=1, metadata={"help": "GPUs one engine spans"})
+    data_parallel_size: int = field(default=1, metadata={
+        "help": "engines, each on its own tensor-parallel-size GPUs with a share of the prompts"})
+
+    def __post_init__(self):
+        if self.tensor_parallel_size < 1 or self.data_parallel_size < 1:
+            raise ValueError("tensor and data parallel sizes must be at least 1")
+
+
+def engine_arguments(location: str, options: VLLMOptions) -> dict:
     """Keyword arguments of vllm.LLM for one replica."""
-    return {"model": location, "dtype": dtype, "enable_lora": adapter is not None,
-            "tensor_parallel_size": tensor_parallel_size, "seed": 0}
+    return {"model": location, "dtype": options.dtype, "enable_lora": options.adapter is not None,
+            "tensor_parallel_size": options.tensor_parallel_size, "seed": 0}
 
 
 def sampling_arguments(prompt, decoding: Decoding) -> dict:
@@ -100,21 +124,18 @@ class Replica:
 class VLLMBackend:
     name = "vllm"
 
-    def __init__(self, model: str, dtype: str = "auto", base_prompt: bool = False, adapter: str | None = None,
-                 tensor_parallel_size: int = 1, data_parallel_size: int = 1):
+    def __init__(self, model: str, options: VLLMOptions = VLLMOptions()):
         self.replicas: list[Replica] = []
-        if tensor_parallel_size < 1 or data_parallel_size < 1:
-            raise ValueError("tensor and data parallel sizes must be at least 1")
         self.source = resolve(model)
         if self.source.gguf_file:
             raise ModelError("vLLM loads HF folders here; use --backend hf for a GGUF model")
-        self.adapter = adapter
-        self.parallel = {"tensor": tensor_parallel_size, "data": data_parallel_size}
+        self.adapter = options.adapter
+        self.parallel = {"tensor": options.tensor_parallel_size, "data": options.data_parallel_size}
         self.tokenizer = load_tokenizer(self.source)  # the engines' own tokenizer: vLLM loads it the same way
-        self.chat = not base_prompt and getattr(self.tokenizer, "chat_template", None) is not None
-        engine = engine_arguments(self.source.location, dtype, adapter, tensor_parallel_size)
+        self.chat = not options.base_prompt and getattr(self.tokenizer, "chat_template", None) is not None
+        engine = engine_arguments(self.source.location, options)
         try:
-            for gpus in gpu_groups(visible_gpus(), tensor_parallel_size, data_parallel_size):
+            for gpus in gpu_groups(visible_gpus(), options.tensor_parallel_size, options.data_parallel_size):
                 self.replicas.append(Replica(engine, gpus))  # all load at once
             hellos = [replica.receive() for replica in self.replicas]
             for hello in hellos:
