@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None, extensions=(), report_figures=None) -> i
     evaluate.add_argument("--samples", help="JSONL of {task_id, solution|completion}, or an eval_results JSON (.gz ok); "
                           "with --model, where the generated samples go")
     evaluate.add_argument("--output", help="results file (default: beside the samples, <name>_eval_results.json)")
-    evaluate.add_argument("--parallel", type=int, help="worker processes (default: one per core)")
+    evaluate.add_argument("--parallel", type=positive_int, help="worker processes (default: one per core)")
     evaluate.add_argument("--isolation", default="auto", choices=("auto",) + LAYERS, help="sandbox layer (default: strongest available)")
     evaluate.add_argument("--executor", default="local", choices=EXECUTORS,
                           help="where the sandboxed runs execute: this machine (default) or a Ray cluster (the ray extra), "
@@ -134,14 +134,25 @@ def _add_generation_arguments(parser, required: bool) -> None:
     parser.add_argument("--model", required=required,
                         help=f"{EMBEDDED_DEFAULT} (embedded, offline), a local folder or .gguf file, a hub id, or the served model's name (openai)")
     parser.add_argument("--backend", default="hf", choices=tuple(BACKENDS), help="hf (default), vllm (GPU, optional extra), openai (any compatible server)")
-    parser.add_argument("--n", type=int, default=1, help="samples per task (default 1)")
+    parser.add_argument("--n", type=positive_int, default=1, help="samples per task (default 1)")
     parser.add_argument("--temperature", type=float, default=0.0, help="0 (default) is greedy")
     parser.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling when temperature > 0 (default 0.95, evalplus')")
     parser.add_argument("--max-new-tokens", type=int, help="default: the benchmark's (evalplus 768, bigcodebench 1280, livecodebench 2000)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--batch-size", type=int, default=8, help="sequences per batch (hf, vllm) or concurrent requests (openai)")
-    parser.add_argument("--limit", type=int, help="only the first K tasks (a quick slice)")
+    parser.add_argument("--batch-size", type=positive_int, default=8, help="sequences per batch (hf, vllm) or concurrent requests (openai)")
+    parser.add_argument("--limit", type=positive_int, help="only the first K tasks (a quick slice)")
     add_option_arguments(parser)
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a count of at least 1 (0 or less is refused at parsing, before any work)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a count: at least 1")
+    return value
 
 
 def _add_container_arguments(parser, image: str) -> None:
@@ -176,8 +187,6 @@ def _generate(args, progress: bool) -> dict:
     from harness.generation.backend import Decoding, load_backend
 
     decoding = Decoding(args.n, args.temperature, args.top_p, args.max_new_tokens, args.seed, args.batch_size)
-    if args.limit is not None and args.limit < 1:
-        raise ValueError("--limit must be at least 1")
     options = options_from_arguments(args.backend, args)
     build_prompts = get_benchmark(args.benchmark).prompt_builder(args)  # loads the data: bad data fails before the model loads
     backend = load_backend(args.backend, args.model, options)
@@ -259,7 +268,13 @@ def _sandbox() -> int:
         warnings.simplefilter("always")
         with WorkerPool(1) as pool:
             info = pool.describe()
-    print(f"isolation: {info['isolation']}\nseccomp: {'on' if info['seccomp'] else 'OFF'}\nsandbox python: {info['sandbox_python']}")
+    from harness.execution.sandbox import PROTECTS
+
+    landlock = f"on (ABI {info['landlock']}): no change to files outside the run's folder, no TCP" if info["landlock"] else "OFF (Linux 5.13+ has it)"
+    print(f"isolation: {info['isolation']}: {PROTECTS[info['isolation']]}\n"
+          f"seccomp: {'on: no new processes, signals to others, ptrace, internet sockets or namespaces' if info['seccomp'] else 'OFF'}\n"
+          f"landlock: {landlock}\nsandbox python: {info['sandbox_python']}\n"
+          f"layers, strongest first: {', '.join(LAYERS)}; every run also gets rlimits and its verdict is decided by the harness")
     return 0
 
 

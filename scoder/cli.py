@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from harness.cli import main as harness_main
+from harness.cli import main as harness_main, positive_int
 
 
 def add_run_command(commands):
@@ -56,7 +56,7 @@ def add_ablations_command(commands):
     ablations = commands.add_parser("ablations", help="run a recipe's ablation set as independent jobs, then compare them in one report")
     ablations.add_argument("recipes", nargs="+", metavar="RECIPES", help="a folder of recipes (e.g. recipes/ablations) or recipe files")
     ablations.add_argument("--main", help="the reference recipe (default: the one the recipes are all based on); it runs too")
-    ablations.add_argument("--jobs", type=int, default=1, help="recipes run at once (default 1)")
+    ablations.add_argument("--jobs", type=positive_int, default=1, help="recipes run at once (default 1)")
     ablations.add_argument("--output", default=os.path.join("runs", "ablations"),
                            help="run directories, logs/, report/ and ablations.json go here (default: runs/ablations)")
     ablations.add_argument("--container", action=argparse.BooleanOptionalAction,

@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 
 def scoder(*args, env=None):
     return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True, stdin=subprocess.DEVNULL, env=env)
@@ -41,9 +43,33 @@ def test_missing_data_offline_is_an_error_naming_the_fix(tmp_path):
     assert done.returncode == 2 and "MbppPlus-v0.2.0.jsonl.gz" in done.stderr and "SCODER_DATA_DIR" in done.stderr
 
 
-def test_sandbox_command_reports_the_layer():
+def test_sandbox_command_reports_the_layer_and_what_each_protects():
     done = scoder("sandbox")
     assert done.returncode == 0 and "isolation:" in done.stdout and "seccomp: on" in done.stdout
+    assert "landlock: " in done.stdout and "bwrap, unshare, process" in done.stdout
+    layer = done.stdout.split("isolation: ", 1)[1].split(":", 1)[0]
+    from harness.execution.sandbox import PROTECTS
+
+    assert PROTECTS[layer] in done.stdout
+
+
+def test_counts_below_one_are_refused_before_any_work(tmp_path):
+    for flag in ("--parallel", "--limit", "--n", "--batch-size"):
+        for value in ("0", "-2"):
+            done = scoder("eval", "--benchmark", "humaneval+", "--samples", str(tmp_path / "absent.jsonl"), flag, value)
+            assert done.returncode == 2 and f"argument {flag}: {value} is not a count" in done.stderr, done.stderr
+
+
+def test_a_weaker_layer_asked_for_is_run_with_a_warning(tmp_path, data_dir):
+    from harness.execution.sandbox import works
+
+    if not works("bwrap"):
+        pytest.skip("bubblewrap does not work here, so the process layer is not weaker than what works")
+    samples = tmp_path / "s.jsonl"
+    samples.write_text(json.dumps({"task_id": "HumanEval/0", "solution": "x = 1"}) + "\n")
+    done = scoder("eval", "--benchmark", "humaneval+", "--samples", str(samples), "--isolation", "process", "--data-dir", str(data_dir),
+                  "--no-progress")
+    assert done.returncode == 0 and "isolation 'process' as asked, though 'bwrap' works here" in done.stderr, done.stderr
 
 
 def test_an_output_that_would_overwrite_the_samples_or_is_a_folder_is_refused(tmp_path, data_dir):

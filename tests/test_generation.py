@@ -183,3 +183,18 @@ def test_eval_with_a_model_runs_end_to_end_from_the_command_line(data_dir, tmp_p
     assert "samples:" in run.stdout and "HumanEval+ (base + plus tests)" in run.stdout
     results = json.loads((tmp_path / "r.json").read_text())
     assert sorted(results["eval"]) == ["HumanEval/0", "HumanEval/1"]
+
+
+def test_served_answers_say_when_max_tokens_cut_them(server):
+    import urllib.request
+
+    def complete(**body):
+        request = urllib.request.Request(f"{server}/completions", json.dumps({"model": EMBEDDED_DEFAULT, "prompt": "def fib(n):", **body}).encode(),
+                                         {"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return json.loads(response.read())["choices"][0]
+
+    cut = complete(max_tokens=5)
+    assert cut["finish_reason"] == "length" and cut["text"]
+    stopped = complete(max_tokens=64, stop=["\n"])  # the body's first line ends long before 64 tokens
+    assert stopped["finish_reason"] == "stop" and "\n" not in stopped["text"]

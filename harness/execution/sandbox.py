@@ -22,6 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 LAYERS = ("bwrap", "unshare", "process")
+# What each layer keeps from a program, beyond what every layer has: rlimits (memory, CPU, processes, file size,
+# open files), seccomp (no new processes, signals to others, ptrace, internet sockets, namespaces), Landlock (no change to any file
+# outside the run's folder, no TCP) and the harness deciding verdicts from returned values.
+PROTECTS = {
+    "bwrap": "its own root of read-only system folders (no home, project or data), private /tmp, no network, "
+             "own PID, IPC, UTS and user namespaces, no capabilities",
+    "unshare": "no network, own PID and user namespaces; it still sees (but cannot change) the whole file system",
+    "process": "nothing more: it sees the file system and the network namespace of the harness",
+}
 WORKER = Path(__file__).with_name("worker.py")
 TMPFS_BYTES = 256 * 1024 * 1024
 # Programs see this environment and nothing of the caller's.
@@ -141,6 +150,10 @@ def choose(requested: str = "auto", python: str = sys.executable, preload: tuple
             raise SandboxError(f"unknown isolation layer {requested!r}; choose one of auto, {', '.join(LAYERS)}")
         if not works(requested):
             raise SandboxError(f"isolation layer {requested!r} does not work on this machine{_install_hint()}")
+        stronger = next(layer for layer in LAYERS if layer == requested or works(layer))
+        if stronger != requested:
+            warnings.warn(f"isolation {requested!r} as asked, though {stronger!r} works here and also gives "
+                          f"{PROTECTS[stronger]}; {requested!r} gives {PROTECTS[requested]}", RuntimeWarning, stacklevel=2)
         return Sandbox(requested, python, preload)
     for layer in LAYERS:
         if works(layer):

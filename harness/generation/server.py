@@ -36,6 +36,20 @@ def _prompt(body: dict, chat: bool) -> Prompt:
     return Prompt("request", text=text, stop=stop)
 
 
+def _finish_reasons(backend, generated: list[str], outputs: list[str], tokens: int, max_tokens: int) -> list[str]:
+    """OpenAI's finish_reason per output: "length" when max_tokens cut it, else "stop" (a stop string or the end
+    of sequence). The backend counts the tokens of all outputs together; each output's own count is that total
+    for one output, else its text's tokens."""
+    reasons = []
+    for text, kept in zip(generated, outputs):
+        if len(kept) < len(text):  # a stop string ended it, wherever the token count stands
+            reasons.append("stop")
+            continue
+        own = tokens if len(generated) == 1 else len(backend.tokenizer(text, add_special_tokens=False)["input_ids"])
+        reasons.append("length" if own >= max_tokens else "stop")
+    return reasons
+
+
 def make_server(backend, model_name: str, host: str = "127.0.0.1", port: int = 8000) -> ThreadingHTTPServer:
     lock = threading.Lock()
 
@@ -71,10 +85,11 @@ def make_server(backend, model_name: str, host: str = "127.0.0.1", port: int = 8
             except (ValueError, TypeError) as error:
                 return self._send(400, {"error": {"message": str(error), "type": "invalid_request_error"}})
             with lock:
-                [(_, outputs, tokens)] = list(backend.generate([prompt], decoding))
-            outputs = [cut_at_stops(text, prompt.stop) for text in outputs]
-            choices = [{"index": i, "finish_reason": "stop", **({"message": {"role": "assistant", "content": text}} if chat else {"text": text})}
-                       for i, text in enumerate(outputs)]
+                [(_, generated, tokens)] = list(backend.generate([prompt], decoding))
+            outputs = [cut_at_stops(text, prompt.stop) for text in generated]
+            reasons = _finish_reasons(backend, generated, outputs, tokens, decoding.max_new_tokens)
+            choices = [{"index": i, "finish_reason": reason, **({"message": {"role": "assistant", "content": text}} if chat else {"text": text})}
+                       for i, (text, reason) in enumerate(zip(outputs, reasons))]
             self._send(200, {"id": f"scoder-{time.time_ns()}", "object": "chat.completion" if chat else "text_completion",
                              "created": int(time.time()), "model": model_name, "choices": choices,
                              "usage": {"completion_tokens": tokens}})
