@@ -10,6 +10,7 @@ only on a machine where they cannot be installed (not root, no password-less sud
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import re
@@ -25,6 +26,7 @@ from harness.report.baselines import load_baselines
 from harness.report.model import Cell, Row, Table
 from harness.report.runs import read_run
 from harness.report.table import build_table
+from tests.conftest import REPO
 from scoder.runner import Stage, StageRunner
 
 HOSTILE = '<img src=x onerror="alert(1)"></th><script>alert(2)</script>'
@@ -217,3 +219,21 @@ def test_run_page_in_chromium_shows_the_table_plots_and_stages(table, manifests,
     pixels = (imread(screenshot)[:, :, :3] * 255).round()
     first_color = (0x4C, 0x72, 0xB0)  # plots' first color, the reference run's bars
     assert ((abs(pixels - first_color) <= 2).all(axis=2)).sum() > 2000
+
+
+def test_the_leaderboard_fits_a_1280_pixel_screen_footnotes_included(chromium, conformance_dir, tmp_path):
+    from harness.report.command import leaderboard
+
+    # A run beside every published baseline (all their columns), one of its samples files gone: a footnote says so.
+    run = evalplus_run(conformance_dir, tmp_path / "results" / MODELS[0], MODELS[0])
+    (run / "evaluate" / "mbpp.samples.jsonl").unlink()
+    leaderboard(tmp_path / "results", None, tmp_path, out=io.StringIO())
+    page = (tmp_path / "leaderboard.html").read_text(encoding="utf-8")
+    probe = ("<script>var cut = Array.prototype.filter.call(document.querySelectorAll('tfoot td, caption, thead th'), "
+             "function (element) { return element.getBoundingClientRect().right > window.innerWidth; }).length;"
+             "document.body.setAttribute('data-fit', document.documentElement.scrollWidth + ' ' + window.innerWidth + ' ' + cut);</script>")
+    (tmp_path / "probe.html").write_text(page.replace("</body>", probe + "</body>"), encoding="utf-8")
+    dom = _browse(chromium, tmp_path / "profile", (tmp_path / "probe.html").as_uri(), "--window-size=1280,900", "--dump-dom")
+    scroll_width, viewport, cut = map(int, re.search(r'data-fit="(\d+) (\d+) (\d+)"', dom).groups())
+    assert viewport == 1280 and scroll_width <= viewport and cut == 0
+    assert "<tfoot>" in page and "decoding unknown" in page  # the notes were there to be checked

@@ -20,12 +20,13 @@ body { font-family: "DejaVu Sans", "Liberation Sans", Arial, sans-serif; margin:
 h1 { font-size: 1.5rem; } h2 { font-size: 1.2rem; margin-top: 2rem; }
 table { border-collapse: collapse; margin: 1rem 0; font-size: 0.95rem; }
 caption { text-align: left; font-weight: bold; padding-bottom: 0.4rem; }
-th, td { border: 1px solid #c8c8c8; padding: 0.35rem 0.6rem; }
-thead th { background: #eef1f5; vertical-align: bottom; }
-tbody th { text-align: left; white-space: nowrap; }
+th, td { border: 1px solid #c8c8c8; padding: 0.35rem 0.45rem; }
+thead th { background: #eef1f5; vertical-align: bottom; overflow-wrap: anywhere; }
+tbody th { text-align: left; min-width: 9rem; }
 td.score { text-align: right; white-space: nowrap; }
 td.missing { color: #8c8c8c; text-align: center; }
 .interval, .kind { color: #555; font-size: 0.85em; }
+.interval, .delta { display: block; }  /* one number per line: ten columns then fit a 1280 px screen */
 .significant .delta { font-weight: bold; }
 tr.reference { background: #fff8e1; }
 tr.self-reported { font-style: italic; }
