@@ -52,6 +52,12 @@ def test_paths_are_relative_to_the_recipe(tmp_path):
     ("name: x\nsynthesizer: {seed_data: s.jsonl}\nsnippets: {limit: 3}\nsampling: {snippets_per_iteration: 2}\nsynthesis: {samples: 4}\n",
      "snippets.limit: 3 snippets, but the recipe uses 8"),
     ("name: x\nsynthesizer: {seed_data: s.jsonl}\niterations: 1\nsynthesis: {samples: 0}\n", "iterations must be 0 when synthesis.samples is 0"),
+    ("name: x\nsynthesizer: {seed_data: s.jsonl}\nevaluation: {benchmarks: [humaneval+, mbpp_plus]}\n",
+     "evaluation: unknown benchmark 'mbpp_plus'"),
+    ("name: x\nsynthesizer: {seed_data: s.jsonl}\nevaluation: {benchmarks: ['bigcodebench-hard:instrct']}\n",
+     "evaluation: bigcodebench-hard:instrct: the variant is a split, one of complete, instruct"),
+    ("name: x\nsynthesizer: {seed_data: s.jsonl}\nsynthesis: {decontamination: {benchmarks: [humaneval+, livecodebnch]}}\n",
+     "unknown benchmark 'livecodebnch'"),
     ("name: [x\n", "not valid YAML"),
     ("- a list\n", "a recipe is a mapping of fields"),
 ])
