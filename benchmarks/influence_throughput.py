@@ -31,7 +31,6 @@ import os
 import shlex
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 

@@ -26,7 +26,6 @@ from harness.report.baselines import load_baselines
 from harness.report.model import Cell, Row, Table
 from harness.report.runs import read_run
 from harness.report.table import build_table
-from tests.conftest import REPO
 from scoder.runner import Stage, StageRunner
 
 HOSTILE = '<img src=x onerror="alert(1)"></th><script>alert(2)</script>'
