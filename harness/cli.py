@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None, extensions=(), report_figures=None) -> i
     generate.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_benchmark_arguments(generate, "generate")
     _add_generation_arguments(generate, required=True)
-    _add_container_arguments(generate, "the vllm image with --backend vllm, else the train image")
+    _add_container_arguments(generate, "the backend's image (" + ", ".join(f"{name}: {entry.image}" for name, entry in BACKENDS.items()) + ")")
     generate.add_argument("--gpus", default="all", type=lambda text: int(text) if text.isdigit() else text,
                           help="with --container: all (default), none, a count, or device=0,1")
 
