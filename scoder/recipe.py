@@ -9,12 +9,13 @@ integer, got str 'five'`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Literal
 
 from harness.benchmarks import resolve
 from harness.containers import ContainerConfig
+from harness.generation.backend import options_class
 from harness.generation.models import EMBEDDED_DEFAULT
 from scoder.config_loading import RecipeError, build
 from scoder.influence import InfluenceConfig
@@ -124,6 +125,12 @@ class Recipe:
             raise ValueError("iterations must be 0 when synthesis.samples is 0 (no synthesizer is used)")
         if self.synthesis.samples == 0 and not self.target.instruction_data:
             raise ValueError("the target needs data: synthesis.samples > 0 or target.instruction_data")
+        # LoRA checkpoints are generated from as adapters: the backend must load one (found now, not at that stage).
+        adapters = [name for name, sft, used in (("synthesizer.sft", self.synthesizer.sft, self.synthesis.samples > 0),
+                                                  ("target.sft", self.target.sft, True)) if used and sft.method == "lora"]
+        if adapters and "adapter" not in {field.name for field in fields(options_class(self.generation.backend))}:
+            raise ValueError(f"generation.backend {self.generation.backend} cannot generate from the LoRA checkpoints of "
+                             f"{' and '.join(adapters)} (it takes no adapter): use hf or vllm, or method: full")
 
     def snippets_needed(self) -> int:
         return self.iterations * self.sampling.snippets_per_iteration + self.synthesis.samples

@@ -58,6 +58,8 @@ def test_paths_are_relative_to_the_recipe(tmp_path):
      "evaluation: bigcodebench-hard:instrct: the variant is a split, one of complete, instruct"),
     ("name: x\nsynthesizer: {seed_data: s.jsonl}\nsynthesis: {decontamination: {benchmarks: [humaneval+, livecodebnch]}}\n",
      "unknown benchmark 'livecodebnch'"),
+    ("name: x\nsynthesizer: {seed_data: s.jsonl}\ngeneration: {backend: openai}\n",
+     "generation.backend openai cannot generate from the LoRA checkpoints of synthesizer.sft and target.sft"),
     ("name: [x\n", "not valid YAML"),
     ("- a list\n", "a recipe is a mapping of fields"),
 ])
