@@ -172,8 +172,9 @@ def test_bigcodebench_in_a_container_as_root_is_refused_before_it_starts(engine,
 ENDLESS = "def has_close_elements(numbers, threshold):\n    while True:\n        pass\n"
 
 
-@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT])
-def test_no_container_outlives_a_signal(engine, sandbox_image, tmp_path, how):
+def endless_container_run(engine, tmp_path):
+    """`scoder eval --container` on programs that never end, once its container is up: (process, our containers
+    before it, its container)."""
     samples = tmp_path / "samples.jsonl"
     samples.write_text("".join(json.dumps({"task_id": "HumanEval/0", "solution": ENDLESS + f"# {i}\n"}) + "\n" for i in range(40)))
     before = ours(engine)
@@ -181,7 +182,14 @@ def test_no_container_outlives_a_signal(engine, sandbox_image, tmp_path, how):
     deadline = time.monotonic() + 120
     while not (ours(engine) - before) and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.2)
-    assert ours(engine) - before, f"no container started: {process.stderr.read() if process.poll() is not None else ''}"
+    started = ours(engine) - before
+    assert started, f"no container started: {process.stderr.read() if process.poll() is not None else ''}"
+    return process, before, started
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT])
+def test_no_container_outlives_a_signal(engine, sandbox_image, tmp_path, how):
+    process, before, _ = endless_container_run(engine, tmp_path)
     time.sleep(2)  # inside, the evaluation is under way
     process.send_signal(how)
     assert process.wait(timeout=60) != 0
@@ -204,15 +212,7 @@ def test_no_container_outlives_a_crash(engine, sandbox_image, tmp_path):
 
 
 def test_the_next_run_removes_a_container_whose_scoder_was_killed(engine, sandbox_image, tmp_path):
-    samples = tmp_path / "samples.jsonl"
-    samples.write_text("".join(json.dumps({"task_id": "HumanEval/0", "solution": ENDLESS + f"# {i}\n"}) + "\n" for i in range(40)))
-    before = ours(engine)
-    process = scoder_eval(samples, tmp_path / "out.json", "--container")
-    deadline = time.monotonic() + 120
-    while not (ours(engine) - before) and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.2)
-    orphans = ours(engine) - before
-    assert orphans, f"no container started: {process.stderr.read() if process.poll() is not None else ''}"
+    process, before, orphans = endless_container_run(engine, tmp_path)
     process.kill()  # SIGKILL: nothing in the process can act
     process.wait(timeout=60)
     assert orphans <= ours(engine)  # left behind, as nothing could remove it
