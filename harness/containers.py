@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.benchmarks.data import DATA_DIR_VARIABLE, OFFLINE_VARIABLE
-from harness.files import CACHE_DIR_VARIABLE, cache_dir
 from harness.benchmarks.livecodebench import DATA_DIR_VARIABLE as LCB_DIR_VARIABLE
+from harness.files import CACHE_DIR_VARIABLE, cache_dir
 from harness.generation.backend import BACKENDS
 
 # The image roles, each built from containers/<role>/Dockerfile by containers/build.sh (a recipe or --image

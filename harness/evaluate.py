@@ -22,9 +22,9 @@ from harness.execution.limits import Limits, TimePolicy
 from harness.execution.pool import Run
 from harness.execution.sandbox import choose
 from harness.groundtruth import Expected, GroundTruth, reference_run
-from harness.evaluation import Plan, Todo, evaluate_samples, unknown_tasks_error
+from harness.evaluation import Plan, Todo, evaluate_samples, refuse_unknown_tasks
 from harness.journal import Journal
-from harness.metrics import mean_pass_at_k
+from harness.metrics import entries_pass_at_k
 from harness.samples import Sample
 
 # An output this much larger than the expected one cannot be equal to it: not decoded at all.
@@ -51,13 +51,6 @@ def solution_of(sample: Sample, problem: Problem) -> str:
     return sample.solution if sample.solution is not None else problem.solution_from_completion(sample.completion)
 
 
-def check_task_ids(samples: list[Sample], dataset: Dataset) -> None:
-    """Raise on samples for tasks the benchmark lacks."""
-    unknown = [sample for sample in samples if sample.task_id not in dataset.problems]
-    if unknown:
-        raise unknown_tasks_error(unknown, dataset.benchmark.name)
-
-
 def evaluate(
     benchmark: EvalPlusBenchmark,
     samples_path: str | Path,
@@ -70,7 +63,7 @@ def evaluate(
 
 
 def plan(dataset: Dataset, samples: list[Sample], samples_path: Path | None = None, settings: EvalSettings = EvalSettings()) -> Plan:
-    check_task_ids(samples, dataset)
+    refuse_unknown_tasks(samples, dataset.problems, dataset.benchmark.name)
     return Plan(
         benchmark=dataset.benchmark.name,
         task_ids=list(dataset.problems),
@@ -197,7 +190,5 @@ def _entry(sample: Sample, solution: str, record: dict) -> dict:
 
 def _scores(evaluated: dict[str, list[dict]]) -> dict:
     """pass@k on the base tests, and on the base and plus tests together (evalplus' "plus")."""
-    base = [(len(entries), sum(entry["base_status"] == PASS for entry in entries)) for entries in evaluated.values()]
-    plus = [(len(entries), sum(entry["base_status"] == PASS and entry["plus_status"] == PASS for entry in entries))
-            for entries in evaluated.values()]
-    return {"base": mean_pass_at_k(base), "plus": mean_pass_at_k(plus)}
+    return {"base": entries_pass_at_k(evaluated, lambda entry: entry["base_status"] == PASS),
+            "plus": entries_pass_at_k(evaluated, lambda entry: entry["base_status"] == PASS and entry["plus_status"] == PASS)}

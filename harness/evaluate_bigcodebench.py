@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from harness import __version__
 from harness.benchmarks.bigcodebench import DEFAULT_VERSION, BigCodeBenchmark, Dataset, Problem
-from harness.evaluation import Plan, Todo, evaluate_samples, unknown_tasks_error
+from harness.evaluation import Plan, Todo, evaluate_samples, refuse_unknown_tasks
 from harness.execution.executor import Executor
 from harness.execution.function_calls import FAIL, PASS, TIMEOUT
 from harness.execution.limits import GIB, MIB, Limits
@@ -31,7 +31,7 @@ from harness.execution.sandbox import SandboxError, choose
 from harness.execution.task_env import BIGCODEBENCH as TASK_ENVIRONMENT
 from harness.files import cache_dir, write_atomically
 from harness.journal import Journal
-from harness.metrics import mean_pass_at_k
+from harness.metrics import entries_pass_at_k
 from harness.samples import Sample, SamplesError
 
 SUITE_TIMEOUT_S = 240.0 + 1  # TIMEOUT_LIMIT, + 1 as untrusted_check adds
@@ -205,9 +205,7 @@ def evaluate(
 
 def plan(dataset: Dataset, samples: list[Sample], samples_path: Path, settings: BigCodeBenchSettings = BigCodeBenchSettings(),
          check_ground_truth: bool = False) -> Plan:
-    unknown = [sample for sample in samples if sample.task_id not in dataset.problems]
-    if unknown:
-        raise unknown_tasks_error(unknown, dataset.benchmark.name)
+    refuse_unknown_tasks(samples, dataset.problems, dataset.benchmark.name)
     keyed = []
     for sample in samples:
         problem = dataset.problems[sample.task_id]
@@ -233,8 +231,7 @@ def plan(dataset: Dataset, samples: list[Sample], samples_path: Path, settings: 
             return pool.restarts
 
     def scores(evaluated: dict[str, list[dict]]) -> dict:
-        counts = [(len(entries), sum(entry["status"] == PASS for entry in entries)) for entries in evaluated.values()]
-        pass_at_k: dict = mean_pass_at_k(counts, ks=(1, 5, 10))
+        pass_at_k = entries_pass_at_k(evaluated, lambda entry: entry["status"] == PASS, ks=(1, 5, 10))
         pass_at_k.update({"model": samples_path.name.split("--bigcodebench-")[0], "split": settings.split,
                           "subset": dataset.benchmark.subset, "calibrated": settings.calibrated, "version": dataset.version})
         return {**pass_at_k, **ground_truth}

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from harness import __version__
 from harness.benchmarks import livecodebench as lcb
-from harness.evaluation import Plan, Todo, evaluate_samples, unknown_tasks_error
+from harness.evaluation import Plan, Todo, evaluate_samples, refuse_unknown_tasks
 from harness.execution import values
 from harness.execution.function_calls import PASS, TIMEOUT, OutputJudge
 from harness.execution.executor import Executor, run_alone
@@ -29,7 +29,7 @@ from harness.execution.limits import Limits
 from harness.execution.pool import Run
 from harness.execution.sandbox import choose
 from harness.journal import Journal
-from harness.metrics import mean_pass_at_k
+from harness.metrics import entries_pass_at_k
 from harness.samples import Sample
 
 LCB_GUARD = {"attributes": {module: list(names) for module, names in lcb.DISABLED_ATTRIBUTES.items()},
@@ -123,9 +123,9 @@ def plan(problems: list[lcb.Problem], samples: list[Sample], samples_path: Path 
     problems = {problem.question_id: problem for problem in problems}
     # Samples for problems outside the window are left out, as lcb_runner scores only the window's problems;
     # ids that no release has at all are an error.
-    unknown = [sample for sample in samples if sample.task_id not in problems and not _in_release(sample.task_id, settings, data_dir)]
-    if unknown:
-        raise unknown_tasks_error(unknown, f"release {settings.release}")
+    outside = [sample for sample in samples if sample.task_id not in problems]
+    if outside:  # the release is read once, and only when a sample is outside the window
+        refuse_unknown_tasks(outside, _release_ids(settings, data_dir), f"release {settings.release}")
     data_file = lcb.single_data_file(data_dir)
     return Plan(
         benchmark=lcb.LIVECODEBENCH.name,
@@ -136,8 +136,7 @@ def plan(problems: list[lcb.Problem], samples: list[Sample], samples_path: Path 
         execute=functools.partial(_execute, problems, settings=settings),
         entry=lambda sample, code, record: {"question_id": sample.task_id, "solution": code, "passed": record["status"] == PASS,
                                             **{key: record[key] for key in ("status", "error_code", "error_message", "reason", "fail_test")}},
-        scores=lambda evaluated: mean_pass_at_k([(len(entries), sum(entry["passed"] for entry in entries))
-                                                 for entries in evaluated.values()], ks=(1, 5)),
+        scores=lambda evaluated: entries_pass_at_k(evaluated, lambda entry: entry["passed"], ks=(1, 5)),
         meta={"release": settings.release, "revision": lcb.PINNED_REVISION, "start_date": settings.start_date,
               "end_date": settings.end_date, "data_file": str(data_file) if data_file else None,
               "test_timeout_s": settings.test_timeout_s, "limits": asdict(settings.limits.resolved())},
@@ -167,7 +166,8 @@ def _execute(problems: dict[str, lcb.Problem], todo: Todo, journal: Journal, pro
         return pool.restarts
 
 
-def _in_release(question_id: str, settings: LiveCodeBenchSettings, data_dir: str | None) -> bool:
+def _release_ids(settings: LiveCodeBenchSettings, data_dir: str | None) -> set[str]:
+    """The problems of the whole release, when a date window narrows it (else the window is the release)."""
     if settings.start_date is None and settings.end_date is None:
-        return False
-    return question_id in {problem.question_id for problem in lcb.load_problems(settings.release, data_dir=data_dir)}
+        return set()
+    return {problem.question_id for problem in lcb.load_problems(settings.release, data_dir=data_dir)}

@@ -66,10 +66,13 @@ def sample_key(task_id: str, code: str) -> str:
     return hashlib.sha256(f"{task_id}\0{code}".encode()).hexdigest()
 
 
-def unknown_tasks_error(unknown: list[Sample], what: str) -> SamplesError:
-    listed = ", ".join(f"{sample.task_id!r} ({sample.origin})" for sample in unknown[:5])
-    more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
-    return SamplesError(f"{len(unknown)} samples name tasks that {what} does not have: {listed}{more}")
+def refuse_unknown_tasks(samples: list[Sample], known, what: str) -> None:
+    """A SamplesError naming the first samples whose task is not in `known` (a container of task ids)."""
+    unknown = [sample for sample in samples if sample.task_id not in known]
+    if unknown:
+        listed = ", ".join(f"{sample.task_id!r} ({sample.origin})" for sample in unknown[:5])
+        more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+        raise SamplesError(f"{len(unknown)} samples name tasks that {what} does not have: {listed}{more}")
 
 
 def prepared_output(samples_path: Path, output_path: str | Path | None) -> Path:

@@ -27,6 +27,11 @@ def mean_pass_at_k(counts: list[tuple[int, int]], ks=DEFAULT_KS) -> dict[str, fl
     return {f"pass@{k}": float(np.mean([pass_at_k(n, c, k) for n, c in counts])) for k in ks if fewest >= k}
 
 
+def entries_pass_at_k(evaluated: dict[str, list], passed, ks=DEFAULT_KS) -> dict[str, float]:
+    """mean_pass_at_k over a results file's entries per task; `passed(entry)` says which passed."""
+    return mean_pass_at_k([(len(entries), sum(map(passed, entries))) for entries in evaluated.values()], ks)
+
+
 # Resamples drawn per batch: bounds memory (batch x tasks indices) while keeping the work in numpy.
 _BOOTSTRAP_BATCH = 1000
 

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.benchmarks.benchmark import ScoreColumn
-from harness.evaluation import Plan, evaluate_samples, unknown_tasks_error
+from harness.evaluation import Plan, evaluate_samples, refuse_unknown_tasks
 from harness.execution import values
 from harness.execution.function_calls import PASS, OutputJudge
 from harness.execution.limits import Limits
 from harness.execution.pool import Run
 from harness.execution.sandbox import choose
-from harness.metrics import mean_pass_at_k
+from harness.metrics import entries_pass_at_k
 
 # task id -> (prompt, entry point, reference solution, inputs as argument lists)
 TASKS = {
@@ -84,9 +84,7 @@ class ArithmeticBenchmark:
 
 
 def _plan(samples, samples_path, execution) -> Plan:
-    unknown = [sample for sample in samples if sample.task_id not in TASKS]
-    if unknown:
-        raise unknown_tasks_error(unknown, ARITHMETIC.name)
+    refuse_unknown_tasks(samples, TASKS, ARITHMETIC.name)
     return Plan(
         benchmark=ARITHMETIC.name,
         task_ids=list(TASKS),
@@ -95,8 +93,7 @@ def _plan(samples, samples_path, execution) -> Plan:
         fingerprint=hashlib.sha256(json.dumps([VERSION, CPU_SECONDS_PER_INPUT]).encode()).hexdigest(),
         execute=functools.partial(_execute, execution=execution),
         entry=lambda sample, code, record: {"task_id": sample.task_id, "solution": code, "status": record["status"]},
-        scores=lambda evaluated: mean_pass_at_k([(len(entries), sum(entry["status"] == PASS for entry in entries))
-                                                 for entries in evaluated.values()]),
+        scores=lambda evaluated: entries_pass_at_k(evaluated, lambda entry: entry["status"] == PASS),
         meta={"version": VERSION},
     )
 

@@ -63,8 +63,11 @@ def parse_options(argv: list[str], command: str = "eval") -> argparse.Namespace:
 
 
 def leaderboards() -> dict[str, Benchmark]:
-    """Each `scoder export` format, with a benchmark that exports it."""
-    return {benchmark.leaderboard: benchmark for benchmark in reversed(BENCHMARKS.values())}
+    """Each `scoder export` format, with a benchmark that exports it (any of its benchmarks exports all of them)."""
+    found: dict[str, Benchmark] = {}
+    for benchmark in BENCHMARKS.values():
+        found.setdefault(benchmark.leaderboard, benchmark)
+    return found
 
 
 def column_titles() -> dict[str, str]:

@@ -13,10 +13,6 @@ import argparse
 from pathlib import Path
 from typing import Callable, NamedTuple, Protocol
 
-# The commands whose arguments a benchmark adds to: eval and generate select its problems; export reads them.
-COMMANDS = ("eval", "generate", "export")
-
-
 class ScoreColumn(NamedTuple):
     """One score a results file holds, for the report: which column, and how to recount it."""
     key: str  # a key of the benchmark's `columns`
@@ -35,7 +31,8 @@ class Benchmark(Protocol):
     hub_only_data: bool  # its data lives on the Hugging Face hub only: decontamination goes on without it
 
     # A function, shared by the benchmarks of one family (a staticmethod): the command line calls each distinct
-    # one once. It adds the arguments the benchmark reads to the parser of `command` (one of COMMANDS).
+    # one once. It adds the arguments the benchmark reads to the parser of `command`: eval and generate select
+    # its problems, export reads what its submission needs.
     add_arguments: Callable[[argparse.ArgumentParser, str], None]
 
     def variant_arguments(self, variant: str) -> list[str]:

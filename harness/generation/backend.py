@@ -13,7 +13,7 @@ those declarations (options.py). BACKENDS below registers each backend: a new on
 from __future__ import annotations
 
 import importlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,15 @@ class Decoding:
 
     def record(self) -> dict:
         return asdict(self)
+
+
+def base_prompt_option():
+    """The base_prompt option, the same for every local backend that renders prompts itself (hf, vllm); a fresh
+    field for each, as a dataclass takes ownership of its fields."""
+    return field(default=False, metadata={
+        "help": "the base (direct completion) prompt even if the model has a chat template",
+        "recipe": False,  # the method's prompts are chat messages (synthesis requests, judging)
+    })
 
 
 def render_chat(tokenizer, prompt) -> str:

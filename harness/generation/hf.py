@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from harness.generation.backend import Decoding, render_chat
+from harness.generation.backend import Decoding, base_prompt_option, render_chat
 from harness.generation.models import ModelError, best_dtype, load_causal_lm, load_tokenizer, resolve
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
@@ -17,10 +17,7 @@ class HFOptions:
     dtype: str = field(default="auto", metadata={
         "help": "auto (bfloat16 where the hardware computes in it, else float32; float16 on CUDA without bf16), "
                 "float32, bfloat16, float16"})
-    base_prompt: bool = field(default=False, metadata={
-        "help": "the base (direct completion) prompt even if the model has a chat template",
-        "recipe": False,  # the method's prompts are chat messages (synthesis requests, judging)
-    })
+    base_prompt: bool = base_prompt_option()
     adapter: str | None = field(default=None, metadata={
         "help": "a LoRA adapter folder (PEFT), merged into the weights",
         "recipe": False,  # the method gives each checkpoint's

@@ -24,7 +24,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 
-from harness.generation.backend import Decoding, render_chat
+from harness.generation.backend import Decoding, base_prompt_option, render_chat
 from harness.generation.models import ModelError, load_tokenizer, resolve
 
 REPLICA_CLOSE_TIMEOUT_S = 60
@@ -36,10 +36,7 @@ class VLLMOptions:
     (harness.generation.options derives both)."""
     dtype: str = field(default="auto", metadata={
         "help": "auto (the model's own dtype; float16 for float32 models, as vLLM chooses), float16, bfloat16, float32"})
-    base_prompt: bool = field(default=False, metadata={
-        "help": "the base (direct completion) prompt even if the model has a chat template",
-        "recipe": False,  # the method's prompts are chat messages (synthesis requests, judging)
-    })
+    base_prompt: bool = base_prompt_option()
     adapter: str | None = field(default=None, metadata={
         "help": "a LoRA adapter folder, sent with every request as a LoRA request",
         "recipe": False,  # the method gives each checkpoint's
