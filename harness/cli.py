@@ -175,8 +175,11 @@ def _in_container(args, argv: list[str]) -> int:
     for folder in folders:
         os.makedirs(folder, exist_ok=True)
     # Every argument that names an existing file or folder (data, model, adapter, a benchmark's own data option) is read
-    # in there; the output folders among them stay writable.
-    inputs = [value for value in vars(args).values() if isinstance(value, str) and os.path.exists(value)]
+    # in there; what lies in an output folder comes with that folder, writable (a read-only mount of an existing
+    # results file inside it would refuse the rename that replaces it).
+    writable = [Path(folder).resolve() for folder in folders]
+    inputs = [value for value in vars(args).values() if isinstance(value, str) and os.path.exists(value)
+              and not any(Path(value).resolve().is_relative_to(folder) for folder in writable)]
     config = containers.ContainerConfig(enabled=True, images={role: args.image} if args.image else {}, gpus=gpus)
     spec = containers.python_spec("harness.cli", argv, role, config, writable=folders, read_only=inputs)
     return containers.run_in_container(spec)

@@ -35,14 +35,13 @@ def read_samples(path: str | Path) -> list[Sample]:
             content = handle.read()
     except (OSError, EOFError) as error:
         raise SamplesError(f"{path}: cannot be read ({error})")
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as error:  # said by line, as every other error in a samples file is
+        line = content.count(b"\n", 0, error.start) + 1
+        column = error.start - content.rfind(b"\n", 0, error.start)
+        raise SamplesError(f"{path} line {line}: not UTF-8 (byte {column} of the line: {content[error.start:error.end]!r})") from None
     # JSON Lines end lines at \n only: a raw U+2028 or U+0085 inside a string (valid JSON) is not a line break.
-    lines = content.split(b"\n")
-    for number, line in enumerate(lines, 1):
-        try:
-            line.decode("utf-8")
-        except UnicodeDecodeError as error:
-            raise SamplesError(f"{path} line {number}: not UTF-8 (byte {error.start + 1} of the line: {line[error.start:error.end]!r})") from None
-    text = content.decode("utf-8")
     if path.name.endswith((".json", ".json.gz")):
         return _from_eval_results(path, text)
     return [sample for number, line in enumerate(text.split("\n"), 1) if line.strip()
