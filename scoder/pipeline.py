@@ -141,7 +141,8 @@ def _train_synthesizer(recipe: Recipe, folder: Path, data: list[Path], progress:
 
 def _train_reference(recipe: Recipe, folder: Path, seed: Path, progress: bool) -> dict:
     examples = _synthesizer_examples(recipe, [seed])
-    checkpoints = sft.train(recipe.synthesizer.model, examples, folder, recipe.selection.reference_sft, progress)
+    # gradient influence reads every checkpoint's Adam moments
+    checkpoints = sft.train(recipe.synthesizer.model, examples, folder, recipe.selection.reference_sft, progress, keep_optimizer=True)
     return {"examples": len(examples), "checkpoints": [path.name for path in checkpoints]}
 
 

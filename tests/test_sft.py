@@ -23,20 +23,68 @@ def test_checkpoints_are_evenly_spaced_and_end_at_the_last_step():
         SFTSettings(checkpoints=0)
 
 
+class Killed(Exception):
+    pass
+
+
 def test_lora_training_keeps_checkpoints_and_resumes(tmp_path):
+    from transformers import TrainerCallback
+
     rows = [json.loads(line) for line in SEED.read_text().splitlines()[:4]]
     examples = [synthesis.synthesizer_example(row["snippet"], row["problem"], row["solution"]) for row in rows]
     settings = SFTSettings(epochs=1, batch_size=2, checkpoints=2, learning_rate=3e-4, lora_r=4, lora_alpha=8, max_length=384)
-    checkpoints = train("smollm2-135m-instruct", examples, tmp_path, settings, progress=False)
-    assert [path.name for path in checkpoints] == ["checkpoint-1", "checkpoint-2"]
-    for path in checkpoints:
-        assert {"adapter_model.safetensors", "optimizer.pt", "trainer_state.json", "tokenizer.json"} <= {p.name for p in path.iterdir()}
-    first_losses = [entry["loss"] for entry in json.loads((checkpoints[-1] / "trainer_state.json").read_text())["log_history"] if "loss" in entry]
 
-    shutil.rmtree(checkpoints[-1])  # killed after the first checkpoint
+    class KillAfterFirstCheckpoint(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):
+            raise Killed  # the process dies once checkpoint-1 is on disk
+
+    with pytest.raises(Killed):
+        train("smollm2-135m-instruct", examples, tmp_path, settings, progress=False, callbacks=[KillAfterFirstCheckpoint()])
+    newest = checkpoints_in(tmp_path)
+    assert [path.name for path in newest] == ["checkpoint-1"]
+    assert {"optimizer.pt", "scheduler.pt", "adapter_model.safetensors"} <= {p.name for p in newest[0].iterdir()}  # what resuming needs
+    first_losses = [entry["loss"] for entry in json.loads((newest[0] / "trainer_state.json").read_text())["log_history"] if "loss" in entry]
+
     resumed = train("smollm2-135m-instruct", examples, tmp_path, settings, progress=False)
     assert [path.name for path in resumed] == ["checkpoint-1", "checkpoint-2"]
     history = json.loads((resumed[-1] / "trainer_state.json").read_text())["log_history"]
     losses = [entry["loss"] for entry in history if "loss" in entry]
     assert len(losses) == 2 and losses[0] == first_losses[0]  # step 1 came from the checkpoint, not a new run
+    for path in resumed:  # finished: the adapters for sampling, no resume state
+        names = {p.name for p in path.iterdir()}
+        assert {"adapter_model.safetensors", "trainer_state.json", "tokenizer.json"} <= names
+        assert not names & {"optimizer.pt", "scheduler.pt"} and not any(name.startswith("rng_state") for name in names)
     assert checkpoints_in(tmp_path / "nothing") == []
+
+
+def test_influence_checkpoints_keep_their_optimizer_state(tmp_path):
+    rows = [json.loads(line) for line in SEED.read_text().splitlines()[:4]]
+    examples = [synthesis.synthesizer_example(row["snippet"], row["problem"], row["solution"]) for row in rows]
+    settings = SFTSettings(epochs=1, batch_size=2, checkpoints=2, learning_rate=3e-4, lora_r=4, lora_alpha=8, max_length=384)
+    for path in train("smollm2-135m-instruct", examples, tmp_path, settings, progress=False, keep_optimizer=True):
+        names = {p.name for p in path.iterdir()}
+        assert "optimizer.pt" in names and "scheduler.pt" not in names
+
+
+def test_a_full_checkpoint_is_slimmed_to_weights_in_the_compute_dtype(tmp_path):
+    """The fp32 weights and resume state of a full run become bf16 weights once a newer checkpoint exists
+    (a random-weight tiny Llama, labelled: only the files matter)."""
+    import torch
+    from safetensors.torch import load_file
+
+    from harness.generation.random_models import random_model
+    from scoder.sft import slim_checkpoint
+
+    checkpoint = tmp_path / "checkpoint-3"
+    model = random_model("tiny-llama", dtype="float32")
+    model.save_pretrained(checkpoint)
+    (checkpoint / "optimizer.pt").write_bytes(b"x" * 1000)
+    (checkpoint / "rng_state.pth").write_bytes(b"x")
+    (checkpoint / "global_step3").mkdir()
+    fp32 = load_file(checkpoint / "model.safetensors")
+    slim_checkpoint(checkpoint, keep_optimizer=False, weights_dtype=torch.bfloat16)
+    assert sorted(p.name for p in checkpoint.iterdir()) == ["config.json", "generation_config.json", "model.safetensors"]
+    bf16 = load_file(checkpoint / "model.safetensors")
+    assert {tensor.dtype for tensor in bf16.values()} == {torch.bfloat16}
+    assert all(torch.equal(bf16[name], fp32[name].to(torch.bfloat16)) for name in fp32)
+    assert json.loads((checkpoint / "config.json").read_text())["dtype"] == "bfloat16"
