@@ -33,26 +33,29 @@ class PipelineError(RuntimeError):
     """A stage cannot go on; the message says which and why."""
 
 
-def stages(recipe: Recipe, progress: bool = True, run_harness=None) -> list[Stage]:
+def stages(recipe: Recipe, progress: bool = True, run_harness=None, missing: dict[str, str] | None = None) -> list[Stage]:
     """The stage graph of a recipe, in the order they run. `run_harness(argv, role)`: how the evaluate
     stage runs a `scoder generate` or `scoder eval` command (default: here; scoder.stage_exec: in the
-    role's container); returns its exit code."""
+    role's container); returns its exit code. An input file that does not exist is a PipelineError, unless
+    `missing` is given (the dry run): then it gets stage name -> the error, and the graph is built anyway
+    (that stage's key stands for no file)."""
     plan: list[Stage] = []
     if recipe.synthesis.samples:
-        plan += _synthesizer_stages(recipe, progress)
+        plan += _synthesizer_stages(recipe, progress, missing)
     plan.append(_target_stage(recipe, progress))
     plan.append(_evaluate_stage(recipe, run_harness or _harness_here))
     plan.append(Stage("results", {"name": recipe.name}, tuple(stage.name for stage in plan), _results_body(recipe)))
     return plan
 
 
-def _synthesizer_stages(recipe: Recipe, progress: bool) -> list[Stage]:
+def _synthesizer_stages(recipe: Recipe, progress: bool, missing: dict[str, str] | None) -> list[Stage]:
     synthesizer = recipe.synthesizer
     template = asdict(synthesizer.template)
     plan = [
         Stage("snippets", {"snippets": asdict(recipe.snippets), "needed": recipe.snippets_needed()}, (),
               lambda folder, _: _snippets_body(recipe, folder)),
-        Stage("seed", {"path": synthesizer.seed_data, "sha256": _digest_or_error(synthesizer.seed_data, "synthesizer.seed_data")},
+        Stage("seed", {"path": synthesizer.seed_data,
+                       "sha256": _digest_or_error(synthesizer.seed_data, "synthesizer.seed_data", "seed", missing)},
               (), lambda folder, _: _seed_body(synthesizer.seed_data, folder)),
         Stage("coldstart", {"model": synthesizer.model, "sft": asdict(synthesizer.sft), "template": template}, ("seed",),
               lambda folder, inputs: _train_synthesizer(recipe, folder, [inputs["seed"]], progress)),
@@ -87,9 +90,12 @@ def _synthesizer_stages(recipe: Recipe, progress: bool) -> list[Stage]:
     return plan
 
 
-def _digest_or_error(path: str, field_name: str) -> str:
+def _digest_or_error(path: str, field_name: str, stage: str, missing: dict[str, str] | None) -> str | None:
     if not Path(path).is_file():
-        raise PipelineError(f"{field_name}: {path} does not exist")
+        if missing is None:
+            raise PipelineError(f"{field_name}: {path} does not exist")
+        missing[stage] = f"{field_name}: {path} does not exist"
+        return None
     return file_digest(path)
 
 

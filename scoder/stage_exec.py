@@ -48,9 +48,10 @@ def images_of(stage_name: str, recipe: Recipe) -> str:
     return image(role_of(stage_name, recipe))
 
 
-def containerized_stages(recipe: Recipe, run_dir: str | os.PathLike, progress: bool, client=None) -> list[Stage]:
+def containerized_stages(recipe: Recipe, run_dir: str | os.PathLike, progress: bool, client=None,
+                         missing: dict[str, str] | None = None) -> list[Stage]:
     """The recipe's stage graph with every body sent to its container (`client`: a docker-py client,
-    default docker.from_env() when a stage runs)."""
+    default docker.from_env() when a stage runs; `missing`: as scoder.pipeline.stages takes it)."""
     from scoder.pipeline import stages
 
     config = recipe.containers
@@ -63,7 +64,7 @@ def containerized_stages(recipe: Recipe, run_dir: str | os.PathLike, progress: b
         # The evaluate step sees its own folder writable, the rest of the run (the checkpoints) read-only.
         return run_in_container(python_spec("harness.cli", argv, role, config, [run_dir / "evaluate"], [run_dir, *inputs]), client)
 
-    graph = stages(recipe, progress, run_harness)
+    graph = stages(recipe, progress, run_harness, missing)
     return [stage if stage.name == "evaluate" else replace(stage, body=_body_in_container(stage.name, recipe, run_dir, progress, inputs, client))
             for stage in graph]
 

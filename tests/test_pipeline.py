@@ -77,7 +77,7 @@ def test_a_rerun_skips_and_a_change_reruns_only_what_it_reaches(run):
     recipe = folder / "recipe.yaml"
     recipe.write_text(RECIPE.replace("limit: 2, max_new_tokens: 64", "limit: 3, max_new_tokens: 64"))
     plan = scoder("run", "recipe.yaml", "--run-dir", "run", "--dry-run", cwd=folder).stdout
-    actions = {line.split()[1]: line.split()[0] for line in plan.splitlines()[1:]}
+    actions = {line.split()[1]: line.split()[0] for line in plan.splitlines()[1:] if " <- " in line}  # the plan, not the disk estimate
     assert actions.pop("evaluate") == "rerun" and actions.pop("results") == "rerun"
     assert set(actions.values()) == {"skip"}
     recipe.write_text(RECIPE)
@@ -106,5 +106,8 @@ def test_a_bad_recipe_stops_before_anything_runs(tmp_path):
     result = scoder("run", "recipe.yaml", cwd=tmp_path)
     assert result.returncode == 2 and "sampling: checkpoints" in result.stderr and not (tmp_path / "runs").exists()
     (tmp_path / "recipe.yaml").write_text("name: x\nsynthesizer: {seed_data: missing.jsonl}\n")
-    result = scoder("run", "recipe.yaml", "--dry-run", cwd=tmp_path)
+    result = scoder("run", "recipe.yaml", cwd=tmp_path)
     assert result.returncode == 2 and "synthesizer.seed_data" in result.stderr and "missing.jsonl does not exist" in result.stderr
+    assert not (tmp_path / "runs").exists()
+    plan = scoder("run", "recipe.yaml", "--dry-run", cwd=tmp_path)  # the plan and the disk estimate, without the file
+    assert plan.returncode == 0 and "missing: synthesizer.seed_data" in plan.stdout and "to write:" in plan.stdout
