@@ -17,12 +17,19 @@ def add_run_command(commands):
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.add_argument("--container", action=argparse.BooleanOptionalAction,
                      help="run each stage in its pinned container (Docker); default: the recipe's containers.enabled")
-    return lambda args: run_recipe(args.recipe, args.run_dir, args.dry_run, not args.no_progress and not os.environ.get("CI"), args.container)
+    run.add_argument("--skip-disk-check", action="store_true",
+                     help="start even where the run directory's filesystem has less free space than the estimate (--dry-run prints it)")
+    run.add_argument("--assume-device", choices=["cuda", "cpu"],
+                     help="the device the disk estimate assumes full checkpoints are trained on (default: cuda where nvidia-smi exists)")
+    return lambda args: run_recipe(args.recipe, args.run_dir, args.dry_run, not args.no_progress and not os.environ.get("CI"), args.container,
+                                   args.skip_disk_check, args.assume_device)
 
 
-def run_recipe(path: str, run_dir: str | None, dry_run: bool, progress: bool, container: bool | None = None) -> int:
+def run_recipe(path: str, run_dir: str | None, dry_run: bool, progress: bool, container: bool | None = None,
+               skip_disk_check: bool = False, device: str | None = None) -> int:
     from harness.containers import ContainerError, docker_client
     from harness.files import Busy
+    from scoder import disk
     from scoder.pipeline import PipelineError, stages
     from scoder.recipe import load_recipe
     from scoder.runner import StageRunner
@@ -32,18 +39,32 @@ def run_recipe(path: str, run_dir: str | None, dry_run: bool, progress: bool, co
     recipe = load_recipe(path)
     folder = run_dir or recipe.run_dir or os.path.join("runs", recipe.name)
     in_containers = recipe.containers.enabled if container is None else container
+    missing: dict[str, str] | None = {} if dry_run else None  # the dry run shows the plan without an input file
     try:
         if in_containers:  # the engine is asked for before any stage starts
-            graph = containerized_stages(recipe, folder, progress, None if dry_run else docker_client())
+            graph = containerized_stages(recipe, folder, progress, None if dry_run else docker_client(), missing)
         else:
-            graph = stages(recipe, progress)
+            graph = stages(recipe, progress, missing=missing)
         runner = StageRunner(folder, log=lambda line: print(line, flush=True))
+        planned = runner.plan(graph)
         if dry_run:
             print(f"recipe {recipe.name}: {len(graph)} stages in {folder}" + (", in containers" if in_containers else ""))
-            for stage, key, action in runner.plan(graph):
+            for stage, key, action in planned:
                 where = f"  [{images_of(stage.name, recipe)}]" if in_containers else ""
-                print(f"  {action:7} {stage.name:28} {key[:12]}  <- {', '.join(stage.inputs) or '-'}{where}")
+                shown = "(no file)   " if stage.name in missing else key[:12]
+                print(f"  {action:7} {stage.name:28} {shown}  <- {', '.join(stage.inputs) or '-'}{where}")
+            for problem in missing.values():
+                print(f"missing: {problem} (the run refuses to start without it)")
+            print("\n".join(disk.describe(disk.estimate(recipe, planned, folder, device, missing=tuple(missing)), folder)))
             return 0
+        if not skip_disk_check:
+            estimate = disk.estimate(recipe, planned, folder, device)
+            written, peak, _ = estimate.to_write()
+            print(f"disk: the run writes {disk.human(written)}, at most {disk.human(peak)} while running "
+                  f"({disk.human(disk.free_bytes(folder)[0])} free; --dry-run shows the estimate per stage)", flush=True)
+            refused = disk.refusal(estimate, folder)
+            if refused:
+                raise PipelineError(refused)
         summaries = runner.run(graph)
     except (PipelineError, SnippetError, ContainerError, Busy) as error:
         print(f"scoder: error: {error}", file=sys.stderr)

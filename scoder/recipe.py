@@ -34,6 +34,12 @@ class SynthesizerConfig:
     model: str = EMBEDDED_DEFAULT
     sft: SFTSettings = SFTSettings(checkpoints=5)
     template: SynthesisTemplate = SynthesisTemplate()
+    # The model's parameter count (e.g. 7.6e+9), for the disk estimate where its config cannot be read
+    # (offline, a private hub model); the config's own count wins where it can (scoder/disk.py).
+    parameters: float | None = None
+
+    def __post_init__(self):
+        _check_parameters(self.parameters)
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,15 @@ class TargetConfig:
     model: str = EMBEDDED_DEFAULT
     instruction_data: list[InstructionSource] = field(default_factory=list)
     sft: SFTSettings = SFTSettings()
+    parameters: float | None = None  # its parameter count, for the disk estimate (as SynthesizerConfig's)
+
+    def __post_init__(self):
+        _check_parameters(self.parameters)
+
+
+def _check_parameters(count: float | None) -> None:
+    if count is not None and count < 1:
+        raise ValueError(f"parameters: a count of the model's parameters (e.g. 7.6e+9), got {count}")
 
 
 @dataclass(frozen=True)

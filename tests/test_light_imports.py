@@ -64,9 +64,11 @@ def test_help_needs_no_heavy_package(args):
     assert "usage: scoder" in result.stdout
 
 
-@pytest.mark.parametrize("container", [[], ["--container"]])
-def test_planning_a_run_needs_no_heavy_package(tmp_path, container):
-    result = scoder_without_heavy("run", "recipes/smoke.yaml", "--dry-run", "--run-dir", str(tmp_path / "run"), *container)
+@pytest.mark.parametrize("recipe, container", [("recipes/smoke.yaml", []), ("recipes/smoke.yaml", ["--container"]),
+                                               ("recipes/paper/scoder-ds6.7b-qwen7b.yaml", [])])
+def test_planning_a_run_needs_no_heavy_package(tmp_path, recipe, container):
+    result = scoder_without_heavy("run", recipe, "--dry-run", "--run-dir", str(tmp_path / "run"), *container)
     assert_light(result)
     assert "run  " in result.stdout and "evaluate" in result.stdout  # the plan lists the stages, all to run
+    assert "to write:" in result.stdout  # and the disk estimate (the embedded model's GGUF header, the paper's configs)
     assert not (tmp_path / "run").exists()  # planning writes nothing
