@@ -61,7 +61,7 @@ def test_the_recipe_fields_are_those_recipes_always_had():
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--tensor-parallel-size", "2"], "the hf backend has no --tensor-parallel-size (an option of vllm); its options: --dtype, --base-prompt, --adapter"),
+    (["--tensor-parallel-size", "2"], "the hf backend has no --tensor-parallel-size (an option of vllm); its options: --dtype, --base-prompt, --compile, --adapter"),
     (["--backend", "openai", "--dtype", "float16"], "the openai backend has no --dtype (an option of hf, vllm)"),
     (["--backend", "openai", "--base-prompt", "--adapter", "/a"], "the openai backend has no --base-prompt (an option of hf, vllm), --adapter"),
     (["--backend", "vllm", "--base-url", "http://localhost:8000/v1"], "the vllm backend has no --base-url (an option of openai)"),

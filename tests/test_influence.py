@@ -151,6 +151,16 @@ def test_projection_is_sparse_seeded_and_keeps_cosines_of_real_gradients(model, 
     torch.testing.assert_close(projected_cosines, exact_cosines, rtol=0, atol=0.04)
 
 
+def test_the_gpus_sparse_matmul_is_the_same_projection_as_scattering():
+    """CUDA applies the projection as a CSR matrix (no atomic adds); here both run on the CPU."""
+    vectors = torch.randn(5, 3000, generator=torch.Generator().manual_seed(1))
+    scattered = SparseSignProjection(3000, 256, 4, seed=0, sparse_matmul=False)
+    multiplied = SparseSignProjection(3000, 256, 4, seed=0, sparse_matmul=True)
+    assert not scattered.sparse_matmul and multiplied.sparse_matmul
+    torch.testing.assert_close(multiplied(vectors), scattered(vectors), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(multiplied(torch.eye(3000)), scattered(torch.eye(3000)), rtol=0, atol=0)
+
+
 def test_checkpoint_weights_are_mean_learning_rates_since_the_previous(tmp_path):
     def checkpoint(step, rates):
         folder = tmp_path / f"checkpoint-{step}"

@@ -18,6 +18,11 @@ class HFOptions:
         "help": "auto (bfloat16 where the hardware computes in it, else float32; float16 on CUDA without bf16), "
                 "float32, bfloat16, float16"})
     base_prompt: bool = base_prompt_option()
+    compile: bool = field(default=False, metadata={
+        "help": "CUDA only: a static KV cache and torch.compile of the decoding step (CUDA graphs); each new batch "
+                "shape compiles first (tens of seconds at 7B), then every token costs less Python and fewer launches",
+        "recipe": False,  # not a recipe field until measured there (benchmarks/gpu_paper_shape.py --compile-batches)
+    })
     adapter: str | None = field(default=None, metadata={
         "help": "a LoRA adapter folder (PEFT), merged into the weights",
         "recipe": False,  # the method gives each checkpoint's
@@ -52,6 +57,7 @@ class HFBackend:
             # (measured on the embedded model, CPU).
             self.model = PeftModel.from_pretrained(self.model, self.adapter).merge_and_unload().eval()
         self.chat = not options.base_prompt and self.tokenizer.chat_template is not None
+        self.compile = options.compile and self.device == "cuda"
 
     def describe(self) -> dict:
         import torch
@@ -83,6 +89,7 @@ class HFBackend:
                 max_new_tokens=decoding.max_new_tokens, do_sample=not decoding.greedy,
                 pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self.model.generation_config.eos_token_id,
                 stop_strings=stops or None,
+                **({"cache_implementation": "static"} if self.compile else {}),
                 **({"temperature": decoding.temperature, "top_p": decoding.top_p} if not decoding.greedy else {}),
             )
             inputs = self.tokenizer.pad({"input_ids": [encoded[index] for index, _ in batch]}, return_tensors="pt").to(self.device)
