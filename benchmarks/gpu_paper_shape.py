@@ -195,7 +195,7 @@ def run_influence(model_dir: str, shape: str, checkpoint: Path, examples: list[d
     states = {name: type(state)(state.exp_avg.to(device), state.exp_avg_sq.to(device), state.step, state.betas, state.eps)
               for name, state in states.items()}
     projection = SparseSignProjection(sum(state.exp_avg.numel() for state in states.values()), config.projection_dim,
-                                      config.nonzeros_per_column, config.seed, device)
+                                      config.nonzeros_per_column, config.seed, device, config.projection == "sparse-matmul")
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     warm, measured = samples[:args.warmup * batch], samples[args.warmup * batch:(args.warmup + args.steps) * batch]
     gradient_features(adapted, warm, projection, states, batch, pad)

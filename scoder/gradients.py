@@ -149,20 +149,21 @@ class SparseSignProjection:
     input coordinate, one in each of `nonzeros` blocks of rows (Kane & Nelson's block construction, so the
     entries of a column never collide). Never materialised densely.
 
-    Two ways to apply the same matrix. Scattering (the default on CPUs): each input coordinate's rows and
-    signs (12 bytes per non-zero), O(inputs x nonzeros) per vector. On a GPU, scattering ~80M LoRA
-    coordinates into 8192 outputs serialises on atomic adds to the same few addresses, so there the matrix
-    is built once as a CSR sparse matrix (one row per output, no atomics) and applied with cuSPARSE; the
-    sums are the same up to float rounding order."""
+    Two ways to apply the same matrix, equal up to float rounding order. Scattering (the default): each
+    input coordinate's rows and signs (12 bytes per non-zero), O(inputs x nonzeros) per vector. Sparse
+    matmul: the matrix built once as CSR (one row per output) and applied by cuSPARSE. On a GPU, scattering
+    ~80M LoRA coordinates into 8192 outputs contends on atomic adds to the same addresses, which the CSR form
+    avoids; benchmarks/gpu_paper_shape.py times both on the same vectors (not yet on a GPU: until it has,
+    scattering stays the default)."""
 
-    def __init__(self, input_dim: int, dimension: int, nonzeros: int, seed: int, device="cpu", sparse_matmul: bool | None = None):
+    def __init__(self, input_dim: int, dimension: int, nonzeros: int, seed: int, device="cpu", sparse_matmul: bool = False):
         generator = torch.Generator().manual_seed(seed)
         block = dimension // nonzeros
         offsets = torch.arange(nonzeros)[:, None] * block
         rows = torch.randint(block, (nonzeros, input_dim), generator=generator) + offsets
         signs = (torch.randint(2, (nonzeros, input_dim), generator=generator) * 2.0 - 1.0) / math.sqrt(nonzeros)
         self.input_dim, self.dimension = input_dim, dimension
-        self.sparse_matmul = str(device).startswith("cuda") if sparse_matmul is None else sparse_matmul
+        self.sparse_matmul = sparse_matmul
         if self.sparse_matmul:  # built where it is used: sorting ~300M entries takes a CPU a minute, a GPU a second
             rows, signs = rows.to(device).flatten(), signs.to(device).flatten()
             order = torch.argsort(rows, stable=True)  # by output row; within a row, by input coordinate

@@ -25,7 +25,7 @@ import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Literal, Sequence
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,9 @@ class InfluenceConfig:
     seed: int = 0  # LESS seeds its projector with 0
     max_length: int = 2048  # tokens, longer samples are truncated at the end; LESS's get_info default
     batch_size: int = 8  # samples per backward; memory grows with it (logits: batch x length x vocab)
+    # How the projection is applied (scoder.gradients.SparseSignProjection): scatter, or sparse-matmul (the same
+    # matrix as CSR, for GPUs, where scattering contends on atomic adds; compare them with benchmarks/gpu_paper_shape.py)
+    projection: Literal["scatter", "sparse-matmul"] = "scatter"
 
     def __post_init__(self):
         if min(self.projection_dim, self.nonzeros_per_column, self.max_length, self.batch_size) < 1:
@@ -134,7 +137,8 @@ def influence_scores(base_model: str, checkpoints: Sequence[Path], candidates: S
                   for name, state in load_adam_states(adapted, checkpoint).items()}
         if projection is None:
             input_dim = sum(state.exp_avg.numel() for state in states.values())
-            projection = SparseSignProjection(input_dim, config.projection_dim, config.nonzeros_per_column, config.seed, device)
+            projection = SparseSignProjection(input_dim, config.projection_dim, config.nonzeros_per_column, config.seed, device,
+                                              config.projection == "sparse-matmul")
         label = Path(checkpoint).name
         reference = gradient_features(adapted, reference_samples, projection, None, config.batch_size, pad_id,
                                       f"{label} references" if progress else None).mean(0)

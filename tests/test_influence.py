@@ -152,7 +152,7 @@ def test_projection_is_sparse_seeded_and_keeps_cosines_of_real_gradients(model, 
 
 
 def test_the_gpus_sparse_matmul_is_the_same_projection_as_scattering():
-    """CUDA applies the projection as a CSR matrix (no atomic adds); here both run on the CPU."""
+    """The projection applied as a CSR matrix (meant for GPUs: no atomic adds) equals scattering; here both on the CPU."""
     vectors = torch.randn(5, 3000, generator=torch.Generator().manual_seed(1))
     scattered = SparseSignProjection(3000, 256, 4, seed=0, sparse_matmul=False)
     multiplied = SparseSignProjection(3000, 256, 4, seed=0, sparse_matmul=True)
