@@ -63,6 +63,10 @@ class SFTSettings:
     # Batches of similar lengths (transformers' LengthGroupedSampler): almost no padding, so a GPU's time
     # goes to real tokens; the examples are seen in another order than plain shuffling gives.
     group_by_length: bool = False
+    # False: checkpoints hold the weights only, written straight in the compute dtype: no optimizer state and
+    # no fp32 copy (at 7B: 15 GB per checkpoint, where the newest of a resumable full run holds 91 GB), for
+    # disks too small for that; a killed run then starts over.
+    resumable: bool = True
 
 
     def __post_init__(self):
@@ -155,6 +159,7 @@ def _train_here(model: str, examples: list[dict], output_dir: Path, settings: SF
     save_at = set(checkpoint_steps(total_steps(len(examples), settings, devices), settings.checkpoints))
     # What sampling loads: the compute dtype (a full run's fp32 weights are kept only for resuming).
     sampling_dtype = compute_dtype if settings.method == "full" and compute_dtype != weights_dtype else None
+    trainer_class = SFTTrainer if settings.resumable or sampling_dtype is None else _saving_in(SFTTrainer, sampling_dtype)
 
     class SaveAtChosenSteps(TrainerCallback):
         def on_step_end(self, args, state, control, **kwargs):
@@ -187,6 +192,7 @@ def _train_here(model: str, examples: list[dict], output_dir: Path, settings: SF
         fp16=compute_dtype == torch.float16,
         train_sampling_strategy="group_by_length" if settings.group_by_length else "random",
         save_strategy="no",  # SaveAtChosenSteps decides
+        save_only_model=not settings.resumable,
         logging_steps=1,
         report_to=[],
         seed=settings.seed,
@@ -194,7 +200,7 @@ def _train_here(model: str, examples: list[dict], output_dir: Path, settings: SF
         use_cpu=device == "cpu",
         dataset_num_proc=None,
     )
-    trainer = SFTTrainer(
+    trainer = trainer_class(
         model=network,
         args=config,
         train_dataset=Dataset.from_list([{"prompt": example["prompt"], "completion": example["completion"]} for example in examples]),
@@ -202,12 +208,24 @@ def _train_here(model: str, examples: list[dict], output_dir: Path, settings: SF
         peft_config=_lora_config(settings) if settings.method == "lora" else None,
         callbacks=[SaveAtChosenSteps(), KeepOnlyWhatIsUsed(), *callbacks],
     )
-    resume = checkpoints_in(output_dir)
+    resume = checkpoints_in(output_dir) if settings.resumable else []  # else a killed run starts over
     trainer.train(resume_from_checkpoint=str(resume[-1]) if resume else None)
     if trainer.is_world_process_zero():
         for checkpoint in checkpoints_in(output_dir):
             tokenizer.save_pretrained(checkpoint)  # a full-model checkpoint loads on its own, GGUF origin or not
     return checkpoints_in(output_dir)
+
+
+def _saving_in(trainer_class, dtype):
+    """The trainer class, writing a checkpoint's weights in `dtype` (a full run that is not resumable: its fp32
+    weights never reach the disk). Each tensor is cast on its way to host memory, so the GPU holds no copy."""
+    class SavingIn(trainer_class):
+        def _save(self, output_dir=None, state_dict=None):  # the Trainer's one place where a model is written
+            if state_dict is None:
+                state_dict = {name: tensor.to("cpu", dtype) if tensor.is_floating_point() else tensor
+                              for name, tensor in self.model.state_dict().items()}
+            super()._save(output_dir, state_dict)
+    return SavingIn
 
 
 # What only resuming reads: the Trainer's optimizer, scheduler, scaler and RNG states, and DeepSpeed's
@@ -228,7 +246,12 @@ def slim_checkpoint(checkpoint: Path, keep_optimizer: bool, weights_dtype=None) 
         _cast_weights(checkpoint, weights_dtype)
 
 
+SAFETENSORS_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
+
+
 def _cast_weights(checkpoint: Path, dtype) -> None:
+    """Rewrites the fp32 tensors of each model*.safetensors in `dtype` (files without one are not read), and
+    the index's total size and config.json's dtype to match."""
     import torch
     from safetensors import safe_open
     from safetensors.torch import save_file
@@ -236,15 +259,17 @@ def _cast_weights(checkpoint: Path, dtype) -> None:
     total = 0
     for path in sorted(checkpoint.glob("model*.safetensors")):
         with safe_open(str(path), "pt") as reader:
+            layout = {name: reader.get_slice(name) for name in reader.keys()}
+            if not any(part.get_dtype() == "F32" for part in layout.values()):
+                total += sum(math.prod(part.get_shape()) * SAFETENSORS_BYTES[part.get_dtype()] for part in layout.values())
+                continue
             metadata = reader.metadata() or {"format": "pt"}
-            tensors = {name: reader.get_tensor(name) for name in reader.keys()}
-        changed = any(tensor.dtype == torch.float32 for tensor in tensors.values())
+            tensors = {name: reader.get_tensor(name) for name in layout}
         tensors = {name: tensor.to(dtype) if tensor.dtype == torch.float32 else tensor for name, tensor in tensors.items()}
-        total += sum(tensor.numel() * tensor.element_size() for tensor in tensors.values())
-        if changed:
-            partial = path.with_name(path.name + ".partial")
-            save_file(tensors, str(partial), metadata=metadata)
-            os.replace(partial, path)
+        total += sum(tensor.nbytes for tensor in tensors.values())
+        partial = path.with_name(path.name + ".partial")
+        save_file(tensors, str(partial), metadata=metadata)
+        os.replace(partial, path)
     index = checkpoint / "model.safetensors.index.json"
     if index.is_file():
         layout = json.loads(index.read_text())

@@ -88,3 +88,31 @@ def test_a_full_checkpoint_is_slimmed_to_weights_in_the_compute_dtype(tmp_path):
     assert {tensor.dtype for tensor in bf16.values()} == {torch.bfloat16}
     assert all(torch.equal(bf16[name], fp32[name].to(torch.bfloat16)) for name in fp32)
     assert json.loads((checkpoint / "config.json").read_text())["dtype"] == "bfloat16"
+
+
+def test_a_run_that_is_not_resumable_writes_weights_only_in_the_compute_dtype(tmp_path):
+    """resumable: false (disks too small for a 7B run's resume state): every checkpoint, the newest too, is
+    bf16 weights from the moment it is written. A random-weight tiny Llama, labelled: only the files matter."""
+    from safetensors import safe_open
+    from transformers import TrainerCallback
+
+    from harness.generation.random_models import write_random_model
+
+    model = write_random_model("tiny-llama", tmp_path / "model")
+    rows = [json.loads(line) for line in SEED.read_text().splitlines()[:4]]
+    examples = [synthesis.synthesizer_example(row["snippet"], row["problem"], row["solution"]) for row in rows]
+    seen = []
+
+    class LookAtTheNewest(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):
+            newest = checkpoints_in(tmp_path / "run")[-1]
+            with safe_open(str(newest / "model.safetensors"), "pt") as reader:
+                seen.append(({reader.get_slice(name).get_dtype() for name in reader.keys()}, {p.name for p in newest.iterdir()}))
+
+    settings = SFTSettings(method="full", epochs=1, batch_size=2, checkpoints=2, compute_dtype="bfloat16", resumable=False, max_length=256)
+    checkpoints = train(str(model), examples, tmp_path / "run", settings, progress=False, callbacks=[LookAtTheNewest()])
+    assert [path.name for path in checkpoints] == ["checkpoint-1", "checkpoint-2"]
+    assert len(seen) == 2
+    for dtypes, names in seen:
+        assert dtypes == {"BF16"} and not names & {"optimizer.pt", "scheduler.pt"}
+    assert json.loads((checkpoints[-1] / "config.json").read_text())["dtype"] == "bfloat16"
