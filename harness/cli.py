@@ -17,6 +17,7 @@ from harness.execution.task_env import ENVIRONMENTS, EnvironmentMissing, get_env
 from harness.generation.backend import BACKENDS
 from harness.generation.models import EMBEDDED_DEFAULT, ModelError
 from harness.generation.options import add_option_arguments, options_from_arguments
+from harness.generation.random_models import SHAPES
 from harness.samples import SamplesError
 
 
@@ -58,6 +59,13 @@ def main(argv: list[str] | None = None, extensions=(), report_figures=None) -> i
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000, help="0 picks a free port (printed)")
     add_option_arguments(serve, ("hf",), leave_out=("base_prompt",))  # the route says which prompt form a request takes
+
+    random_model = commands.add_parser("random-model", help="a model folder of a named shape with random weights, from its config "
+                                       "(no download): memory, disk and speed checks at the paper's sizes")
+    random_model.add_argument("shape", choices=tuple(SHAPES))
+    random_model.add_argument("--output", required=True, help="a new folder")
+    random_model.add_argument("--tokenizer", help=f"a tokenizer folder or model spec (default: {EMBEDDED_DEFAULT}'s)")
+    random_model.add_argument("--dtype", default="bfloat16", choices=("bfloat16", "float32"), help="the weights' dtype on disk (default bfloat16)")
 
     data = commands.add_parser("data", help="fetch and verify benchmark files")
     data.add_argument("benchmarks", nargs="*", default=list(BENCHMARKS), help="which (default: all)")
@@ -107,6 +115,8 @@ def main(argv: list[str] | None = None, extensions=(), report_figures=None) -> i
             return 0
         if args.command == "data":
             return _data(args)
+        if args.command == "random-model":
+            return _random_model(args)
         if args.command == "report":
             return _report(args, report_figures)
         if args.command == "export":
@@ -128,6 +138,18 @@ def main(argv: list[str] | None = None, extensions=(), report_figures=None) -> i
     except KeyboardInterrupt:
         print("scoder: interrupted; finished samples are kept and a re-run resumes", file=sys.stderr)
         return 130
+
+
+def _random_model(args) -> int:
+    import torch
+
+    from harness.generation.random_models import write_random_model
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"  # a GPU initialises 7B weights in seconds, a CPU in minutes
+    folder = write_random_model(args.shape, args.output, args.tokenizer, args.dtype, device)
+    size = sum(path.stat().st_size for path in folder.iterdir())
+    print(f"{args.shape} with random weights: {folder} ({size / 1e9:.2f} GB)")
+    return 0
 
 
 def _add_generation_arguments(parser, required: bool) -> None:
