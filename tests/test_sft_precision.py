@@ -65,17 +65,22 @@ def assert_within(mixed: tuple, reference: tuple, tolerance: float = 0.10):
         assert abs(ours - theirs) <= tolerance * theirs, f"{name}: {ours:.4g} with bf16 arithmetic, {theirs:.4g} in fp32"
 
 
-def test_full_fine_tuning_with_bf16_arithmetic_moves_the_weights_as_fp32_does(tiny_model, examples, tmp_path):
-    reference = movement(tiny_model, examples, tmp_path / "fp32", method="full", compute_dtype="float32")
+@pytest.fixture(scope="module")
+def full_fp32(tiny_model, examples, tmp_path_factory):
+    return movement(tiny_model, examples, tmp_path_factory.mktemp("fp32"), method="full", compute_dtype="float32")
+
+
+def test_full_fine_tuning_with_bf16_arithmetic_moves_the_weights_as_fp32_does(tiny_model, examples, full_fp32, tmp_path):
+    reference = full_fp32
     mixed = movement(tiny_model, examples, tmp_path / "bf16", method="full", compute_dtype="bfloat16")
     assert reference[0] > 0.3  # the fp32 run moves every weight that has a gradient (about half: unused embedding rows have none)
     assert mixed[2] == {torch.float32}  # fp32 master weights under bf16 autocast
     assert_within(mixed, reference)
 
 
-def test_bf16_weights_would_round_the_updates_away(tiny_model, examples, tmp_path, monkeypatch):
+def test_bf16_weights_would_round_the_updates_away(tiny_model, examples, full_fp32, tmp_path, monkeypatch):
     """What the rule above prevents (and what scoder.sft did before it): weights loaded in the compute dtype."""
-    reference = movement(tiny_model, examples, tmp_path / "fp32", method="full", compute_dtype="float32")
+    reference = full_fp32
     monkeypatch.setattr(sft, "precision", lambda settings, device, engine=False: (torch.bfloat16, torch.bfloat16))
     rounded = movement(tiny_model, examples, tmp_path / "bf16", method="full", compute_dtype="bfloat16")
     assert rounded[2] == {torch.bfloat16}
