@@ -122,8 +122,7 @@ def model_size(spec: str, stated: float | None = None, field_name: str = "model"
     try:
         source = resolve(spec)
     except ModelError as error:
-        return ModelSize(spec, stated_count, None, f"stated ({field_name}.parameters)" if stated_count else f"unknown ({error})",
-                         0)
+        return ModelSize(spec, stated_count, None, f"the recipe: {field_name}.parameters" if stated_count else f"unknown ({error})", 0)
     found = None
     if source.gguf_file:
         found = _from_gguf(Path(source.location) / source.gguf_file)
@@ -139,7 +138,7 @@ def model_size(spec: str, stated: float | None = None, field_name: str = "model"
     transcribed = _transcribed(source.location)
     if stated_count:
         config = transcribed[1] if transcribed else None
-        why = f"stated ({field_name}.parameters)" + ("; layer shapes: " + transcribed[2] if transcribed else "")
+        why = f"the recipe: {field_name}.parameters" + (f" (layer shapes: {transcribed[2]})" if transcribed else "")
         return ModelSize(spec, stated_count, config, why, _tokenizer_guess(config))
     if transcribed:
         return ModelSize(spec, *transcribed[:3], _tokenizer_guess(transcribed[1]))
@@ -164,7 +163,7 @@ def _from_folder(folder: Path):
         return None
     config = json.loads(config_path.read_text())
     tokenizer = sum(path.stat().st_size for path in map(folder.joinpath, _TOKENIZER_FILES) if path.is_file()) or None
-    found = _sized(config, f"{config_path}", tokenizer)
+    found = _sized(config, str(config_path), tokenizer)
     if found is None:  # another architecture: the weights' own headers
         count = _safetensors_parameters(folder)
         if count:
@@ -196,7 +195,7 @@ def _from_hub_cache(repo: str):
     if not isinstance(path, str):
         return None
     config = json.loads(Path(path).read_text())
-    return _sized(config, f"the Hugging Face cache's config.json of {repo}",
+    return _sized(config, f"the Hugging Face cache: config.json of {repo}",
                   os.path.getsize(tokenizer) if isinstance(tokenizer, str) else None)
 
 
@@ -212,7 +211,7 @@ def _from_hub(repo: str):
         config = response.json()
     except Exception:  # no network, a private or gated model, not JSON: fall back
         return None
-    return _sized(config, f"the hub's config.json of {repo}", None)
+    return _sized(config, f"the hub: config.json of {repo}", None)
 
 
 def _transcribed(location: str):
@@ -222,7 +221,7 @@ def _transcribed(location: str):
     if shape is None:
         return None
     config = dict(SHAPES[shape])
-    return parameter_count(config), config, f"its hub config as transcribed in harness/generation/random_models.py ({shape})"
+    return parameter_count(config), config, f"harness/generation/random_models.py: its hub config, transcribed ({shape})"
 
 
 # GGUF (https://github.com/ggml-org/ggml/blob/master/docs/gguf.md): the header names every tensor with its
@@ -289,28 +288,32 @@ def _from_gguf(path: Path):
 
 # --- stages ---------------------------------------------------------------------------------------
 
-# Calibration on the smoke recipe's run (recipes/smoke.yaml, SmolLM2-135M, CPU; see tests/test_disk.py for
-# the check against du). Bytes are of the JSON text as the stages write it.
+# Calibration on the smoke recipe's run (recipes/smoke.yaml: SmolLM2-135M, CPU, sampling max_new_tokens 320,
+# judging 200; 48 synthesizer outputs and 22 judgements measured; tests/test_disk.py checks the estimate
+# against du). Bytes are of the JSON text as the stages write it.
 SNIPPET_BYTES_PER_LINE = 37  # a snippet's code as JSON, per line: 36.4-37.1 over the standard library's pool
 SNIPPET_LINES_SPREAD = 0.35  # mean lines = min + this x (max - min): 8.6 for 5-15 lines, 12.0 for 5-30 (stdlib pool)
 SNIPPET_RECORD_OVERHEAD = 95  # its id (a content hash) and source
-OUTPUT_BYTES_PER_TOKEN = 4.0  # generated text as JSON, per token
-OUTPUT_FILL = 1.0  # outputs run to max_new_tokens
-PARSED = 1.0  # fraction of synthesizer outputs with a problem and a solution
-CANDIDATE_OVERHEAD = 200  # a candidate's ids, checkpoint, draw and field names
+OUTPUT_BYTES_PER_TOKEN = 4.0  # generated text as JSON: 3.9 per token (SmolLM2's tokenizer) in outputs, 4.4 in judgements
+OUTPUT_FILL = 0.65  # synthesizer outputs stop at 65% of max_new_tokens on average (206 of 320 tokens)
+JUDGE_FILL = 1.0  # the judge's replies run to max_new_tokens (all 22 of them)
+PARSED = 0.69  # fraction of synthesizer outputs with a problem and a solution (22 of 32)
+PARSED_TEXT = 0.68  # a parsed output's problem + solution, as a fraction of its raw text
+CANDIDATE_OVERHEAD = 155  # a candidate's ids, checkpoint, draw and field names
 JOURNAL_OVERHEAD = 40  # a journal line's key around its record
 SEED_ID_BYTES = 22  # the seed stage adds "id": "seed-N" to each line of the seed file
 SEED_RECORD_GUESS = 3000  # bytes of a seed sample when the seed file is missing
 INSTRUCTION_RECORD_GUESS = 2000  # bytes of an instruction example of a source that is not a local file
-JUDGE_OVERHEAD = 300  # a judged record's aspects, signals, score
+JUDGE_OVERHEAD = 120  # a judged record's aspects, signals and score besides the judge's text
 EVAL_SAMPLE_OVERHEAD = 300  # a generated solution's record besides its text
 EVAL_RESULT_BYTES = 1500  # a task's verdicts in a results file
 BENCHMARK_TASKS = {"humaneval+": 164, "humaneval+-mini": 164, "mbpp+": 378, "bigcodebench": 1140, "bigcodebench-hard": 148,
                    "livecodebench": 1055}  # release_v6; a date window or an older release has fewer
-# A checkpoint's small files, measured on the smoke run's LoRA checkpoints: kept, README.md (PEFT's card, 5.3 KB),
-# adapter_config.json, chat_template.jinja, tokenizer_config.json, training_args.bin (5.8 KB); resume state
-# only, rng_state.pth (14 KB) and scheduler.pt. trainer_state.json: 0.8 KB and a 290-byte log line per step.
-SMALL_FILES = 7 * BLOCK
+# A checkpoint's small files, measured on the smoke run's checkpoints: kept, chat_template.jinja,
+# tokenizer_config.json, training_args.bin (5.8 KB: 2 blocks), and for LoRA README.md (PEFT's card, 5.3 KB)
+# and adapter_config.json, for full config.json and generation_config.json; resume state only,
+# rng_state.pth (14 KB) and scheduler.pt. trainer_state.json: 0.8 KB and a 290-byte log line per step.
+SMALL_FILES = {"lora": 7 * BLOCK, "full": 6 * BLOCK}
 RESUME_FILES = 5 * BLOCK
 TRAINER_STATE = (800, 330)
 OPTIMIZER_PER_TENSOR = 820  # optimizer.pt's pickled state per parameter tensor (341 KB for the smoke LoRA's 420)
@@ -446,14 +449,16 @@ class _Counts:
         self.checkpoints: dict[str, int] = {}  # SFT stage -> its checkpoint count
         self.selected: list[float] = []  # each round's selected samples
         self.candidate = self._candidate(recipe.sampling.max_new_tokens)
-        self.judged = self.candidate + JUDGE_OVERHEAD + self._output(recipe.scoring.max_new_tokens)
+        self.judged = self._candidate(recipe.sampling.max_new_tokens, 1) + JUDGE_OVERHEAD + self._output(recipe.scoring.max_new_tokens, JUDGE_FILL)
 
-    def _output(self, max_new_tokens: int) -> float:
-        return max_new_tokens * OUTPUT_FILL * OUTPUT_BYTES_PER_TOKEN
+    def _output(self, max_new_tokens: int, fill: float = OUTPUT_FILL) -> float:
+        return max_new_tokens * fill * OUTPUT_BYTES_PER_TOKEN
 
-    def _candidate(self, max_new_tokens: int) -> float:
+    def _candidate(self, max_new_tokens: int, parsed: float = PARSED) -> float:
+        """A candidate record: the snippet, the raw output, and its problem and solution when it parses
+        (`parsed`: the chance it does)."""
         output = self._output(max_new_tokens)
-        return CANDIDATE_OVERHEAD + self.snippet_code + output + PARSED * output
+        return CANDIDATE_OVERHEAD + self.snippet_code + output + parsed * PARSED_TEXT * output
 
     def stage(self, name: str, file_missing: bool) -> tuple[int | None, int | None, str]:
         recipe = self.recipe
@@ -481,14 +486,16 @@ class _Counts:
             size = base + blocks(self.candidates * self.candidate) + blocks(self.candidates * (self.candidate + JOURNAL_OVERHEAD) + 100)
             return size, size, f"{self.candidates} candidates"
         if step == "score":
-            parsed = self.candidates * PARSED
+            parsed = round(self.candidates * PARSED)
             if not recipe.scoring.enabled:
                 self.scored = parsed
-                return base + blocks(parsed * self.candidate), base + blocks(parsed * self.candidate), f"{parsed:.0f} parsed"
+                size = base + blocks(parsed * self._candidate(recipe.sampling.max_new_tokens, 1))
+                return size, size, f"{parsed} parsed"
             self.scored = max(1, round(parsed * recipe.scoring.keep_fraction)) if parsed else 0
-            journal = parsed * (self.judged - self.candidate + 2 * JOURNAL_OVERHEAD) + 100
+            judgement = JUDGE_OVERHEAD + self._output(recipe.scoring.max_new_tokens, JUDGE_FILL)
+            journal = parsed * (judgement + 2 * JOURNAL_OVERHEAD) + 100  # the judgement and the execution signals
             size = base + blocks(journal) + blocks(parsed * self.judged) + blocks(self.scored * self.judged)
-            return size, size, f"{parsed:.0f} judged, {self.scored} kept"
+            return size, size, f"{parsed} judged, {self.scored} kept"
         if step == "select":
             method = recipe.selection.method
             selected = self.scored if method == "none" or not self.scored else max(1, round(self.scored * recipe.selection.keep_fraction))
@@ -497,12 +504,12 @@ class _Counts:
             return size, size, f"{selected} selected"
         if name == "synthesize":
             outputs = recipe.synthesis.samples
-            record = self._candidate(recipe.synthesis.max_new_tokens)
-            self.synthesized = outputs * PARSED
-            size = base + blocks(outputs * (record + JOURNAL_OVERHEAD) + 100) + blocks(outputs * record) + blocks(self.synthesized * record)
+            record, parsed = self._candidate(recipe.synthesis.max_new_tokens), self._candidate(recipe.synthesis.max_new_tokens, 1)
+            self.synthesized = round(outputs * PARSED)  # near-duplicates and contamination: none assumed
+            size = base + blocks(outputs * (record + JOURNAL_OVERHEAD) + 100) + blocks(outputs * record) + blocks(self.synthesized * parsed)
             return size, size, f"{outputs} outputs"
         if name == "target":
-            examples = round(getattr(self, "synthesized", 0))
+            examples = getattr(self, "synthesized", 0)
             for source in recipe.target.instruction_data:
                 path = Path(source.source)
                 rows = sum(1 for line in path.read_text(errors="replace").split("\n") if line.strip()) \
@@ -534,7 +541,7 @@ class _Counts:
         if model.parameters is None:
             return None, None, f"{count} checkpoints of a model of unknown size ({role})"
         state = blocks(TRAINER_STATE[0] + TRAINER_STATE[1] * (steps or 100))  # trainer_state.json grows a line a step
-        small = SMALL_FILES + state + blocks(model.tokenizer_bytes)
+        small = SMALL_FILES[settings.method] + state + blocks(model.tokenizer_bytes)
         if settings.method == "full":
             trainable = model.parameters
             width = 2 if self.device == "cuda" else 4
@@ -564,8 +571,7 @@ def describe(estimate: Estimate, run_dir: str | os.PathLike) -> list[str]:
     device = {"cuda": "cuda (bf16 weights)", "cpu": "cpu (fp32 weights)"}[estimate.device]
     lines = [f"disk estimate (scoder/disk.py): full checkpoints as trained on {device}, {estimate.device_reason}"]
     for role, model in estimate.models.items():
-        count = f"{model.parameters:,} parameters" if model.parameters else "size unknown"
-        lines.append(f"  {role:11} {model.spec}: {count}, from {model.source}" if model.parameters else
+        lines.append(f"  {role:11} {model.spec}: {model.parameters:,} parameters, from {model.source}" if model.parameters else
                      f"  {role:11} {model.spec}: {model.source}")
         if model.note:
             lines.append(f"  {'':11} note: {model.note}")

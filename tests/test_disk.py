@@ -120,7 +120,7 @@ def test_a_stated_size_and_an_unknown_one(tmp_path, monkeypatch):
 
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))  # an empty cache
     stated = disk.model_size("some-org/private-model", stated=7.6e9, field_name="synthesizer", offline=True)
-    assert stated.parameters == 7_600_000_000 and stated.source == "stated (synthesizer.parameters)" and stated.config is None
+    assert stated.parameters == 7_600_000_000 and stated.source == "the recipe: synthesizer.parameters" and stated.config is None
     unknown = disk.model_size("some-org/private-model", field_name="synthesizer", offline=True)
     assert unknown.parameters is None and "state synthesizer.parameters" in unknown.source
     transcribed = disk.model_size("Qwen/Qwen2.5-Coder-7B-Instruct", offline=True)  # the paper's: its hub config, transcribed
@@ -143,7 +143,7 @@ def test_online_the_hub_config_is_asked_for_once(tmp_path, monkeypatch):
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
     monkeypatch.setattr(huggingface_hub.utils, "get_session", Hub)
     size = disk.model_size("some-org/public-model", offline=False)
-    assert size.parameters == 6_365_760 and size.source == "the hub's config.json of some-org/public-model"
+    assert size.parameters == 6_365_760 and size.source == "the hub: config.json of some-org/public-model"
     assert asked == [("https://huggingface.co/some-org/public-model/resolve/main/config.json", 5)]
     assert disk.model_size("some-org/public-model", offline=True).parameters is None and len(asked) == 1  # offline: not asked
 
@@ -180,7 +180,7 @@ evaluation: {{benchmarks: [humaneval+], limit: 2, max_new_tokens: 100}}
 """)
     recipe = load_recipe(tmp_path / "r.yaml")
     parameters = 6_373_696
-    small = 7 * 4096 + blocks(800 + 330 * 3) + blocks(5000)  # the small files, trainer_state.json (3 steps), the tokenizer
+    small = 6 * 4096 + blocks(800 + 330 * 3) + blocks(5000)  # the small files, trainer_state.json (3 steps), the tokenizer
     for device, width in (("cuda", 2), ("cpu", 4)):
         estimate = disk.estimate(recipe, plan(recipe), tmp_path / "run", device, offline=True)
         target = {stage.name: stage for stage in estimate.stages}["target"]
