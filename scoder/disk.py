@@ -138,7 +138,7 @@ def model_size(spec: str, stated: float | None = None, field_name: str = "model"
     transcribed = _transcribed(source.location)
     if stated_count:
         config = transcribed[1] if transcribed else None
-        why = f"the recipe: {field_name}.parameters" + (f" (layer shapes: {transcribed[2]})" if transcribed else "")
+        why = f"the recipe: {field_name}.parameters" + (f"; layer shapes: {transcribed[2]}" if transcribed else "")
         return ModelSize(spec, stated_count, config, why, _tokenizer_guess(config))
     if transcribed:
         return ModelSize(spec, *transcribed[:3], _tokenizer_guess(transcribed[1]))
@@ -221,7 +221,7 @@ def _transcribed(location: str):
     if shape is None:
         return None
     config = dict(SHAPES[shape])
-    return parameter_count(config), config, f"harness/generation/random_models.py: its hub config, transcribed ({shape})"
+    return parameter_count(config), config, f"its hub config as transcribed in harness/generation/random_models.py ({shape})"
 
 
 # GGUF (https://github.com/ggml-org/ggml/blob/master/docs/gguf.md): the header names every tensor with its
@@ -289,24 +289,26 @@ def _from_gguf(path: Path):
 # --- stages ---------------------------------------------------------------------------------------
 
 # Calibration on the smoke recipe's run (recipes/smoke.yaml: SmolLM2-135M, CPU, sampling max_new_tokens 320,
-# judging 200; 48 synthesizer outputs and 22 judgements measured; tests/test_disk.py checks the estimate
-# against du). Bytes are of the JSON text as the stages write it.
+# judging 200; its 48 synthesizer outputs, 22 judgements and 10 HumanEval+ solutions measured). A larger
+# model writes other lengths: records are a small part of a run next to its checkpoints. Bytes are of the JSON text as the stages write it.
 SNIPPET_BYTES_PER_LINE = 37  # a snippet's code as JSON, per line: 36.4-37.1 over the standard library's pool
 SNIPPET_LINES_SPREAD = 0.35  # mean lines = min + this x (max - min): 8.6 for 5-15 lines, 12.0 for 5-30 (stdlib pool)
 SNIPPET_RECORD_OVERHEAD = 95  # its id (a content hash) and source
 OUTPUT_BYTES_PER_TOKEN = 4.0  # generated text as JSON: 3.9 per token (SmolLM2's tokenizer) in outputs, 4.4 in judgements
-OUTPUT_FILL = 0.65  # synthesizer outputs stop at 65% of max_new_tokens on average (206 of 320 tokens)
+OUTPUT_FILL = 0.68  # synthesizer outputs stop at 68% of max_new_tokens on average (218 of 320 tokens)
 JUDGE_FILL = 1.0  # the judge's replies run to max_new_tokens (all 22 of them)
-PARSED = 0.69  # fraction of synthesizer outputs with a problem and a solution (22 of 32)
-PARSED_TEXT = 0.68  # a parsed output's problem + solution, as a fraction of its raw text
+PARSED = 0.75  # fraction of synthesizer outputs with a problem and a solution (36 of 48)
+PARSED_TEXT = 0.62  # a parsed output's problem + solution, as a fraction of its raw text
 CANDIDATE_OVERHEAD = 155  # a candidate's ids, checkpoint, draw and field names
 JOURNAL_OVERHEAD = 40  # a journal line's key around its record
 SEED_ID_BYTES = 22  # the seed stage adds "id": "seed-N" to each line of the seed file
 SEED_RECORD_GUESS = 3000  # bytes of a seed sample when the seed file is missing
 INSTRUCTION_RECORD_GUESS = 2000  # bytes of an instruction example of a source that is not a local file
 JUDGE_OVERHEAD = 120  # a judged record's aspects, signals and score besides the judge's text
-EVAL_SAMPLE_OVERHEAD = 300  # a generated solution's record besides its text
-EVAL_RESULT_BYTES = 1500  # a task's verdicts in a results file
+EVAL_FILL = 0.15  # greedy solutions to benchmark tasks are short: 52 of 384 tokens on average (10 HumanEval+ tasks)
+EVAL_SAMPLE_OVERHEAD = 740  # a solution's record besides its text (twice: solution and raw_solution): the generation settings
+EVAL_RESULT_BYTES = 950  # a task's verdicts in a results file
+EVAL_JOURNAL_BYTES = 475  # and in the evaluator's journal
 BENCHMARK_TASKS = {"humaneval+": 164, "humaneval+-mini": 164, "mbpp+": 378, "bigcodebench": 1140, "bigcodebench-hard": 148,
                    "livecodebench": 1055}  # release_v6; a date window or an older release has fewer
 # A checkpoint's small files, measured on the smoke run's checkpoints: kept, chat_template.jinja,
@@ -525,7 +527,8 @@ class _Counts:
                 benchmark = spec.partition(":")[0]
                 count = min(BENCHMARK_TASKS.get(benchmark, 1000), recipe.evaluation.limit or 10 ** 9)
                 tokens = recipe.evaluation.max_new_tokens or EVAL_MAX_NEW_TOKENS.get(benchmark, 1024)
-                size += blocks(count * (EVAL_SAMPLE_OVERHEAD + self._output(tokens))) + blocks(count * EVAL_RESULT_BYTES)
+                size += blocks(count * (EVAL_SAMPLE_OVERHEAD + 2 * self._output(tokens, EVAL_FILL))) + blocks(count * EVAL_RESULT_BYTES) \
+                    + blocks(100 + count * EVAL_JOURNAL_BYTES)
                 tasks += count
             return size, size, f"{tasks} tasks"
         if name == "results":
@@ -561,7 +564,9 @@ class _Counts:
         launched = settings.processes > 1 or settings.accelerate_config
         data = blocks((examples or 0) * (self.seed_bytes / self.seed if self.seed else SEED_RECORD_GUESS)) if launched else 0
         final = 2 * BLOCK + BLOCK + count * one + data  # folder, manifest, the Trainer's README.md
-        peak = final if keeps_optimizer else final + min(count, 2) * resume
+        # the newest two checkpoints hold their resume state until the next is written (the reference: all but
+        # the optimizer's, which it keeps anyway)
+        peak = final + min(count, 2) * (RESUME_FILES if keeps_optimizer else resume)
         kept = " with optimizer states" if keeps_optimizer else ""
         return final, peak, f"{count} checkpoint{'s' * (count > 1)} x {human(one)}{kept} ({kind})"
 
