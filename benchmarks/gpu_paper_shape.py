@@ -296,8 +296,8 @@ def main() -> None:
         from harness.generation.models import load_tokenizer, resolve
 
         tokenizer = load_tokenizer(resolve(model_dir))
-        full = replace(PAPER.synthesizer.sft, epochs=1, gradient_accumulation=1, group_by_length=True, **scale)
-        lora = replace(PAPER.selection.reference_sft, epochs=1, gradient_accumulation=1, group_by_length=True, checkpoints=1, **scale)
+        full = replace(PAPER.synthesizer.sft, epochs=1, gradient_accumulation=1, **scale)
+        lora = replace(PAPER.selection.reference_sft, epochs=1, gradient_accumulation=1, checkpoints=1, **scale)
         batch = max(full.batch_size, lora.batch_size, *args.influence_batches)
         examples = examples_of_paper_length(tokenizer, batch * (args.warmup + args.steps + 1), full.max_length)
         reference = None
