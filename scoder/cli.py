@@ -60,7 +60,7 @@ def run_recipe(path: str, run_dir: str | None, dry_run: bool, progress: bool, co
         if not skip_disk_check:
             estimate = disk.estimate(recipe, planned, folder, device)
             written, peak, _ = estimate.to_write()
-            print(f"disk: the run writes {disk.human(written)}, at most {disk.human(peak)} while running "
+            print(f"disk: the run writes {disk.human(written)}, {disk.human(peak)} at the peak "
                   f"({disk.human(disk.free_bytes(folder)[0])} free; --dry-run shows the estimate per stage)", flush=True)
             refused = disk.refusal(estimate, folder)
             if refused:

@@ -22,7 +22,8 @@ Where the numbers come from:
   While a stage trains, its newest checkpoint also holds the resume state (optimizer.pt, 8 bytes per
   trainable parameter; for full fine-tuning on CUDA fp32 weights, 2 bytes more a parameter), and the
   next checkpoint is written before the previous one is slimmed: the peak of a stage is its finished
-  size plus twice that resume state (once when it has one checkpoint).
+  size plus twice that resume state (once when it has one checkpoint). With `resumable: false` a
+  checkpoint is the weights alone from the start (no optimizer state, even for the reference).
 - Records (JSONL): counts from the recipe (snippets; candidates = snippets_per_iteration x checkpoints x
   samples_per_checkpoint; ...) times bytes per record, with the constants below calibrated on the smoke
   recipe's run (their comments give the measurement). Model outputs count max_new_tokens x OUTPUT_FILL
@@ -123,13 +124,18 @@ def model_size(spec: str, stated: float | None = None, field_name: str = "model"
         source = resolve(spec)
     except ModelError as error:
         return ModelSize(spec, stated_count, None, f"the recipe: {field_name}.parameters" if stated_count else f"unknown ({error})", 0)
-    found = None
-    if source.gguf_file:
-        found = _from_gguf(Path(source.location) / source.gguf_file)
-    elif Path(source.location).is_dir():
-        found = _from_folder(Path(source.location))
+    try:
+        if source.gguf_file:
+            found = _from_gguf(Path(source.location) / source.gguf_file)
+        elif Path(source.location).is_dir():
+            found = _from_folder(Path(source.location))
+        else:
+            found = _from_hub_cache(source.location) or (None if offline else _from_hub(source.location))
+    except (OSError, ValueError, KeyError, TypeError, struct.error) as error:  # a config or header that does not read
+        found = None
+        unreadable = f"{source.location} does not read ({type(error).__name__}: {error})"
     else:
-        found = _from_hub_cache(source.location) or (None if offline else _from_hub(source.location))
+        unreadable = ""
     if found is not None:
         size = ModelSize(spec, *found)
         if stated_count and size.parameters and abs(stated_count - size.parameters) > 0.01 * size.parameters:
@@ -142,7 +148,8 @@ def model_size(spec: str, stated: float | None = None, field_name: str = "model"
         return ModelSize(spec, stated_count, config, why, _tokenizer_guess(config))
     if transcribed:
         return ModelSize(spec, *transcribed[:3], _tokenizer_guess(transcribed[1]))
-    why = "offline: no local config, nothing in the Hugging Face cache" if offline else "no config found on the hub or in the cache"
+    why = unreadable or ("offline: no local config, nothing in the Hugging Face cache" if offline else
+                         "no config found on the hub or in the cache")
     return ModelSize(spec, None, None, f"unknown ({why}): state {field_name}.parameters", 0)
 
 
@@ -530,7 +537,7 @@ class _Counts:
                 size += blocks(count * (EVAL_SAMPLE_OVERHEAD + 2 * self._output(tokens, EVAL_FILL))) + blocks(count * EVAL_RESULT_BYTES) \
                     + blocks(100 + count * EVAL_JOURNAL_BYTES)
                 tasks += count
-            return size, size, f"{tasks} tasks"
+            return size, size, f"{tasks} task{'s' * (tasks != 1)}"
         if name == "results":
             return base + 2 * BLOCK, base + 2 * BLOCK, "results.md, results.json"
         return None, None, "unknown stage"
@@ -541,8 +548,9 @@ class _Counts:
         steps = sft.total_steps(examples, settings, settings.processes) if examples else None
         count = len(sft.checkpoint_steps(steps, settings.checkpoints)) if steps else settings.checkpoints
         self.checkpoints[name] = count
+        plural = "s" * (count != 1)
         if model.parameters is None:
-            return None, None, f"{count} checkpoints of a model of unknown size ({role})"
+            return None, None, f"{count} checkpoint{plural} of a model of unknown size ({role})"
         state = blocks(TRAINER_STATE[0] + TRAINER_STATE[1] * (steps or 100))  # trainer_state.json grows a line a step
         small = SMALL_FILES[settings.method] + state + blocks(model.tokenizer_bytes)
         if settings.method == "full":
@@ -550,25 +558,32 @@ class _Counts:
             width = 2 if self.device == "cuda" else 4
             tensors = 12 * (model.config or {}).get("num_hidden_layers", 32)
             weights = blocks(width * model.parameters + SAFETENSORS_PER_TENSOR * tensors)
-            resume = blocks(8 * trainable + OPTIMIZER_PER_TENSOR * tensors) + RESUME_FILES + (2 * model.parameters if self.device == "cuda" else 0)
+            fp32_copy = 2 * model.parameters if self.device == "cuda" else 0  # the newest keeps fp32 weights to resume from
             kind = f"full, {width}-byte weights"
         else:
             if model.config is None:
-                return None, None, f"{count} LoRA checkpoints: unknown size (the adapter's size needs the {role}'s config)"
-            trainable, tensors = lora_parameters(model.config, settings.lora_r, settings.lora_target)
+                return None, None, f"{count} LoRA checkpoint{plural}: unknown size (the adapter's size needs the {role}'s config)"
+            try:
+                trainable, tensors = lora_parameters(model.config, settings.lora_r, settings.lora_target)
+            except ValueError as error:
+                return None, None, f"{count} LoRA checkpoint{plural}: unknown size ({error})"
             weights = blocks(4 * trainable + SAFETENSORS_PER_TENSOR * tensors)
-            resume = blocks(8 * trainable + OPTIMIZER_PER_TENSOR * tensors) + RESUME_FILES
+            fp32_copy = 0
             kind = f"LoRA r{settings.lora_r}, {trainable:,} trainable"
-        slim = BLOCK + weights + small
-        one = slim + resume if keeps_optimizer else slim
+        optimizer = blocks(8 * trainable + OPTIMIZER_PER_TENSOR * tensors)  # Adam's two fp32 moments
+        if not getattr(settings, "resumable", True):  # weights only, written in the compute dtype: nothing to slim
+            optimizer = resume = 0
+            keeps_optimizer = False
+        else:
+            resume = optimizer + RESUME_FILES + fp32_copy
+        one = BLOCK + weights + small + (optimizer if keeps_optimizer else 0)
         launched = settings.processes > 1 or settings.accelerate_config
         data = blocks((examples or 0) * (self.seed_bytes / self.seed if self.seed else SEED_RECORD_GUESS)) if launched else 0
         final = 2 * BLOCK + BLOCK + count * one + data  # folder, manifest, the Trainer's README.md
-        # the newest two checkpoints hold their resume state until the next is written (the reference: all but
-        # the optimizer's, which it keeps anyway)
-        peak = final + min(count, 2) * (RESUME_FILES if keeps_optimizer else resume)
+        # The newest checkpoint holds the resume state; the next one is written before it is slimmed.
+        peak = final + min(count, 2) * (resume - (optimizer if keeps_optimizer else 0))
         kept = " with optimizer states" if keeps_optimizer else ""
-        return final, peak, f"{count} checkpoint{'s' * (count > 1)} x {human(one)}{kept} ({kind})"
+        return final, peak, f"{count} checkpoint{plural} x {human(one)}{kept} ({kind})"
 
 
 def describe(estimate: Estimate, run_dir: str | os.PathLike) -> list[str]:
@@ -587,8 +602,8 @@ def describe(estimate: Estimate, run_dir: str | os.PathLike) -> list[str]:
         lines.append(f"  {stage.name:28} {human(stage.final):>10} {peak:>10}  {stage.detail}{held}")
     written, peak, where = estimate.to_write()
     free, path = free_bytes(run_dir)
-    lines.append(f"  to write: {human(written)} when done, at most {human(peak)} while running"
-                 + (f" (during {where})" if where else "") + f"; {human(free)} free on {path}")
+    lines.append(f"  to write: {human(written)} when done, {human(peak)} at the peak"
+                 + (f" (during {where})" if peak > written else "") + f"; {human(free)} free on {path}")
     if estimate.unknown():
         lines.append(f"  not counted (unknown): {', '.join(estimate.unknown())}")
     lines += [f"  note: {note}" for note in estimate.notes]
@@ -601,6 +616,7 @@ def refusal(estimate: Estimate, run_dir: str | os.PathLike) -> str | None:
     free, path = free_bytes(run_dir)
     if peak <= free:
         return None
-    return (f"not enough disk: the run writes up to {human(peak)} (during {where}; {human(written)} when done), and {path} "
+    during = f"during {where}; " if peak > written else ""
+    return (f"not enough disk: the run writes up to {human(peak)} ({during}{human(written)} when done), and {path} "
             f"has {human(free)} free. Free some space or choose another --run-dir; `scoder run --dry-run` shows the estimate "
             f"per stage; --skip-disk-check starts anyway")

@@ -103,6 +103,13 @@ def test_a_local_folder_gives_its_config(tmp_path):
     assert "target.parameters states 5,000,000,000" in size.note  # a stated count that disagrees is named, not used
 
 
+def test_a_config_that_does_not_read_is_an_unknown_size(tmp_path):
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "config.json").write_text('{"model_type": "llama"}')  # no shape fields
+    size = disk.model_size(str(tmp_path / "model"), field_name="target", offline=True)
+    assert size.parameters is None and "does not read (KeyError" in size.source and "state target.parameters" in size.source
+
+
 def test_the_hugging_face_cache_is_read_offline(tmp_path, monkeypatch):
     from huggingface_hub import constants
 
@@ -190,6 +197,10 @@ evaluation: {{benchmarks: [humaneval+], limit: 2, max_new_tokens: 100}}
         assert target.peak == target.final + 2 * resume  # the newest two hold their resume state a moment
         assert target.detail.startswith(f"3 checkpoints x {disk.human(checkpoint)} (full, {width}-byte weights)")
     evaluate = {stage.name: stage for stage in estimate.stages}["evaluate"]
+    (tmp_path / "r.yaml").write_text((tmp_path / "r.yaml").read_text().replace("checkpoints: 3}", "checkpoints: 3, resumable: false}"))
+    recipe = load_recipe(tmp_path / "r.yaml")
+    target = {stage.name: stage for stage in disk.estimate(recipe, plan(recipe), tmp_path / "run", "cuda", offline=True).stages}["target"]
+    assert target.final == target.peak == 3 * 4096 + 3 * (4096 + blocks(2 * parameters + 130 * 12 * 2) + small)  # weights only
     assert evaluate.final == 3 * 4096 + blocks(2 * (740 + 2 * 100 * 0.15 * 4)) + blocks(2 * 950) + blocks(100 + 2 * 475)
 
 
@@ -201,8 +212,8 @@ def test_the_reference_lora_keeps_every_optimizer_state(tmp_path):
     stages = {stage.name: stage for stage in disk.estimate(recipe, plan(recipe), tmp_path / "run", "cuda", offline=True).stages}
     adapter = 2 * (8 * (64 + 64) + 8 * (64 + 32))  # q: 64 -> 4 x 16, v: 64 -> 2 x 16, on 2 layers
     checkpoint = 4096 + blocks(4 * adapter + 130 * 8) + 7 * 4096 + blocks(800 + 330 * 12) + blocks(5000)
-    resume = blocks(8 * adapter + 820 * 8) + 5 * 4096
-    assert stages["reference"].final == 3 * 4096 + 3 * (checkpoint + resume)  # 12 seed samples, batch 1
+    optimizer = blocks(8 * adapter + 820 * 8)
+    assert stages["reference"].final == 3 * 4096 + 3 * (checkpoint + optimizer)  # 12 seed samples, batch 1
     assert stages["reference"].peak == stages["reference"].final + 2 * 5 * 4096  # the newest two: scheduler and RNG states too
     assert stages["seed"].final == 2 * 4096 + blocks((ROOT / "recipes/data/seed_synthesis.jsonl").stat().st_size + 22 * 12)
 
@@ -307,7 +318,7 @@ synthesis: {{samples: 1, max_new_tokens: 24, decontamination: {{benchmarks: [hum
 target:
   model: {model}
   instruction_data: [{{source: seed.jsonl, prompt_field: problem, completion_field: solution}}]
-  sft: {{method: full, epochs: 1, learning_rate: 1.0e-4, batch_size: 4, checkpoints: 1, max_length: 384}}
+  sft: {{method: full, epochs: 1, learning_rate: 1.0e-4, batch_size: 4, checkpoints: 1, max_length: 384, resumable: false}}
 evaluation: {{benchmarks: [humaneval+], limit: 1, max_new_tokens: 24, data_dir: {data_dir}}}
 """
 
