@@ -296,8 +296,9 @@ def _from_gguf(path: Path):
 # --- stages ---------------------------------------------------------------------------------------
 
 # Calibration on the smoke recipe's run (recipes/smoke.yaml: SmolLM2-135M, CPU, sampling max_new_tokens 320,
-# judging 200; its 48 synthesizer outputs, 22 judgements and 10 HumanEval+ solutions measured). A larger
-# model writes other lengths: records are a small part of a run next to its checkpoints. Bytes are of the JSON text as the stages write it.
+# judging 200; its 48 synthesizer outputs, 22 judgements and 10 HumanEval+ solutions measured). Bytes are of
+# the JSON text as the stages write it. A larger model writes other lengths: records are a small part of a
+# run next to its checkpoints.
 SNIPPET_BYTES_PER_LINE = 37  # a snippet's code as JSON, per line: 36.4-37.1 over the standard library's pool
 SNIPPET_LINES_SPREAD = 0.35  # mean lines = min + this x (max - min): 8.6 for 5-15 lines, 12.0 for 5-30 (stdlib pool)
 SNIPPET_RECORD_OVERHEAD = 95  # its id (a content hash) and source
@@ -310,7 +311,6 @@ CANDIDATE_OVERHEAD = 155  # a candidate's ids, checkpoint, draw and field names
 JOURNAL_OVERHEAD = 40  # a journal line's key around its record
 SEED_ID_BYTES = 22  # the seed stage adds "id": "seed-N" to each line of the seed file
 SEED_RECORD_GUESS = 3000  # bytes of a seed sample when the seed file is missing
-INSTRUCTION_RECORD_GUESS = 2000  # bytes of an instruction example of a source that is not a local file
 JUDGE_OVERHEAD = 120  # a judged record's aspects, signals and score besides the judge's text
 EVAL_FILL = 0.15  # greedy solutions to benchmark tasks are short: 52 of 384 tokens on average (10 HumanEval+ tasks)
 EVAL_SAMPLE_OVERHEAD = 740  # a solution's record besides its text (twice: solution and raw_solution): the generation settings
@@ -318,6 +318,8 @@ EVAL_RESULT_BYTES = 950  # a task's verdicts in a results file
 EVAL_JOURNAL_BYTES = 475  # and in the evaluator's journal
 BENCHMARK_TASKS = {"humaneval+": 164, "humaneval+-mini": 164, "mbpp+": 378, "bigcodebench": 1140, "bigcodebench-hard": 148,
                    "livecodebench": 1055}  # release_v6; a date window or an older release has fewer
+EVAL_MAX_NEW_TOKENS = {"humaneval+": 768, "humaneval+-mini": 768, "mbpp+": 768, "bigcodebench": 1280, "bigcodebench-hard": 1280,
+                       "livecodebench": 2000}  # the benchmarks' defaults (harness/cli.py --max-new-tokens)
 # A checkpoint's small files, measured on the smoke run's checkpoints: kept, chat_template.jinja,
 # tokenizer_config.json, training_args.bin (5.8 KB: 2 blocks), and for LoRA README.md (PEFT's card, 5.3 KB)
 # and adapter_config.json, for full config.json and generation_config.json; resume state only,
@@ -411,10 +413,6 @@ def human(size: float | None) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1000
     return ""
-
-
-EVAL_MAX_NEW_TOKENS = {"humaneval+": 768, "humaneval+-mini": 768, "mbpp+": 768, "bigcodebench": 1280, "bigcodebench-hard": 1280,
-                       "livecodebench": 2000}  # the benchmarks' defaults (harness/cli.py --max-new-tokens)
 
 
 def estimate(recipe, planned, run_dir: str | os.PathLike, device: str | None = None, offline: bool | None = None,
@@ -516,7 +514,7 @@ class _Counts:
             record, parsed = self._candidate(recipe.synthesis.max_new_tokens), self._candidate(recipe.synthesis.max_new_tokens, 1)
             self.synthesized = round(outputs * PARSED)  # near-duplicates and contamination: none assumed
             size = base + blocks(outputs * (record + JOURNAL_OVERHEAD) + 100) + blocks(outputs * record) + blocks(self.synthesized * parsed)
-            return size, size, f"{outputs} outputs"
+            return size, size, f"{outputs} output{'s' * (outputs != 1)}"
         if name == "target":
             examples = getattr(self, "synthesized", 0)
             for source in recipe.target.instruction_data:

@@ -4,11 +4,11 @@ override, the paper recipe's dry run without its cold-start file, and the estima
 real run of a tiny-shape full-SFT recipe."""
 
 import json
+import math
 import os
 import shutil
 import subprocess
 import sys
-from collections import namedtuple
 from pathlib import Path
 
 import pytest
@@ -22,7 +22,6 @@ PAPER = ROOT / "recipes" / "paper" / "scoder-ds6.7b-qwen7b.yaml"
 SMOKE = ROOT / "recipes" / "smoke.yaml"
 DATA_DIR = os.environ.get("SCODER_DATA_DIR", str(ROOT.parent / "shared" / "benchmarks"))
 OFFLINE = {"SCODER_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
-Planned = namedtuple("Planned", "name")
 MB = 1000 ** 2
 
 
@@ -78,8 +77,7 @@ def test_the_gguf_header_is_read_as_the_gguf_package_reads_it():
     path = Path(source.location) / source.gguf_file
     metadata, shapes = disk.read_gguf_header(path)
     reader = GGUFReader(path)
-    assert {tensor.name: int(tensor.n_elements) for tensor in reader.tensors} == {name: int(__import__("math").prod(shape))
-                                                                                  for name, shape in shapes.items()}
+    assert {tensor.name: int(tensor.n_elements) for tensor in reader.tensors} == {name: math.prod(shape) for name, shape in shapes.items()}
     assert metadata["llama.block_count"] == 30 and metadata["tokenizer.ggml.tokens"] == 49152
     size = disk.model_size(EMBEDDED_DEFAULT, offline=True)
     assert size.parameters == 134_515_008 and size.config["tie_word_embeddings"] and "SmolLM2" in size.source
@@ -288,7 +286,7 @@ def test_the_paper_recipe_dry_runs_without_its_cold_start_file(tmp_path):
     dry = scoder("run", str(tmp_path / "paper.yaml"), "--dry-run", "--run-dir", str(tmp_path / "run"), "--assume-device", "cuda")
     assert dry.returncode == 0, dry.stderr
     lines = dry.stdout.splitlines()
-    assert any(line.split()[:3] == ["run", "seed", "(no", ] for line in lines)
+    assert any(line.split()[:3] == ["run", "seed", "(no"] for line in lines)
     assert f"missing: synthesizer.seed_data: {tmp_path / 'coldstart.jsonl'} does not exist (the run refuses to start without it)" in lines
     assert "7,615,616,512 parameters" in dry.stdout and "6,740,512,768 parameters" in dry.stdout
     assert "seed                            unknown" in dry.stdout and "to write: " in dry.stdout
