@@ -144,7 +144,7 @@ def main():
     config = influence.InfluenceConfig(batch_size=args.batch_size)
     with tempfile.TemporaryDirectory() as folder:
         settings = SFTSettings(batch_size=4, epochs=2, checkpoints=args.checkpoints, lora_r=8, lora_alpha=16)
-        checkpoints = train(MODEL, references, folder, settings, progress=False)
+        checkpoints = train(MODEL, references, folder, settings, progress=False, keep_optimizer=True)  # influence reads them
         started = time.perf_counter()
         ours = influence.influence_scores(MODEL, checkpoints, candidates, references, config)
         ours_seconds = time.perf_counter() - started

@@ -35,7 +35,7 @@ def run(tmp_path_factory):
 
     settings = SFTSettings(batch_size=4, epochs=2, checkpoints=4, learning_rate=1e-3, warmup_ratio=0.0, lora_r=4,
                            lora_alpha=8, lora_dropout=0.0, max_length=128)
-    return train(MODEL, TRAINING, tmp_path_factory.mktemp("sft"), settings, progress=False)
+    return train(MODEL, TRAINING, tmp_path_factory.mktemp("sft"), settings, progress=False, keep_optimizer=True)  # influence reads them
 
 
 @pytest.fixture(scope="module")
