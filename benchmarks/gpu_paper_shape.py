@@ -19,7 +19,7 @@ N the parameters outside the embedding; attention's 2 x 2 x layers x hidden x co
 twice that backward; recomputation under gradient checkpointing is not counted). Steady state: the first
 `--warmup` steps (or batches) of each phase are run and not timed.
 
-    python benchmarks/gpu_paper_shape.py                       # one GPU, both paper shapes (~6 min on an H200)
+    python benchmarks/gpu_paper_shape.py                       # one GPU, both paper shapes (not yet timed on one)
     python benchmarks/gpu_paper_shape.py --shapes tiny-qwen2 --tiny   # any machine, a tiny shape (the suite runs this)
 """
 
@@ -47,6 +47,7 @@ from harness.generation.random_models import SHAPES, write_random_model  # noqa:
 from scoder import sft, synthesis  # noqa: E402
 from scoder.gradients import SparseSignProjection, gradient_features, load_adam_states  # noqa: E402
 from scoder.influence import InfluenceConfig, tokenize  # noqa: E402
+from scoder.disk import parameter_count  # noqa: E402
 from scoder.recipe import load_recipe  # noqa: E402
 
 PAPER = load_recipe(REPO / "recipes" / "paper" / "scoder-ds6.7b-qwen7b.yaml")
@@ -107,13 +108,9 @@ def matmul_rate(size: int, device: str) -> float:
 
 
 def dense_parameters(shape: str) -> int:
-    """Parameters outside the input embedding (the ones every token multiplies by), from the shape."""
-    s = SHAPES[shape]
-    heads, kv, hidden = s["num_attention_heads"], s["num_key_value_heads"], s["hidden_size"]
-    head_dim = hidden // heads
-    attention = hidden * heads * head_dim * 2 + hidden * kv * head_dim * 2
-    mlp = 3 * hidden * s["intermediate_size"]
-    return s["num_hidden_layers"] * (attention + mlp) + hidden * s["vocab_size"]
+    """Parameters outside the input embedding (the ones every token multiplies by)."""
+    config = SHAPES[shape]
+    return parameter_count(config) - config["vocab_size"] * config["hidden_size"]
 
 
 def flops_per_token(shape: str, context: float, backward: str) -> float:

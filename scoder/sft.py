@@ -31,6 +31,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal, Sequence
 
+from harness.files import write_atomically
+
 CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
 
@@ -246,41 +248,36 @@ def slim_checkpoint(checkpoint: Path, keep_optimizer: bool, weights_dtype=None) 
         _cast_weights(checkpoint, weights_dtype)
 
 
-SAFETENSORS_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
-
-
 def _cast_weights(checkpoint: Path, dtype) -> None:
-    """Rewrites the fp32 tensors of each model*.safetensors in `dtype` (files without one are not read), and
-    the index's total size and config.json's dtype to match."""
+    """Rewrites the fp32 tensors of each model*.safetensors in `dtype` (a file without one is not read), and
+    the index's total size and config.json's dtype to match; every file is replaced whole."""
     import torch
     from safetensors import safe_open
     from safetensors.torch import save_file
 
-    total = 0
+    saved = 0  # bytes the index's total_size loses
     for path in sorted(checkpoint.glob("model*.safetensors")):
         with safe_open(str(path), "pt") as reader:
-            layout = {name: reader.get_slice(name) for name in reader.keys()}
-            if not any(part.get_dtype() == "F32" for part in layout.values()):
-                total += sum(math.prod(part.get_shape()) * SAFETENSORS_BYTES[part.get_dtype()] for part in layout.values())
+            if all(reader.get_slice(name).get_dtype() != "F32" for name in reader.keys()):
                 continue
             metadata = reader.metadata() or {"format": "pt"}
-            tensors = {name: reader.get_tensor(name) for name in layout}
-        tensors = {name: tensor.to(dtype) if tensor.dtype == torch.float32 else tensor for name, tensor in tensors.items()}
-        total += sum(tensor.nbytes for tensor in tensors.values())
+            tensors = {name: reader.get_tensor(name) for name in reader.keys()}
+        cast = {name: tensor.to(dtype) for name, tensor in tensors.items() if tensor.dtype == torch.float32}
+        saved += sum(tensor.numel() * (4 - tensor.element_size()) for tensor in cast.values())
         partial = path.with_name(path.name + ".partial")
-        save_file(tensors, str(partial), metadata=metadata)
+        save_file({**tensors, **cast}, str(partial), metadata=metadata)
         os.replace(partial, path)
     index = checkpoint / "model.safetensors.index.json"
-    if index.is_file():
+    if saved and index.is_file():
         layout = json.loads(index.read_text())
-        layout.setdefault("metadata", {})["total_size"] = total
-        index.write_text(json.dumps(layout, indent=2))
+        layout["metadata"]["total_size"] -= saved
+        write_atomically(index, json.dumps(layout, indent=2).encode())
     config = checkpoint / "config.json"
     if config.is_file():
         fields = json.loads(config.read_text())
         fields["dtype"] = str(dtype).removeprefix("torch.")
         fields.pop("torch_dtype", None)
-        config.write_text(json.dumps(fields, indent=2))
+        write_atomically(config, json.dumps(fields, indent=2).encode())
 
 
 def _lora_config(settings: SFTSettings):
