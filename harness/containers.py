@@ -1,7 +1,7 @@
 """Running a command of the harness or a stage of a recipe inside its pinned container, through the
 Docker SDK for Python (the `containers` extra). Images are built from containers/ (see its README);
-without an engine or the SDK, `--container` fails with what to install or start, and the same command
-without `--container` runs on the host.
+the engine is found (or podman's started for the run) by container_engine.py; without one or the SDK,
+`--container` fails with what to install or start, and the same command without `--container` runs on the host.
 
 Every container sees the host's paths at the same places: the folders it writes (the run directory)
 read-write, its inputs (data, models, this source tree) read-only, so the files it writes are the ones
@@ -24,6 +24,7 @@ from pathlib import Path
 
 from harness.benchmarks.data import DATA_DIR_VARIABLE, OFFLINE_VARIABLE
 from harness.benchmarks.livecodebench import DATA_DIR_VARIABLE as LCB_DIR_VARIABLE
+from harness.container_engine import ContainerError, engine_client
 from harness.files import CACHE_DIR_VARIABLE, cache_dir
 from harness.generation.backend import BACKENDS
 
@@ -50,10 +51,6 @@ def image_name(role: str, source_root: Path = SOURCE_ROOT) -> str:
     for lock in sorted(set(_LOCK_FILES.findall(dockerfile.decode()))):
         digest.update((source_root / lock).read_bytes())
     return f"scoder-{role}:{digest.hexdigest()[:12]}"
-
-
-class ContainerError(RuntimeError):
-    """A container cannot be started; the message says what to install, start or build."""
 
 
 def _check_gpus(gpus: int | str) -> None:
@@ -223,16 +220,6 @@ def ensure_startable(role: str, user: str | None = None) -> None:
             "(bubblewrap on the host)")
 
 
-def isolation_warning(spec: ContainerSpec) -> str | None:
-    """Why programs in this container get a weaker sandbox than a host run would, if they do."""
-    if spec.role not in ISOLATED_ROLES or not runs_as_root(spec):
-        return None
-    return ("warning: the container runs as uid 0 (the caller's), and without CAP_SETFCAP, which it does not get, "
-            "uid 0 cannot create the user namespace bubblewrap needs: programs run in the process layer inside the "
-            "container (rlimits, seccomp, Landlock, the container's own isolation), weaker than bubblewrap on this host. "
-            "Run scoder as a non-root user for bubblewrap inside the container.")
-
-
 def _device_requests(gpus: int | str, DeviceRequest) -> list:
     if gpus == "none":
         return []
@@ -243,27 +230,13 @@ def _device_requests(gpus: int | str, DeviceRequest) -> list:
     return [DeviceRequest(device_ids=gpus[len("device="):].split(","), capabilities=[["gpu"]])]
 
 
-def docker_client():
-    """docker.from_env(), or a ContainerError that says what is missing."""
-    fallback = "or run without --container (the host path)"
-    try:
-        import docker
-    except ImportError:
-        raise ContainerError("the Docker SDK for Python is not installed: pip install 'scoder-harness[containers]' "
-                             f"(the `docker` package), {fallback}") from None
-    try:
-        return docker.from_env()
-    except docker.errors.DockerException as error:
-        where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
-        raise ContainerError(f"no Docker engine answers at {where} ({error}). Install and start one (e.g. "
-                             f"`sudo systemctl start docker`; GPUs also need the NVIDIA Container Toolkit), {fallback}") from None
-
-
 def run_in_container(spec: ContainerSpec, client=None, output=None) -> int:
     """Run the spec to its end, streaming its output; returns its exit code. The container is removed
     afterwards, also when interrupted."""
     ensure_startable(spec.role, spec.user)
-    client = client or docker_client()
+    if client is None:
+        with engine_client() as client:
+            return run_in_container(spec, client, output)
     import docker
 
     output = output or sys.stdout.buffer
@@ -274,10 +247,8 @@ def run_in_container(spec: ContainerSpec, client=None, output=None) -> int:
                              "or name another (a recipe's containers.images, or --image)") from None
     for orphan in remove_orphans(client):
         print(f"[container] removed {orphan}, whose scoder process was killed", flush=True)
+    # Which isolation the programs get is said once, inside, by the harness that picks the layer (sandbox.choose).
     print(f"[container] {spec.role}: {spec.image} ({image.id[:19]}) as {spec.user}: {' '.join(spec.command)}", flush=True)
-    warning = isolation_warning(spec)
-    if warning:
-        print(warning, file=sys.stderr, flush=True)
     container = None
     try:
         with _termination_interrupts():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 
@@ -27,7 +28,7 @@ def add_run_command(commands):
 
 def run_recipe(path: str, run_dir: str | None, dry_run: bool, progress: bool, container: bool | None = None,
                skip_disk_check: bool = False, device: str | None = None) -> int:
-    from harness.containers import ContainerError, docker_client
+    from harness.container_engine import ContainerError, engine_client
     from harness.files import Busy
     from scoder import disk
     from scoder.pipeline import PipelineError, stages
@@ -40,9 +41,11 @@ def run_recipe(path: str, run_dir: str | None, dry_run: bool, progress: bool, co
     folder = run_dir or recipe.run_dir or os.path.join("runs", recipe.name)
     in_containers = recipe.containers.enabled if container is None else container
     missing: dict[str, str] | None = {} if dry_run else None  # the dry run shows the plan without an input file
+    engine = contextlib.ExitStack()  # holds podman's service where one is started for the run
     try:
         if in_containers:  # the engine is asked for before any stage starts
-            graph = containerized_stages(recipe, folder, progress, None if dry_run else docker_client(), missing)
+            client = None if dry_run else engine.enter_context(engine_client())
+            graph = containerized_stages(recipe, folder, progress, client, missing)
         else:
             graph = stages(recipe, progress, missing=missing)
         runner = StageRunner(folder, log=lambda line: print(line, flush=True))
@@ -69,6 +72,8 @@ def run_recipe(path: str, run_dir: str | None, dry_run: bool, progress: bool, co
     except (PipelineError, SnippetError, ContainerError, Busy) as error:
         print(f"scoder: error: {error}", file=sys.stderr)
         return 2
+    finally:
+        engine.close()
     print(f"results: {summaries['results']['table']}")
     return 0
 

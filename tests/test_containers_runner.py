@@ -12,6 +12,8 @@ import os
 import struct
 import subprocess
 import sys
+import tempfile
+import warnings
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -22,8 +24,10 @@ import pytest
 docker = pytest.importorskip("docker", reason="the containers extra (docker-py) is not installed")
 import requests  # noqa: E402  (docker-py's transport)
 
-from harness import containers  # noqa: E402
+from harness import container_engine, containers  # noqa: E402
+from harness.container_engine import engine_client  # noqa: E402
 from harness.containers import ContainerConfig, ContainerError, ContainerSpec, python_spec, run_in_container  # noqa: E402
+from harness.execution.sandbox import SandboxError  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 API_VERSION = "1.44"  # Docker Engine 25; any version docker-py supports builds the same create request
@@ -193,14 +197,178 @@ def test_a_missing_image_says_how_to_build_it(tmp_path, cache):
 
 def test_no_engine_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("DOCKER_HOST", NO_ENGINE)
-    with pytest.raises(ContainerError, match=r"no Docker engine answers at unix:///nonexistent.*without --container \(the host path\)"):
-        containers.docker_client()
+    with pytest.raises(ContainerError, match=r"no container engine answers at \$DOCKER_HOST, unix:///nonexistent.*without --container \(the host path\)"):
+        with engine_client():
+            pass
 
 
 def test_no_sdk_is_a_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "docker", None)  # as if the containers extra were not installed
     with pytest.raises(ContainerError, match=r"pip install 'scoder-harness\[containers\]'.*without --container"):
-        containers.docker_client()
+        with engine_client():
+            pass
+
+
+# A stand-in for podman (a real one cannot be installed and yet not start): `podman system service --time=0 unix://PATH`
+# answers, on PATH, the one Engine API call docker-py makes on connecting (GET /version), or fails at once, or never
+# answers, as $STANDIN_PODMAN says; it notes the SIGTERM that stops it in a file beside itself.
+STANDIN_PODMAN = f"""#!{sys.executable}
+import http.server, os, signal, socketserver, sys, time
+from pathlib import Path
+
+def stopped(*_):
+    (Path(__file__).parent / "stopped").write_text("SIGTERM")
+    os._exit(0)
+
+signal.signal(signal.SIGTERM, stopped)
+if os.environ["STANDIN_PODMAN"] == "fail":
+    sys.exit("Error: the stand-in podman fails as asked")
+while os.environ["STANDIN_PODMAN"] == "hang":
+    time.sleep(1)
+
+class Engine(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = b'{{"ApiVersion": "1.41", "Version": "stand-in"}}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+socketserver.UnixStreamServer(sys.argv[-1].removeprefix("unix://"), Engine).serve_forever()
+"""
+
+
+@pytest.fixture
+def no_engine_here(tmp_path, monkeypatch):
+    """No engine answers and no $DOCKER_HOST: the default sockets point into an empty folder, and PATH is a folder of
+    stand-in executables the test puts there (only their presence is read, except for the stand-in podman's)."""
+    bin_folder = tmp_path / "bin"
+    bin_folder.mkdir()
+    monkeypatch.setenv("PATH", str(bin_folder))
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    monkeypatch.setattr(container_engine, "DOCKER_SOCKET", f"unix://{tmp_path}/absent/docker.sock")
+    monkeypatch.setattr(container_engine, "PODMAN_ROOTFUL_SOCKET", f"unix://{tmp_path}/absent/podman.sock")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "absent"))
+    return bin_folder
+
+
+def installed(bin_folder: Path, name: str, script: str = "#!/bin/sh\nexit 1\n") -> None:
+    executable = bin_folder / name
+    executable.write_text(script)
+    executable.chmod(0o755)
+
+
+@pytest.mark.parametrize("uid, socket, unit", [
+    (0, "unix:///run/podman/podman.sock", "systemctl start podman.socket"),
+    (1000, "unix:///run/user/1000/podman/podman.sock", "systemctl --user start podman.socket"),
+])
+def test_no_engine_with_podman_installed_names_podmans_service(tmp_path, monkeypatch, uid, socket, unit):
+    installed(tmp_path, "podman")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("DOCKER_HOST", NO_ENGINE)  # the caller's choice: scoder does not start podman's service instead
+    monkeypatch.setenv("XDG_RUNTIME_DIR", "/run/user/1000")
+    monkeypatch.setattr(os, "getuid", lambda: uid)
+    with pytest.raises(ContainerError) as error:
+        with engine_client():
+            pass
+    message = str(error.value)
+    assert message.startswith(f"no container engine answers at $DOCKER_HOST, {NO_ENGINE} (")
+    assert message.endswith(
+        "). podman is installed: unset DOCKER_HOST and scoder starts podman's service for the run, or start it yourself: "
+        f"`podman system service --time=0 {socket} &` and `export DOCKER_HOST={socket}` (or `{unit}` where systemd runs). "
+        "GPUs also need the NVIDIA Container Toolkit. Or run without --container (the host path)")
+
+
+@pytest.mark.parametrize("executables, fix", [
+    (["docker"], "Docker is installed: start its engine, `sudo systemctl start docker` (where systemd does not run: `sudo dockerd &`)"),
+    ([], "neither podman nor Docker is installed: install one, podman with `sudo apt-get install podman` "
+         "(./install.sh --dev installs it with the settings the images need) or Docker (docs.docker.com/engine/install)"),
+])
+def test_no_engine_names_the_fix_for_what_is_installed(no_engine_here, executables, fix):
+    for name in executables:
+        installed(no_engine_here, name)
+    absent = no_engine_here.parent / "absent"
+    with pytest.raises(ContainerError) as error:
+        with engine_client():
+            pass
+    assert str(error.value) == (
+        f"no container engine answers at unix://{absent}/docker.sock (no such socket), {container_engine.podman_socket()} "
+        f"(no such socket). {fix}. GPUs also need the NVIDIA Container Toolkit. Or run without --container (the host path)")
+
+
+def test_podmans_service_is_started_for_the_run_and_stopped_after(no_engine_here, monkeypatch, capsys):
+    installed(no_engine_here, "podman", STANDIN_PODMAN)
+    monkeypatch.setenv("STANDIN_PODMAN", "serve")
+    with engine_client() as client:
+        assert client.version()["Version"] == "stand-in"
+        assert not (no_engine_here / "stopped").exists()
+    assert (no_engine_here / "stopped").read_text() == "SIGTERM"
+    [said] = capsys.readouterr().out.splitlines()
+    socket = said.split(" at ")[1].split()[0]
+    assert said == (f"[container] no engine answered, so podman's service was started for this run at {socket} "
+                    "(it stops when the run ends)")
+    assert not os.path.exists(os.path.dirname(socket.removeprefix("unix://")))  # its private folder is gone too
+
+
+@pytest.mark.parametrize("behaviour, failure", [
+    ("fail", "exited with code 1: Error: the stand-in podman fails as asked"),
+    ("hang", "did not answer within 1 s"),
+])
+def test_a_podman_service_that_does_not_answer_is_said_and_stopped(no_engine_here, monkeypatch, behaviour, failure):
+    installed(no_engine_here, "podman", STANDIN_PODMAN)
+    monkeypatch.setenv("STANDIN_PODMAN", behaviour)
+    monkeypatch.setattr(container_engine, "SERVICE_START_TIMEOUT_S", 1.0)
+    with pytest.raises(ContainerError) as error:
+        with engine_client():
+            pass
+    message = str(error.value)
+    assert f"and podman's service, started for this run at unix://{tempfile.gettempdir()}/scoder-podman-" in message
+    assert f"/podman.sock, {failure}. Start it yourself to see why: podman is installed: `podman system service" in message
+    assert (no_engine_here / "stopped").exists() == (behaviour == "hang")  # the one that was still running was stopped
+
+
+def test_in_a_root_container_one_message_says_which_isolation_applies(tmp_path, cache, monkeypatch, capsys):
+    """The runner outside starts the sandbox container as uid 0; the harness inside (simulated: the variable the runner
+    sets, uid 0, bubblewrap in the image but neither it nor unshare working) picks the process layer."""
+    from harness.execution import sandbox
+
+    spec = replace(python_spec("harness.cli", ["eval"], "sandbox", ContainerConfig(), [tmp_path]), user="0:0")
+    assert run_in_container(spec, client_with(StandInEngine()), output=io.BytesIO()) == 0
+    outside = capsys.readouterr()
+    monkeypatch.setenv(containers.IN_CONTAINER_VARIABLE, SANDBOX)
+    monkeypatch.setattr(os, "getuid", lambda: 0)
+    monkeypatch.setattr(sandbox, "works", lambda layer: layer == "process")
+    installed(tmp_path, "bwrap")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert sandbox.choose().layer == "process"
+    about_isolation = [line for line in outside.out.splitlines() + outside.err.splitlines() if "bubblewrap" in line or "uid 0" in line]
+    assert about_isolation + [str(warning.message) for warning in caught] == [
+        "isolation: programs run in the process layer (rlimits, seccomp, Landlock where the kernel has it) inside the "
+        "container's own isolation, weaker than bubblewrap: the container runs as uid 0 (the caller's), and without "
+        "CAP_SETFCAP, which the container does not get, uid 0 cannot create the user namespace bubblewrap needs. "
+        "Run scoder as a non-root user for bubblewrap inside the container"]
+    with pytest.raises(SandboxError) as refused:  # asked for by name, bubblewrap is refused with the same reason
+        sandbox.choose("bwrap")
+    assert "uid 0 cannot create the user namespace" in str(refused.value) and "install bubblewrap" not in str(refused.value)
+
+
+def test_outside_a_container_the_process_layer_still_says_install_bubblewrap(monkeypatch):
+    from harness.execution import sandbox
+
+    monkeypatch.delenv(containers.IN_CONTAINER_VARIABLE, raising=False)
+    monkeypatch.setattr(sandbox, "works", lambda layer: layer == "process")
+    with pytest.warns(RuntimeWarning) as caught:
+        sandbox.choose()
+    assert [str(warning.message) for warning in caught] == [
+        "NO SANDBOX: neither bubblewrap nor unshare works here, so generated code runs as a plain child process with only "
+        "rlimits and seccomp between it and this machine; install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) "
+        "for full isolation"]
 
 
 def scoder(*args, env=None, cwd=REPO):
@@ -210,13 +378,13 @@ def scoder(*args, env=None, cwd=REPO):
 
 def test_run_with_container_and_no_engine_fails_before_any_stage(tmp_path):
     result = scoder("run", "recipes/smoke.yaml", "--container", "--run-dir", str(tmp_path / "run"))
-    assert result.returncode == 2 and "no Docker engine answers" in result.stderr and "host path" in result.stderr
+    assert result.returncode == 2 and "no container engine answers" in result.stderr and "host path" in result.stderr
     assert not (tmp_path / "run").exists()  # nothing started, nothing recorded as run
 
 
 def test_eval_with_container_and_no_engine_fails_clearly(tmp_path):
     result = scoder("eval", "--benchmark", "humaneval+", "--samples", str(tmp_path / "s.jsonl"), "--container")
-    assert result.returncode == 2 and "no Docker engine answers" in result.stderr
+    assert result.returncode == 2 and "no container engine answers" in result.stderr
     refused = scoder("eval", "--benchmark", "humaneval+", "--model", "m", "--container")
     assert refused.returncode == 2 and "scoder generate --container" in refused.stderr
 

@@ -5,7 +5,8 @@
            no capabilities, killed with the harness.
   unshare  util-linux unshare: own user, network and PID namespaces; the file system stays visible
            (seccomp and the evalplus restrictions still apply inside).
-  process  a plain child process with rlimits and seccomp only, announced with a loud warning.
+  process  a plain child process with rlimits and seccomp only, announced with a loud warning (inside one
+           of the runner's containers, with what applies there instead).
 The layer used is reported with every result.
 """
 
@@ -149,7 +150,7 @@ def choose(requested: str = "auto", python: str = sys.executable, preload: tuple
         if requested not in LAYERS:
             raise SandboxError(f"unknown isolation layer {requested!r}; choose one of auto, {', '.join(LAYERS)}")
         if not works(requested):
-            raise SandboxError(f"isolation layer {requested!r} does not work on this machine{_install_hint()}")
+            raise SandboxError(f"isolation layer {requested!r} does not work here; {_container_reason() or _install_hint()}")
         stronger = next(layer for layer in LAYERS if layer == requested or works(layer))
         if stronger != requested:
             warnings.warn(f"isolation {requested!r} as asked, though {stronger!r} works here and also gives "
@@ -158,15 +159,38 @@ def choose(requested: str = "auto", python: str = sys.executable, preload: tuple
     for layer in LAYERS:
         if works(layer):
             if layer == "process":
-                warnings.warn(
-                    "NO SANDBOX: neither bubblewrap nor unshare works here, so generated code runs as a plain "
-                    f"child process with only rlimits and seccomp between it and this machine{_install_hint()}",
-                    RuntimeWarning,
-                    stacklevel=2,
-                )
+                warnings.warn(_process_layer_warning(), RuntimeWarning, stacklevel=2)
             return Sandbox(layer, python, preload)
     raise AssertionError("the process layer always works")
 
 
+def _process_layer_warning() -> str:
+    container_reason = _container_reason()
+    if container_reason:
+        # The one message a root container run prints about its isolation: the runner outside says nothing, since
+        # only this process knows what works in there, and "install bubblewrap" would be wrong where the image has it.
+        return ("isolation: programs run in the process layer (rlimits, seccomp, Landlock where the kernel has it) "
+                f"inside the container's own isolation, weaker than bubblewrap: {container_reason}")
+    return ("NO SANDBOX: neither bubblewrap nor unshare works here, so generated code runs as a plain child process "
+            f"with only rlimits and seccomp between it and this machine; {_install_hint()}")
+
+
+def _container_reason() -> str | None:
+    """Why bubblewrap does not work, inside one of the runner's containers (None elsewhere)."""
+    # Imported here, where it is needed: the containers module loads the benchmark registry, which the sandbox does not need.
+    from harness.containers import IN_CONTAINER_VARIABLE
+
+    image = os.environ.get(IN_CONTAINER_VARIABLE)
+    if not image:
+        return None
+    if shutil.which("bwrap") is None:
+        return f"the image {image} has no bubblewrap"
+    if os.getuid() == 0:
+        return ("the container runs as uid 0 (the caller's), and without CAP_SETFCAP, which the container does not get, "
+                "uid 0 cannot create the user namespace bubblewrap needs. Run scoder as a non-root user for bubblewrap "
+                "inside the container")
+    return f"bubblewrap is in the image {image} but cannot start in this container"
+
+
 def _install_hint() -> str:
-    return "; install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) for full isolation"
+    return "install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) for full isolation"
