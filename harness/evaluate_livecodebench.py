@@ -114,19 +114,19 @@ def evaluate(
     settings: LiveCodeBenchSettings = LiveCodeBenchSettings(),
     progress: bool = True,
 ) -> dict:
-    problems = lcb.load_problems(settings.release, settings.start_date, settings.end_date, data_dir)
-    return evaluate_samples(samples_path, output_path, functools.partial(plan, problems, data_dir=data_dir, settings=settings), progress)
+    problems, data_file = lcb.read_release(settings.release, settings.start_date, settings.end_date, data_dir)
+    return evaluate_samples(samples_path, output_path,
+                            functools.partial(plan, problems, data_dir=data_dir, settings=settings, data_file=data_file), progress)
 
 
 def plan(problems: list[lcb.Problem], samples: list[Sample], samples_path: Path | None = None, data_dir: str | None = None,
-         settings: LiveCodeBenchSettings = LiveCodeBenchSettings()) -> Plan:
+         settings: LiveCodeBenchSettings = LiveCodeBenchSettings(), data_file: lcb.DataFile | None = None) -> Plan:
     problems = {problem.question_id: problem for problem in problems}
     # Samples for problems outside the window are left out, as lcb_runner scores only the window's problems;
     # ids that no release has at all are an error.
     outside = [sample for sample in samples if sample.task_id not in problems]
     if outside:  # the release is read once, and only when a sample is outside the window
         refuse_unknown_tasks(outside, _release_ids(settings, data_dir), f"release {settings.release}")
-    data_file = lcb.single_data_file(data_dir)
     return Plan(
         benchmark=lcb.LIVECODEBENCH.name,
         task_ids=list(problems),
@@ -138,7 +138,8 @@ def plan(problems: list[lcb.Problem], samples: list[Sample], samples_path: Path 
                                             **{key: record[key] for key in ("status", "error_code", "error_message", "reason", "fail_test")}},
         scores=lambda evaluated: entries_pass_at_k(evaluated, lambda entry: entry["passed"], ks=(1, 5)),
         meta={"release": settings.release, "revision": lcb.PINNED_REVISION, "start_date": settings.start_date,
-              "end_date": settings.end_date, "data_file": str(data_file) if data_file else None,
+              "end_date": settings.end_date, "data_file": str(data_file.path) if data_file else None,
+              "data_file_holds": data_file.record() if data_file else None,  # what the file is, not only what it is called
               "test_timeout_s": settings.test_timeout_s, "limits": asdict(settings.limits.resolved())},
     )
 

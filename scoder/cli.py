@@ -31,7 +31,7 @@ def run_recipe(path: str, run_dir: str | None, dry_run: bool, progress: bool, co
     from harness.container_engine import ContainerError, engine_client
     from harness.files import Busy
     from scoder import disk
-    from scoder.pipeline import PipelineError, stages
+    from scoder.pipeline import PipelineError, benchmark_data, stages
     from scoder.recipe import load_recipe
     from scoder.runner import StageRunner
     from scoder.snippets import SnippetError
@@ -50,6 +50,7 @@ def run_recipe(path: str, run_dir: str | None, dry_run: bool, progress: bool, co
             graph = stages(recipe, progress, missing=missing)
         runner = StageRunner(folder, log=lambda line: print(line, flush=True))
         planned = runner.plan(graph)
+        evaluates = any(stage.name == "evaluate" and action != "skip" for stage, _, action in planned)
         if dry_run:
             print(f"recipe {recipe.name}: {len(graph)} stages in {folder}" + (", in containers" if in_containers else ""))
             for stage, key, action in planned:
@@ -58,8 +59,15 @@ def run_recipe(path: str, run_dir: str | None, dry_run: bool, progress: bool, co
                 print(f"  {action:7} {stage.name:28} {shown}  <- {', '.join(stage.inputs) or '-'}{where}")
             for problem in missing.values():
                 print(f"missing: {problem} (the run refuses to start without it)")
+            try:
+                for line in benchmark_data(recipe) if evaluates else ():
+                    print(f"data: {line}")
+            except PipelineError as error:
+                print(f"missing: {error} (the run refuses to start without it)")
             print("\n".join(disk.describe(disk.estimate(recipe, planned, folder, device, missing=tuple(missing)), folder)))
             return 0
+        for line in benchmark_data(recipe) if evaluates else ():  # the data of the last stage, before the first
+            print(f"data: {line}", flush=True)
         if not skip_disk_check:
             estimate = disk.estimate(recipe, planned, folder, device)
             written, peak, _ = estimate.to_write()

@@ -16,10 +16,12 @@ import json
 import math
 import os
 import random
+from collections.abc import Iterator
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from harness.benchmarks import resolve
+from harness.benchmarks import parse_options, resolve
+from harness.benchmarks.data import DataError
 from harness.containers import generation_role
 from harness.generation.backend import Decoding, load_backend
 from scoder import influence, sampling, scoring, sft, synthesis
@@ -101,6 +103,23 @@ def _digest_or_error(path: str, field_name: str, stage: str, missing: dict[str, 
 
 def _data_dir(recipe: Recipe) -> str | None:
     return recipe.evaluation.data_dir or os.environ.get("SCODER_DATA_DIR")
+
+
+def _data_arguments(recipe: Recipe, variant: list[str]) -> list[str]:
+    """A benchmark's arguments that select its data, as the evaluate stage passes them."""
+    return variant + (["--data-dir", _data_dir(recipe)] if _data_dir(recipe) else [])
+
+
+def benchmark_data(recipe: Recipe) -> Iterator[str]:
+    """Where each benchmark the recipe evaluates will find its data, a line each, in order; a PipelineError naming
+    the benchmark and the fix where the data cannot be had. Asked before the first stage runs: hours of training
+    must not end in an evaluation without its data."""
+    for name in recipe.evaluation.benchmarks:
+        benchmark, variant = resolve(name)
+        try:
+            yield f"{name}: {benchmark.data_availability(parse_options(_data_arguments(recipe, variant)))}"
+        except DataError as error:
+            raise PipelineError(f"evaluation.benchmarks: {name}: {error}") from None
 
 
 # --- stage bodies -------------------------------------------------------------------------------
@@ -273,7 +292,7 @@ def _evaluate_stage(recipe: Recipe, run_harness) -> Stage:
             benchmark, variant = resolve(name)
             stem = name.replace(":", "-").replace("+", "plus")
             samples, output = folder / f"{stem}.samples.jsonl", folder / f"{stem}.eval_results.json"
-            data = variant + (["--data-dir", config["data_dir"]] if config["data_dir"] else [])
+            data = _data_arguments(recipe, variant)
             # Two commands, as the sandbox that executes has no model and no network (see stage_exec).
             generate = ["generate", "--benchmark", benchmark.name, *model, "--output", str(samples), *recipe.generation.command_line(),
                         "--no-progress", *data]

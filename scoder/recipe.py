@@ -110,6 +110,9 @@ class EvaluationConfig:
     data_dir: str | None = None  # None: $SCODER_DATA_DIR, the cache, then download
 
     def __post_init__(self):
+        if not self.benchmarks:  # a run whose model is never scored has no result to show for its training
+            raise ValueError("benchmarks is empty: list at least one, e.g. benchmarks: [humaneval+, mbpp+], "
+                             "or leave the field out for that default")
         for name in self.benchmarks:  # a misspelled name is refused now, not after the training
             resolve(name)
 

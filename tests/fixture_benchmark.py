@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.benchmarks.benchmark import ScoreColumn
+from harness.benchmarks.data import Availability
 from harness.evaluation import Plan, evaluate_samples, refuse_unknown_tasks
 from harness.execution import values
 from harness.execution.function_calls import PASS, OutputJudge
@@ -49,6 +50,9 @@ class ArithmeticBenchmark:
 
     def data_files(self) -> list:
         return []
+
+    def data_availability(self, options) -> Availability:
+        return Availability(local=(f"{__file__} (its tasks are written in it)",))
 
     def prompt_builder(self, options):
         raise ValueError("the arithmetic fixture is for evaluation only")

@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from harness.benchmarks import get_benchmark
-from harness.benchmarks.data import DataError, read_dataset
+from harness.benchmarks import get_benchmark, parse_options
+from harness.benchmarks.data import DataError, dataset_availability, read_dataset
 from harness.benchmarks.evalplus import HUMANEVAL_PLUS, HUMANEVAL_PLUS_MINI, MBPP_PLUS
 
 
@@ -100,3 +100,24 @@ def test_benchmark_names_and_aliases():
     assert get_benchmark("humaneval") is HUMANEVAL_PLUS and get_benchmark("MBPP+") is MBPP_PLUS
     with pytest.raises(KeyError, match="unknown benchmark"):
         get_benchmark("humaneval-x")
+
+
+def test_availability_finds_the_pinned_files_without_reading_them(data_dir, empty_cache, monkeypatch):
+    monkeypatch.setenv("SCODER_OFFLINE", "1")
+    found = get_benchmark("bigcodebench-hard").data_availability(parse_options(["--data-dir", str(data_dir)]))
+    assert found.local == (str(data_dir / "BigCodeBench-v0.1.4.jsonl.gz"),) and not found.downloads  # the version asked for only
+
+
+def test_availability_says_what_will_be_downloaded_and_refuses_what_cannot_be(file_server, tmp_path, empty_cache, monkeypatch):
+    served, url = file_server
+    (served / "HumanEvalPlus.jsonl.gz").write_bytes(b"not read")
+    spec = replace(HUMANEVAL_PLUS.data, url=f"{url}/HumanEvalPlus.jsonl.gz")
+    assert dataset_availability([spec], tmp_path).downloads == (spec.url,)
+    assert "to be downloaded from " + spec.url in str(dataset_availability([spec], tmp_path))
+    assert not (empty_cache / "datasets").exists()  # asked with a HEAD request, nothing fetched
+    with pytest.raises(DataError, match="cannot be downloaded: http://127.0.0.1:.* answers 404"):
+        dataset_availability([replace(spec, url=f"{url}/gone.jsonl.gz")], tmp_path)
+    monkeypatch.setenv("SCODER_OFFLINE", "1")
+    with pytest.raises(DataError) as error:
+        dataset_availability([spec], tmp_path)
+    assert "downloads are off (SCODER_OFFLINE is set)" in str(error.value) and "--data-dir" in str(error.value)

@@ -3,6 +3,8 @@ lcb_runner's grading rules, on the hand-written fixtures in upstream's format (t
 
 import base64
 import functools
+import gzip
+import hashlib
 import http.server
 import io
 import json
@@ -22,6 +24,8 @@ import pytest
 
 from harness.benchmarks import livecodebench as lcb
 from harness.benchmarks.data import DataError
+from harness.evaluate_livecodebench import LiveCodeBenchSettings, plan
+from tests.conftest import SHARED
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "livecodebench"
 
@@ -145,6 +149,101 @@ def test_an_unreachable_hub_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(lcb, "HUB_URL", "http://127.0.0.1:9/{revision}/{shard}")
     with pytest.raises(DataError, match="could not be downloaded"):
         lcb.load_problems("v1")
+
+
+# ------------------------------------------------------------------------------- availability, before a run
+
+
+def test_availability_finds_local_shards_and_says_what_will_be_downloaded(hub, tmp_path):
+    found = lcb.data_availability("release_v2", FIXTURES)
+    assert found.local == (str(FIXTURES / "test.jsonl"), str(FIXTURES / "test2.jsonl")) and not found.downloads
+    to_fetch = lcb.data_availability("release_v2")
+    assert to_fetch.downloads == (lcb.shard_url("test.jsonl"), lcb.shard_url("test2.jsonl")) and not to_fetch.local
+    assert not (tmp_path / "cache" / "livecodebench").exists()  # asked with a HEAD request, nothing fetched
+
+
+@pytest.mark.parametrize("variable, reason", [
+    ("SCODER_OFFLINE", "downloads are off (SCODER_OFFLINE is set)"),
+    ("HF_HUB_OFFLINE", "the Hugging Face hub is off (HF_HUB_OFFLINE is set)"),
+])
+def test_without_local_data_offline_is_refused_naming_the_fix(monkeypatch, variable, reason):
+    monkeypatch.delenv("SCODER_OFFLINE")
+    monkeypatch.setenv(variable, "1")
+    with pytest.raises(DataError) as error:
+        lcb.data_availability("release_v5")
+    assert reason in str(error.value)
+    assert "Set SCODER_LCB_DIR to a folder of LiveCodeBench shards or one JSONL file, or go online" in str(error.value)
+    with pytest.raises(DataError, match=reason.replace("(", r"\(").replace(")", r"\)")):  # and the download keeps to it
+        lcb.load_problems("v1")
+
+
+def test_an_unreachable_hub_is_refused_before_the_run(monkeypatch):
+    monkeypatch.delenv("SCODER_OFFLINE")
+    monkeypatch.setattr(lcb, "HUB_URL", "http://127.0.0.1:9/{revision}/{shard}")
+    with pytest.raises(DataError, match="cannot be downloaded: 127.0.0.1 cannot be reached"):
+        lcb.data_availability("v1")
+
+
+# ---------------------------------------------------------------------------------- one file for a release
+
+RELEASE_V5 = SHARED / "conformance" / "livecodebench" / "release_v5-partial-tests.jsonl.gz"  # the 880 real ones
+
+
+def release_v5_rows_by_date(count: int) -> list[dict]:
+    with gzip.open(RELEASE_V5, "rt") as handle:
+        return sorted(map(json.loads, handle), key=lambda row: row["contest_date"])[:count]
+
+
+def write_rows(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
+
+
+@pytest.mark.parametrize("release, claimed", [
+    ("release_v1", "but release_v1 is 400 problems from contests 2023-05-01 to 2024-03-02"),  # dated after it
+    ("v5", "but v5 is 167 problems from contests 2024-09-28 to 2025-01-04"),  # dated before it
+    ("v4_v5", "but v4_v5 is 268 problems from contests 2024-08-04 to 2025-01-04"),
+    ("release_latest", "that is release_v5 (880 problems from contests 2023-05-01 to 2025-01-04), not release_latest"),
+    ("release_v6", "that is release_v5 (880 problems from contests 2023-05-01 to 2025-01-04), not release_v6"),
+])
+def test_a_file_of_another_release_is_refused_naming_what_it_holds(release, claimed):
+    with pytest.raises(DataError) as error:
+        lcb.load_problems(release, data_dir=RELEASE_V5)
+    message = str(error.value)
+    assert f"{RELEASE_V5} holds 880 problems from contests 2023-05-07 to 2025-01-04" in message
+    assert claimed in message and "Pass --release release_v5 (in a recipe: livecodebench:release_v5)" in message
+    with pytest.raises(DataError, match="Pass --release release_v5"):  # before a run, too
+        lcb.data_availability(release, RELEASE_V5)
+
+
+@pytest.mark.parametrize("release", ["release_v5", "v1_v5"])
+def test_a_file_of_the_release_is_taken_for_it_and_recorded(release):
+    problems, data_file = lcb.read_release(release, data_dir=RELEASE_V5)
+    assert len(problems) == 880 and data_file.whole_release
+    meta = plan(problems, [], data_dir=str(RELEASE_V5), settings=LiveCodeBenchSettings(release), data_file=data_file).meta
+    assert meta["data_file"] == str(RELEASE_V5) and meta["data_file_holds"] == {
+        "sha256": hashlib.sha256(RELEASE_V5.read_bytes()).hexdigest(), "problems": 880,
+        "first_contest_date": "2023-05-07", "last_contest_date": "2025-01-04", "whole_release": True}
+    assert lcb.LIVECODEBENCH.score_columns({"scoder": meta, "pass_at_k": {}})[0].version == release
+    assert f"the whole {release}: 880 problems" in str(lcb.data_availability(release, RELEASE_V5))
+
+
+def test_part_of_a_release_is_recorded_as_what_it_holds_not_as_the_release(tmp_path):
+    part = write_rows(tmp_path / "part.jsonl", release_v5_rows_by_date(100))
+    problems, data_file = lcb.read_release("release_v1", "2023-06-01", data_dir=part)
+    meta = plan(problems, [], data_dir=str(part), settings=LiveCodeBenchSettings("release_v1", "2023-06-01"), data_file=data_file).meta
+    held = meta["data_file_holds"]
+    assert (held["problems"], held["first_contest_date"], held["last_contest_date"], held["whole_release"]) == (
+        100, "2023-05-07", "2023-07-15", False)  # the file's, not the window's
+    column = lcb.LIVECODEBENCH.score_columns({"scoder": meta, "pass_at_k": {}})[0]
+    assert column.version == f"release_v1 part 100/400 sha256:{held['sha256'][:12]}"
+
+
+def test_a_file_that_is_exactly_a_smaller_release_is_refused_as_that_one(tmp_path):
+    first_400 = write_rows(tmp_path / "v1.jsonl", release_v5_rows_by_date(400))
+    with pytest.raises(DataError, match=r"that is release_v1 \(400 problems .*\), not release_v2 .* Pass --release release_v1"):
+        lcb.load_problems("release_v2", data_dir=first_400)
+    assert len(lcb.load_problems("release_v1", data_dir=first_400)) == 400
 
 
 # ------------------------------------------------------------------------------------------------ problems

@@ -111,3 +111,34 @@ def test_a_bad_recipe_stops_before_anything_runs(tmp_path):
     assert not (tmp_path / "runs").exists()
     plan = scoder("run", "recipe.yaml", "--dry-run", cwd=tmp_path)  # the plan and the disk estimate, without the file
     assert plan.returncode == 0 and "missing: synthesizer.seed_data" in plan.stdout and "to write:" in plan.stdout
+
+
+LCB_RECIPE = """
+name: lcb
+iterations: 0
+synthesizer: {seed_data: seed.jsonl}
+synthesis: {samples: 0}
+target:
+  instruction_data: [{source: seed.jsonl, prompt_field: problem, completion_field: solution}]
+evaluation: {benchmarks: [humaneval+, "livecodebench:release_v1"]}
+"""
+
+
+def test_benchmark_data_that_cannot_be_had_stops_the_run_before_its_first_stage(tmp_path, monkeypatch):
+    (tmp_path / "seed.jsonl").write_text((ROOT / "recipes" / "data" / "seed_synthesis.jsonl").read_text().splitlines()[0] + "\n")
+    (tmp_path / "recipe.yaml").write_text(LCB_RECIPE)
+    monkeypatch.setenv("SCODER_OFFLINE", "1")
+    monkeypatch.setenv("SCODER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("SCODER_LCB_DIR", raising=False)
+    result = scoder("run", "recipe.yaml", cwd=tmp_path)
+    assert result.returncode == 2 and not (tmp_path / "runs").exists(), result.stderr[-2000:]
+    assert "evaluation.benchmarks: livecodebench:release_v1: LiveCodeBench release_v1's test.jsonl not found" in result.stderr
+    assert "downloads are off (SCODER_OFFLINE is set). Set SCODER_LCB_DIR to a folder of LiveCodeBench shards" in result.stderr
+    plan = scoder("run", "recipe.yaml", "--dry-run", cwd=tmp_path)
+    assert plan.returncode == 0 and f"data: humaneval+: found {DATA_DIR}" in plan.stdout
+    assert "missing: evaluation.benchmarks: livecodebench:release_v1: " in plan.stdout and "the run refuses to start without it" in plan.stdout
+    # a file of another release is refused as early
+    monkeypatch.setenv("SCODER_LCB_DIR", str(ROOT.parent / "shared" / "conformance" / "livecodebench" / "release_v5-partial-tests.jsonl.gz"))
+    result = scoder("run", "recipe.yaml", cwd=tmp_path)
+    assert result.returncode == 2 and "Pass --release release_v5 (in a recipe: livecodebench:release_v5)" in result.stderr
+    assert not (tmp_path / "runs").exists()

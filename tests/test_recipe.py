@@ -56,6 +56,8 @@ def test_paths_are_relative_to_the_recipe(tmp_path):
      "evaluation: unknown benchmark 'mbpp_plus'"),
     ("name: x\nsynthesizer: {seed_data: s.jsonl}\nevaluation: {benchmarks: ['bigcodebench-hard:instrct']}\n",
      "evaluation: bigcodebench-hard:instrct: the variant is a split, one of complete, instruct"),
+    ("name: x\nsynthesizer: {seed_data: s.jsonl}\nevaluation: {benchmarks: []}\n",
+     "evaluation: benchmarks is empty: list at least one, e.g. benchmarks: [humaneval+, mbpp+]"),
     ("name: x\nsynthesizer: {seed_data: s.jsonl}\nsynthesis: {decontamination: {benchmarks: [humaneval+, livecodebnch]}}\n",
      "unknown benchmark 'livecodebnch'"),
     ("name: x\nsynthesizer: {seed_data: s.jsonl}\ngeneration: {backend: openai}\n",

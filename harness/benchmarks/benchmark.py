@@ -41,6 +41,11 @@ class Benchmark(Protocol):
     def data_files(self) -> list:
         """The harness.benchmarks.data.DatasetFile it reads, for `scoder data` (none if fetched otherwise)."""
 
+    def data_availability(self, options: argparse.Namespace):
+        """Where the data these options select will come from (a harness.benchmarks.data.Availability), found
+        without downloading it: a recipe's run asks before its first stage. A DataError, saying what to set, where
+        the data is not on this machine and cannot be downloaded now (offline, or its source does not answer)."""
+
     def prompt_builder(self, options: argparse.Namespace) -> Callable[[bool], object]:
         """Loads its data now (bad data fails before a model loads); returns chat -> PromptSet."""
 

@@ -14,7 +14,7 @@ import warnings
 from dataclasses import dataclass
 from functools import cached_property
 
-from harness.benchmarks.data import DataError, DatasetFile, read_dataset
+from harness.benchmarks.data import Availability, DataError, DatasetFile, dataset_availability, read_dataset
 
 _RELEASES = "https://github.com/bigcode-project/bigcodebench-annotation/releases/download"
 VERSIONS = {
@@ -141,6 +141,9 @@ class BigCodeBenchmark:
 
     def data_files(self) -> list[DatasetFile]:
         return list(VERSIONS.values())
+
+    def data_availability(self, options) -> Availability:
+        return dataset_availability([VERSIONS[options.version]], options.data_dir)
 
     def prompt_builder(self, options):
         from harness.generation.prompts import bigcodebench_prompts

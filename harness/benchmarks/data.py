@@ -14,14 +14,18 @@ import hashlib
 import os
 import urllib.error
 import urllib.request
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
 from harness.files import cache_dir, write_atomically
 
 DATA_DIR_VARIABLE = "SCODER_DATA_DIR"
 OFFLINE_VARIABLE = "SCODER_OFFLINE"
+HUB_OFFLINE_VARIABLE = "HF_HUB_OFFLINE"  # huggingface_hub's: set, nothing is fetched from huggingface.co
 DOWNLOAD_TIMEOUT_S = 60
+PROBE_TIMEOUT_S = 10  # asking whether a source answers, before hours of work that end in needing it
 
 
 class DataError(RuntimeError):
@@ -56,33 +60,33 @@ class DatasetFile:
 
 def read_dataset(spec: DatasetFile, data_dir: str | os.PathLike | None = None) -> bytes:
     """Return the verified, decompressed JSONL content of `spec`."""
+    path, searched = _find_local(spec, data_dir)
+    if path is not None:
+        return _read_local(spec, path)
+    return _download(spec, cache_dir() / "datasets", searched)
+
+
+def _find_local(spec: DatasetFile, data_dir: str | os.PathLike | None) -> tuple[Path | None, list[str]]:
+    """The local copy of `spec` (in the resolution order above), else None and the folders searched."""
     data_dir = data_dir or os.environ.get(DATA_DIR_VARIABLE)
-    searched = []
-    if data_dir:
-        found = _read_local(spec, Path(data_dir))
-        if found is not None:
-            return found
-        searched.append(f"{data_dir} (from --data-dir or {DATA_DIR_VARIABLE})")
+    folders = [(Path(data_dir), f"{data_dir} (from --data-dir or {DATA_DIR_VARIABLE})")] if data_dir else []
     datasets_cache = cache_dir() / "datasets"
-    found = _read_local(spec, datasets_cache)
-    if found is not None:
-        return found
-    searched.append(f"{datasets_cache} (the user cache)")
-    return _download(spec, datasets_cache, searched)
+    folders.append((datasets_cache, f"{datasets_cache} (the user cache)"))
+    for folder, _ in folders:
+        for name in (spec.filename, spec.stem):
+            if (folder / name).is_file():
+                return folder / name, []
+    return None, [description for _, description in folders]
 
 
-def _read_local(spec: DatasetFile, folder: Path) -> bytes | None:
-    for name, decompress in ((spec.filename, spec.filename.endswith(".gz")), (spec.stem, False)):
-        path = folder / name
-        if path.is_file():
-            raw = path.read_bytes()
-            try:
-                content = gzip.decompress(raw) if decompress else raw
-            except (OSError, EOFError) as error:
-                raise DataError(f"{path}: not a readable gzip file ({error}); fetch it again from {spec.url}")
-            spec.verify(content, str(path))
-            return content
-    return None
+def _read_local(spec: DatasetFile, path: Path) -> bytes:
+    raw = path.read_bytes()
+    try:
+        content = gzip.decompress(raw) if path.name.endswith(".gz") else raw
+    except (OSError, EOFError) as error:
+        raise DataError(f"{path}: not a readable gzip file ({error}); fetch it again from {spec.url}")
+    spec.verify(content, str(path))
+    return content
 
 
 def _download(spec: DatasetFile, folder: Path, searched: list[str]) -> bytes:
@@ -93,8 +97,9 @@ def _download(spec: DatasetFile, folder: Path, searched: list[str]) -> bytes:
             f"folder with --data-dir or the {DATA_DIR_VARIABLE} variable."
         )
 
-    if os.environ.get(OFFLINE_VARIABLE, "") not in ("", "0"):
-        raise unavailable(f"downloads are off ({OFFLINE_VARIABLE} is set)")
+    refusal = downloads_off(spec.url)
+    if refusal:
+        raise unavailable(refusal)
     try:
         with urllib.request.urlopen(spec.url, timeout=DOWNLOAD_TIMEOUT_S) as response:
             raw = response.read()
@@ -107,3 +112,70 @@ def _download(spec: DatasetFile, folder: Path, searched: list[str]) -> bytes:
     spec.verify(content, spec.url)
     write_atomically(folder / spec.filename, raw)
     return content
+
+
+# ------------------------------------------------------------------------------- availability, before a run
+
+
+def _is_set(variable: str) -> bool:
+    return os.environ.get(variable, "").strip().lower() not in ("", "0", "false", "no", "off")
+
+
+def downloads_off(url: str) -> str | None:
+    """Why `url` may not be downloaded now (None: it may). huggingface_hub's own switch counts for the hub too:
+    whoever set it expects nothing to be fetched from there."""
+    if _is_set(OFFLINE_VARIABLE):
+        return f"downloads are off ({OFFLINE_VARIABLE} is set)"
+    if urlparse(url).hostname == "huggingface.co" and _is_set(HUB_OFFLINE_VARIABLE):
+        return f"the Hugging Face hub is off ({HUB_OFFLINE_VARIABLE} is set)"
+    return None
+
+
+def _unreachable(url: str) -> str | None:
+    """Why `url` does not answer a HEAD request (None: it does); nothing is downloaded."""
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=PROBE_TIMEOUT_S):
+            return None
+    except urllib.error.HTTPError as error:
+        return f"{url} answers {error.code} {error.reason}"
+    except (urllib.error.URLError, OSError) as error:
+        return f"{urlparse(url).hostname} cannot be reached ({getattr(error, 'reason', error)})"
+
+
+@dataclass(frozen=True)
+class Availability:
+    """Where a benchmark's data will come from: found on this machine, or to be downloaded on first use."""
+    local: tuple[str, ...] = ()  # files found here
+    downloads: tuple[str, ...] = ()  # URLs its first use downloads from, into the cache
+
+    def __str__(self) -> str:
+        found = f"found {', '.join(self.local)}" if self.local else ""
+        fetched = f"not on this machine, to be downloaded from {', '.join(self.downloads)}" if self.downloads else ""
+        return "; ".join(part for part in (found, fetched) if part)
+
+
+def available(local: Iterable[str], downloads: Iterable[str], missing: str, fix: str) -> Availability:
+    """The Availability of data found at `local` and to be fetched from `downloads`, once those downloads are known
+    to be possible: else a DataError saying what is `missing`, why it cannot be downloaded, and the `fix`.
+    Reachability is asked of the first URL only (a HEAD request): the others are on the same host."""
+    local, downloads = tuple(local), tuple(downloads)
+    if downloads:
+        refusal = downloads_off(downloads[0]) or _unreachable(downloads[0])
+        if refusal:
+            raise DataError(f"{missing} and cannot be downloaded: {refusal}. {fix}")
+    return Availability(local, downloads)
+
+
+def dataset_availability(specs: Iterable[DatasetFile], data_dir: str | os.PathLike | None = None) -> Availability:
+    """Where the pinned files `specs` are (see read_dataset), found without reading or downloading them."""
+    local, absent, searched = [], [], []
+    for spec in specs:
+        path, searched = _find_local(spec, data_dir)
+        if path is not None:
+            local.append(str(path))
+        else:
+            absent.append(spec)
+    return available(local, [spec.url for spec in absent],
+                     f"{', '.join(spec.filename for spec in absent)} not found in {' or '.join(searched)}",
+                     f"Save {' and '.join(f'{spec.url} as {spec.filename}' for spec in absent)} in a folder and pass it with "
+                     f"--data-dir (in a recipe: evaluation.data_dir) or {DATA_DIR_VARIABLE}, or go online.")

@@ -16,7 +16,7 @@ from functools import cached_property
 
 import numpy as np
 
-from harness.benchmarks.data import DatasetFile, read_dataset
+from harness.benchmarks.data import Availability, DatasetFile, dataset_availability, read_dataset
 from harness.execution import values
 
 KINDS = ("base", "plus")
@@ -88,6 +88,9 @@ class EvalPlusBenchmark:
 
     def data_files(self) -> list[DatasetFile]:
         return [self.data]
+
+    def data_availability(self, options) -> Availability:
+        return dataset_availability([self.data], options.data_dir)
 
     def prompt_builder(self, options):
         from functools import partial

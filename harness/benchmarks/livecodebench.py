@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import base64
+import hashlib
 import io
 import json
 import os
@@ -25,11 +26,11 @@ import urllib.request
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from harness.benchmarks.data import DOWNLOAD_TIMEOUT_S, OFFLINE_VARIABLE, DataError
+from harness.benchmarks.data import DOWNLOAD_TIMEOUT_S, Availability, DataError, available, downloads_off
 from harness.files import cache_dir, numbered_rows, write_atomically
 
 # ------------------------------------------------------------------------------------------ releases and data
@@ -70,6 +71,50 @@ def shards_for(release: str) -> tuple[str, ...]:
     return RELEASES[release]
 
 
+# What each shard holds at PINNED_REVISION: its problem count and the last day of its contests. Releases are
+# cumulative by contest date. Counts and months are upstream's: README.md lines 52-57 of github.com/LiveCodeBench/
+# LiveCodeBench at 28fef95 (the dataset card at PINNED_REVISION says the same): release_v1 "problems released
+# between May 2023 and Mar 2024 containing 400 problems", v2 to May 2024 (511), v3 to Jul 2024 (612), v4 to Sep
+# 2024 (713), v5 to Jan 2025 (880), v6 to Apr 2025 (1055). The README gives months only; the days of v1 ... v5 are
+# read off the 880 release_v5 problems of ../shared/conformance/livecodebench (LiveCodeBench/submissions' rows)
+# sorted by contest date: the dates of the 400th, 511th, 612th, 713th and 880th. A boundary day can hold problems
+# of both shards (the 400th and the 401st are both of 2024-03-02), so a shard's contests start on the last day of
+# the shard before. Release_v3 reaches 2024-08-04 where the README says Jul 2024: only 601 problems are dated
+# before August. No release_v6 rows are at hand, so v6 ends with the README's month.
+FIRST_CONTEST_DAY = date(2023, 5, 1)  # the README's "May 2023"
+SHARD_CONTENTS = {
+    "test.jsonl": (400, date(2024, 3, 2)),
+    "test2.jsonl": (111, date(2024, 5, 25)),
+    "test3.jsonl": (101, date(2024, 8, 4)),
+    "test4.jsonl": (101, date(2024, 9, 28)),
+    "test5.jsonl": (167, date(2025, 1, 4)),
+    "test6.jsonl": (175, date(2025, 4, 30)),
+}
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """The problems a release name stands for: how many, and the span of their contest days."""
+    problems: int
+    first_day: date
+    last_day: date
+
+    def __str__(self) -> str:
+        return f"{self.problems} problems from contests {self.first_day} to {self.last_day}"
+
+    def can_hold(self, problems: int, first_day: date, last_day: date) -> bool:
+        return self.first_day <= first_day and last_day <= self.last_day and problems <= self.problems
+
+
+def coverage(release: str) -> Coverage:
+    """What a release name (a cumulative release, one shard, or a range of shards) stands for at PINNED_REVISION."""
+    shards = shards_for(release)
+    order = list(SHARD_CONTENTS)
+    before = order.index(shards[0]) - 1
+    first_day = SHARD_CONTENTS[order[before]][1] if before >= 0 else FIRST_CONTEST_DAY
+    return Coverage(sum(SHARD_CONTENTS[shard][0] for shard in shards), first_day, SHARD_CONTENTS[shards[-1]][1])
+
+
 def shard_url(shard: str, revision: str = PINNED_REVISION) -> str:
     return HUB_URL.format(revision=revision, shard=shard)
 
@@ -77,18 +122,44 @@ def shard_url(shard: str, revision: str = PINNED_REVISION) -> str:
 def locate_shard(shard: str, revision: str = PINNED_REVISION, data_dir: str | os.PathLike | None = None) -> Path:
     """Path of a shard: in `data_dir` (else $SCODER_LCB_DIR), else in the user cache, else downloaded into it.
     A local folder holds the files as they are on the hub; the cache keeps one folder per revision."""
+    path, searched = _find_shard(shard, revision, data_dir)
+    return path or _download(shard_url(shard, revision), _cached_shard(shard, revision), searched)
+
+
+def _cached_shard(shard: str, revision: str) -> Path:
+    return cache_dir() / "livecodebench" / revision / shard
+
+
+def _find_shard(shard: str, revision: str, data_dir: str | os.PathLike | None) -> tuple[Path | None, list[str]]:
+    """The local copy of a shard (see locate_shard), else None and the folders searched."""
     folder = data_dir or os.environ.get(DATA_DIR_VARIABLE)
     searched = []
     if folder:
         path = Path(folder) / shard
         if path.is_file():
-            return path
+            return path, []
         searched.append(f"{folder} (the LiveCodeBench data folder argument or {DATA_DIR_VARIABLE})")
-    cached = cache_dir() / "livecodebench" / revision / shard
+    cached = _cached_shard(shard, revision)
     if cached.is_file():
-        return cached
+        return cached, []
     searched.append(f"{cached.parent} (the user cache)")
-    return _download(shard_url(shard, revision), cached, searched)
+    return None, searched
+
+
+def data_availability(release: str, data_dir: str | os.PathLike | None = None, revision: str = PINNED_REVISION) -> Availability:
+    """Where a release's data will come from, without downloading it. One file standing for the release is read
+    whole and refused if it is not the release (check_data_file): a run must not find that out after its training."""
+    data_file = single_data_file(data_dir)
+    if data_file:
+        return Availability((f"{data_file} ({inspect_data_file(data_file, release).summary()})",))
+    local, absent, searched = [], [], []
+    for shard in shards_for(release):
+        path, searched = _find_shard(shard, revision, data_dir)
+        local += [str(path)] if path else []
+        absent += [] if path else [shard]
+    return available(local, [shard_url(shard, revision) for shard in absent],
+                     f"LiveCodeBench {release}'s {', '.join(absent)} not found in {' or '.join(searched)}",
+                     f"Set {DATA_DIR_VARIABLE} to a folder of LiveCodeBench shards or one JSONL file, or go online.")
 
 
 def _download(url: str, destination: Path, searched: list[str]) -> Path:
@@ -98,8 +169,9 @@ def _download(url: str, destination: Path, searched: list[str]) -> Path:
             f"into a folder and pass that folder as the LiveCodeBench data folder or with {DATA_DIR_VARIABLE}."
         )
 
-    if os.environ.get(OFFLINE_VARIABLE, "") not in ("", "0"):
-        raise unavailable(f"downloads are off ({OFFLINE_VARIABLE} is set)")
+    refusal = downloads_off(url)
+    if refusal:
+        raise unavailable(refusal)
     try:
         with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response:
             content = response.read()
@@ -306,21 +378,108 @@ def load_problems(
     scenario_router does. Rows outside the window are dropped while reading: shards are large.
 
     `data_dir` (else $SCODER_LCB_DIR) may also be one JSONL or JSONL.gz file of rows in the upstream format:
-    that file is then the whole problem set, and the release only names it."""
+    that file is then the whole problem set, checked against the release it stands for (check_data_file)."""
+    return read_release(release, start_date, end_date, data_dir, revision)[0]
+
+
+def read_release(
+    release: str = DEFAULT_RELEASE,
+    start_date: str | None = None,
+    end_date: str | None = None,
+    data_dir: str | os.PathLike | None = None,
+    revision: str = PINNED_REVISION,
+) -> tuple[list[Problem], DataFile | None]:
+    """load_problems, and what the one data file holds where one file stands for the release (None for shards)."""
     shards = shards_for(release)
     start = parse_window_date(start_date) if start_date else None
     end = parse_window_date(end_date) if end_date else None
     data_file = single_data_file(data_dir)
     paths = [data_file] if data_file else (locate_shard(shard, revision, data_dir) for shard in shards)
     problems: dict[str, Problem] = {}
+    contest_days = []  # of every row, in the window or not: what the data is
     for path in paths:
         for problem in read_shard(path):
+            contest_days.append(problem.contest_date.date())
             if not _in_window(problem, start, end):
                 continue
             if problem.question_id in problems:
                 raise DataError(f"{path}: question_id {problem.question_id} appears twice in release {release}")
             problems[problem.question_id] = problem
-    return sorted(problems.values(), key=lambda problem: problem.question_id)
+    described = check_data_file(data_file, release, contest_days) if data_file else None
+    return sorted(problems.values(), key=lambda problem: problem.question_id), described
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """What one data file standing for a release holds, as the results record it in place of a bare claim."""
+    path: Path
+    release: str  # the release it stands for
+    sha256: str
+    problems: int
+    first_contest_day: date
+    last_contest_day: date
+    whole_release: bool  # as many problems as its release, within its release's contest days
+
+    def summary(self) -> str:
+        part = f"the whole {self.release}" if self.whole_release else f"a part of {self.release}"
+        return (f"{part}: {self.problems} problems from contests {self.first_contest_day} to {self.last_contest_day}, "
+                f"sha256 {self.sha256[:12]}")
+
+    def record(self) -> dict:
+        return {"sha256": self.sha256, "problems": self.problems, "first_contest_date": self.first_contest_day.isoformat(),
+                "last_contest_date": self.last_contest_day.isoformat(), "whole_release": self.whole_release}
+
+
+def inspect_data_file(path: Path, release: str) -> DataFile:
+    """check_data_file on a file not otherwise read: its rows are read (and checked) for their contest days."""
+    return check_data_file(path, release, [problem.contest_date.date() for problem in read_shard(path)])
+
+
+def check_data_file(path: Path, release: str, contest_days: list[date]) -> DataFile:
+    """Whether one file of problems with these contest days can be `release`, a DataError where it cannot.
+
+    A file names no release and its rows carry none, so what decides is the release's count and contest days
+    (Coverage). Refused, with the release to pass instead: problems dated outside the release's days (the common
+    mistake: a newer file under an older or the default name), more problems than the release has, or exactly
+    another, smaller release (a release_v5 file under release_latest). Accepted as the whole release: its count
+    within its days. Accepted as a part: fewer problems within its days (a sample, a file with problems removed),
+    which no check can tell from the release's own; the results then record what the file holds (DataFile) and
+    are labelled a part (release_label), never the release itself."""
+    if not contest_days:
+        raise DataError(f"{path}: no problems")
+    claimed = coverage(release)
+    count, first, last = len(contest_days), min(contest_days), max(contest_days)
+    holds = f"{path} holds {count} problems from contests {first} to {last}"
+    # The smallest release that can hold the file is what to pass instead (release_vN before vA_vB of the same shards).
+    fitting = [name for name in RELEASES if coverage(name).can_hold(count, first, last)]
+    instead = min(fitting, key=lambda name: coverage(name).problems, default=None)
+    advice = (f"Pass --release {instead} (in a recipe: livecodebench:{instead}), or a file of {release}'s problems." if instead else
+              f"No LiveCodeBench release at revision {PINNED_REVISION[:7]} holds those; pass a file of {release}'s problems.")
+    if not claimed.can_hold(count, first, last):
+        raise DataError(f"{holds}, but {release} is {claimed}. {advice}")
+    if RELEASES[instead] != RELEASES[release] and count == coverage(instead).problems:
+        raise DataError(f"{holds}: that is {instead} ({coverage(instead)}), not {release} ({claimed}). {advice}")
+    return DataFile(path, release, _sha256(path), count, first, last, whole_release=count == claimed.problems)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def release_label(meta: dict) -> str:
+    """The release a results file's scores are of, as reports and columns name it. release_latest is whatever the
+    pinned dataset revision holds, so the revision is part of its name; a file that is only part of its release
+    is named by what it holds, so that its scores are never taken for the release's."""
+    held = meta.get("data_file_holds")
+    if held and not held["whole_release"]:
+        return f"{meta['release']} part {held['problems']}/{coverage(meta['release']).problems} sha256:{held['sha256'][:12]}"
+    if meta["release"] == "release_latest":
+        return f"release_latest@{meta['revision'][:7]}"
+    return meta["release"]
 
 
 # ------------------------------------------------------------------------------------------ grading: programs
@@ -621,6 +780,9 @@ class LiveCodeBenchmark:
     def data_files(self) -> list:
         return []
 
+    def data_availability(self, options) -> Availability:
+        return data_availability(options.release, options.lcb_dir)
+
     def prompt_builder(self, options):
         from functools import partial
 
@@ -646,15 +808,13 @@ class LiveCodeBenchmark:
         from harness.report.console import print_pass_at_k
 
         window = f" {options.start_date or '...'} to {options.end_date or '...'}" if options.start_date or options.end_date else ""
-        print_pass_at_k(f"{self.name} {options.release}{window}", results, out)
+        print_pass_at_k(f"{self.name} {release_label(results['scoder'])}{window}", results, out)
 
     def score_columns(self, results: dict) -> list:
         from harness.benchmarks.benchmark import ScoreColumn
 
         meta = results["scoder"]
-        # release_latest is whatever the pinned dataset revision holds, so the revision is part of its version.
-        release = f"{meta['release']}@{meta['revision'][:7]}" if meta["release"] == "release_latest" else meta["release"]
-        return [ScoreColumn("livecodebench", release, window(meta["start_date"], meta["end_date"]),
+        return [ScoreColumn("livecodebench", release_label(meta), window(meta["start_date"], meta["end_date"]),
                             lambda entry: entry["passed"], results["pass_at_k"])]
 
     def task_texts(self, options) -> list[str]:
