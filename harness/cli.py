@@ -67,6 +67,13 @@ def main(argv: list[str] | None = None, extensions=(), report_figures=None) -> i
     random_model.add_argument("--tokenizer", help=f"a tokenizer folder or model spec (default: {EMBEDDED_DEFAULT}'s)")
     random_model.add_argument("--dtype", default="bfloat16", choices=("bfloat16", "float32"), help="the weights' dtype on disk (default bfloat16)")
 
+    sanitize = commands.add_parser("sanitize", help="the programs in raw model outputs (as evalplus.sanitize): "
+                                   "<name>-sanitized.jsonl beside them, for eval")
+    sanitize.add_argument("--samples", required=True, help="JSONL of raw outputs, {task_id, solution|raw_solution|completion} per line (.gz ok)")
+    sanitize.add_argument("--benchmark", help=f"one of {', '.join(BENCHMARKS)}: its entry points and extraction "
+                          "(default: none; every import and definition of the longest code block is kept)")
+    add_benchmark_arguments(sanitize, "sanitize")
+
     data = commands.add_parser("data", help="fetch and verify benchmark files")
     data.add_argument("benchmarks", nargs="*", default=list(BENCHMARKS), help="which (default: all)")
     data.add_argument("--data-dir")
@@ -113,6 +120,8 @@ def main(argv: list[str] | None = None, extensions=(), report_figures=None) -> i
             summary = _generate(args, progress=not args.no_progress and not os.environ.get("CI"))
             print(_generation_line(summary))
             return 0
+        if args.command == "sanitize":
+            return _sanitize(args)
         if args.command == "data":
             return _data(args)
         if args.command == "random-model":
@@ -271,6 +280,17 @@ def _export(args) -> int:
         print(f"PARTIAL, labelled so in the files: {'; '.join(manifest['partial'])}")
     if manifest["fill_in"]:
         print(f"fill in before submitting: {'; '.join(manifest['fill_in'])}")
+    return 0
+
+
+def _sanitize(args) -> int:
+    from harness.sanitize_samples import sanitize_samples
+
+    benchmark = get_benchmark(args.benchmark) if args.benchmark else None
+    summary = sanitize_samples(Path(args.samples), benchmark.prompt_builder(args) if benchmark else None,
+                               benchmark.name if benchmark else None)
+    print(f"sanitized: {summary['output']} (samples: {summary['samples']}, changed: {summary['changed']}, "
+          f"with no program found: {summary['empty']})")
     return 0
 
 

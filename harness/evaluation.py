@@ -21,7 +21,7 @@ from harness import __version__
 from harness.execution.executor import Executor
 from harness.files import Busy, exclusive, write_atomically
 from harness.journal import Journal
-from harness.samples import Sample, SamplesError, read_samples
+from harness.samples import Sample, SamplesError, read_samples, warn_of_raw_outputs
 
 # What execute receives: sample key -> (task id, the code that runs), the samples the journal lacks.
 Todo = dict[str, tuple[str, str]]
@@ -107,6 +107,7 @@ def _evaluate(samples_path: Path, output_path: Path, plan_for, progress: bool) -
     if not samples:
         raise SamplesError(f"{samples_path}: no samples")
     plan = plan_for(samples, samples_path)
+    warn_of_raw_outputs(samples, samples_path, plan.benchmark)
     journal = Journal(journal_path(output_path), plan.fingerprint)
     todo: Todo = {}
     for sample, code in plan.keyed:

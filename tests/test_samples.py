@@ -35,9 +35,10 @@ def test_gzipped_eval_results_are_read_as_samples(tmp_path):
 
 @pytest.mark.parametrize("line, message", [
     ("{not json", "line 1: not valid JSON"),
-    ('["a list"]', "line 1: expected a JSON object"),
-    ('{"solution": "x"}', "line 1: missing task_id"),
-    ('{"task_id": "HumanEval/0"}', "needs a 'solution' or a 'completion'"),
+    ('["a list"]', "line 1: a JSON list, where JSON Lines hold one"),
+    ('"a string"', "line 1: not a JSON object"),
+    ('{"solution": "x"}', "line 1: no task_id; give each sample its task's id"),
+    ('{"task_id": "HumanEval/0"}', "no program; give it as \"solution\""),
     ('{"task_id": "HumanEval/0", "solution": ["a", "b"]}', "must be a string"),
 ])
 def test_malformed_lines_say_where_and_why(tmp_path, line, message):
@@ -75,3 +76,59 @@ def test_a_file_that_is_not_utf8_is_refused_by_line(tmp_path):
     path.write_bytes(b'{"task_id": "HumanEval/0", "solution": "x = 1"}\n{"task_id": "HumanEval/1", "solution": "x = \'\xe9\'"}\n')
     with pytest.raises(SamplesError, match=r"s.jsonl line 2: not UTF-8"):
         read_samples(path)
+
+
+def test_a_utf8_bom_at_the_start_is_dropped(tmp_path):
+    # Windows editors save UTF-8 with a BOM; json.loads alone refuses it ("decode using utf-8-sig").
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps({"task_id": "HumanEval/0", "solution": "x = 1"}).encode() + b"\n")
+    [sample] = read_samples(path)
+    assert sample.task_id == "HumanEval/0"
+    results = tmp_path / "r.json"
+    results.write_bytes(b"\xef\xbb\xbf" + json.dumps({"eval": {"Mbpp/2": [{"solution": "x = 2"}]}}).encode())
+    assert read_samples(results)[0].solution == "x = 2"
+
+
+def test_json_messages_ending_in_at_are_completed_once(tmp_path):
+    path = write(tmp_path / "s.jsonl", ['{"task_id": "HumanEval/0", "solution": "x = 1'])
+    with pytest.raises(SamplesError) as refused:
+        read_samples(path)
+    assert "s.jsonl line 1: not valid JSON (Unterminated string starting at column 40); a samples file holds one" in str(refused.value)
+    assert "at at" not in str(refused.value)
+
+
+def test_a_json_list_of_samples_is_told_to_be_json_lines_not_livecodebench_entries(tmp_path):
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps([{"task_id": "HumanEval/0", "solution": "x = 1"}]))
+    with pytest.raises(SamplesError) as refused:
+        read_samples(path)
+    message = str(refused.value)
+    assert message.startswith('s.json: a JSON list of samples; every benchmark takes them as JSON Lines, one {"task_id", "solution"}')
+    assert "write them so, in s.jsonl" in message and '"code_list"' not in message
+
+
+@pytest.mark.parametrize("content, message", [
+    ('{"task_id": "HumanEval/0", "solution": "x"}\n{"task_id": "HumanEval/0", "solution": "y"}\n',
+     r"s.json: more than one JSON value \(the second on line 2\); if it holds one sample per line, name it s.jsonl"),
+    ('{"task_id": "HumanEval/0", "solution": "x"}', "s.json: not an eval_results file .*; if it is one sample, name the file s.jsonl"),
+    ('{"eval": {"HumanEval/0": {"solution": "x"}}}', r"s.json eval\['HumanEval/0'\]: not a list; an eval_results file lists"),
+    ('[{"code_list": ["x = 1"]}]', r's.json \[0\]: no "question_id"; give each entry its problem'),
+])
+def test_json_samples_files_say_what_to_change(tmp_path, content, message):
+    path = tmp_path / "s.json"
+    path.write_text(content)
+    with pytest.raises(SamplesError, match=message):
+        read_samples(path)
+
+
+def test_raw_model_outputs_are_counted_in_one_warning_line(tmp_path):
+    from harness.samples import warn_of_raw_outputs
+
+    raw = "Here it is:\n```python\ndef f():\n    return 1\n```\n"
+    path = write(tmp_path / "my samples.jsonl", [json.dumps({"task_id": "HumanEval/0", "solution": raw}),
+                                                json.dumps({"task_id": "HumanEval/0", "completion": "  ```\n"}),
+                                                json.dumps({"task_id": "HumanEval/1", "solution": "s = '```'\n"})])
+    said = []
+    warn_of_raw_outputs(read_samples(path), path, "humaneval+", said.append)
+    assert said == [f"warning: 2 of 3 samples look like raw model output (markdown fences): sanitize them first with "
+                    f"`scoder sanitize --benchmark humaneval+ --samples '{path}'`"]

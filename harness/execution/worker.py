@@ -267,12 +267,22 @@ class ControlReader:
 
     def read_line(self) -> bytes | None:
         while True:
-            while b"\n" not in self.buffer:
-                chunk = os.read(self.fd, 1 << 20)
-                if not chunk:
-                    return None
-                self.buffer += chunk
-            line, _, self.buffer = self.buffer.partition(b"\n")
+            end = self.buffer.find(b"\n")
+            if end < 0:
+                # The pipe gives 64 KB at a time: a long line (a program of many MB) is gathered in pieces and
+                # joined once, as appending each piece to the buffer copied it all again (quadratic: a 96 MB
+                # program took minutes to arrive).
+                pieces, size = [self.buffer], len(self.buffer)
+                while end < 0:
+                    chunk = os.read(self.fd, 1 << 20)
+                    if not chunk:
+                        return None
+                    found = chunk.find(b"\n")
+                    end = size + found if found >= 0 else -1
+                    pieces.append(chunk)
+                    size += len(chunk)
+                self.buffer = b"".join(pieces)
+            line, self.buffer = self.buffer[:end], self.buffer[end + 1:]
             if line != b"abort":
                 return line
 

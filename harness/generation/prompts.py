@@ -71,12 +71,15 @@ class PromptSet:
     extraction: str = EVALPLUS  # how an output becomes the program: sanitize's flavor (EVALPLUS, BIGCODEBENCH) or FENCED
 
     def program(self, prompt: Prompt, output: str) -> tuple[str, str]:
-        """(solution, raw_solution) for one output."""
+        """(solution, raw_solution) for one output as the model gave it: cut at the first stop, tabs as spaces."""
         output = cut_at_stops(output, prompt.stop).replace("\t", "    ")
-        raw = output if prompt.is_chat else prompt.text + output
+        return self.extract(prompt, output), output if prompt.is_chat else prompt.text + output
+
+    def extract(self, prompt: Prompt, output: str) -> str:
+        """The program in one output: a chat reply, or what follows a base prompt (which the program starts with)."""
         if self.extraction == FENCED:
-            return last_fenced_block(raw if prompt.is_chat else output), raw
-        return sanitize(raw, prompt.entry_point, self.extraction), raw
+            return last_fenced_block(output)
+        return sanitize(output if prompt.is_chat else prompt.text + output, prompt.entry_point, self.extraction)
 
 
 def cut_at_stops(output: str, stops: tuple[str, ...]) -> str:
