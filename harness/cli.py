@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import warnings
 from pathlib import Path
 
+from harness.arguments import positive_int
 from harness.benchmarks import BENCHMARKS, add_benchmark_arguments, get_benchmark, leaderboards
 from harness.benchmarks.data import DataError, read_dataset
 from harness.containers import IN_CONTAINER_VARIABLE, ContainerError
 from harness.execution.executor import EXECUTORS, Executor
+from harness.files import Busy
 from harness.execution.sandbox import LAYERS, SandboxError
 from harness.execution.task_env import ENVIRONMENTS, EnvironmentMissing, get_environment
 from harness.generation.backend import BACKENDS
 from harness.generation.models import EMBEDDED_DEFAULT, ModelError
 from harness.generation.options import add_option_arguments, options_from_arguments
 from harness.generation.random_models import SHAPES
+from harness.output_paths import output_folder
 from harness.samples import SamplesError
 
 
@@ -32,22 +36,31 @@ def main(argv: list[str] | None = None, extensions=(), report_figures=None) -> i
     evaluate.add_argument("--benchmark", required=True, help=f"one of {', '.join(BENCHMARKS)} (humaneval, mbpp are aliases)")
     evaluate.add_argument("--samples", help="JSONL of {task_id, solution|completion}, or an eval_results JSON (.gz ok); "
                           "with --model, where the generated samples go")
-    evaluate.add_argument("--output", help="results file (default: beside the samples, <name>_eval_results.json)")
+    evaluate.add_argument("--output", help="results file (default: beside the samples, <name>_<benchmark>_eval_results.json); "
+                          "an existing one is replaced only if scoder wrote it for the same samples and benchmark")
     evaluate.add_argument("--parallel", type=positive_int, help="worker processes (default: one per core)")
     evaluate.add_argument("--isolation", default="auto", choices=("auto",) + LAYERS, help="sandbox layer (default: strongest available)")
     evaluate.add_argument("--executor", default="local", choices=EXECUTORS,
                           help="where the sandboxed runs execute: this machine (default) or a Ray cluster (the ray extra), "
                           "--parallel workers per node")
     evaluate.add_argument("--ray-address", help="the Ray cluster to use (default: $RAY_ADDRESS, else a new one on this machine)")
-    evaluate.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_progress_argument(evaluate)
+    evaluate.add_argument("--fresh", "--i-just-wanna-run", action="store_true",
+                          help="discard this output's journal and results and evaluate every sample again (default: reuse them)")
+    evaluate.add_argument("--allow-repeated-samples", action="store_true",
+                          help="score a task's samples even where there are more than its generation record's n "
+                               "(default: refused, as two runs writing one file would give)")
     add_benchmark_arguments(evaluate, "eval")
-    _add_generation_arguments(evaluate.add_argument_group("generation (with --model instead of --samples)"), required=False)
+    generation = evaluate.add_argument_group("generation (with --model instead of --samples)")
+    _add_generation_arguments(generation, required=False)
+    evaluate.set_defaults(generation_flags=[action for action in generation._group_actions if action.dest != "model"])
     _add_container_arguments(evaluate, "the sandbox image (scoder-sandbox, scoder-bigcodebench for BigCodeBench)")
 
     generate = commands.add_parser("generate", help="generate a benchmark's samples with a model")
     generate.add_argument("--benchmark", required=True, help=f"one of {', '.join(BENCHMARKS)}")
-    generate.add_argument("--output", required=True, help="samples JSONL; an existing one is resumed")
-    generate.add_argument("--no-progress", action="store_true", help="no progress bars")
+    generate.add_argument("--output", required=True, help="samples JSONL; an existing one is resumed (if scoder generate wrote it "
+                          "with the same settings; anything else is refused and left as it is)")
+    add_progress_argument(generate)
     add_benchmark_arguments(generate, "generate")
     _add_generation_arguments(generate, required=True)
     _add_container_arguments(generate, "the backend's image (" + ", ".join(f"{name}: {entry.image}" for name, entry in BACKENDS.items()) + ")")
@@ -104,6 +117,9 @@ def main(argv: list[str] | None = None, extensions=(), report_figures=None) -> i
     export.add_argument("--output", required=True, help="folder for the submission files")
     export.add_argument("--model-name", help="the name to submit under (default: the samples' model, if it is a hub id)")
     export.add_argument("--allow-partial", action="store_true", help="also a run of part of a benchmark, labelled partial in the files")
+    export.add_argument("--generation", nargs="+", metavar="KEY=VALUE",
+                        help="for samples another tool made (no generation record in their lines): how they were made, "
+                             "backend=... prompt_format=... temperature=... n=... [top_p=...], with --model-name")
     add_benchmark_arguments(export, "export")
 
     handlers = {name: add(commands) for name, add in extensions}
@@ -117,7 +133,7 @@ def main(argv: list[str] | None = None, extensions=(), report_figures=None) -> i
         if args.command == "eval":
             return _eval(args)
         if args.command == "generate":
-            summary = _generate(args, progress=not args.no_progress and not os.environ.get("CI"))
+            summary = _generate(args, progress_wanted(args))
             print(_generation_line(summary))
             return 0
         if args.command == "sanitize":
@@ -140,12 +156,13 @@ def main(argv: list[str] | None = None, extensions=(), report_figures=None) -> i
             get_environment(args.environment).setup(args.python, args.force)
             return 0
         return _sandbox()
-    except (DataError, SandboxError, EnvironmentMissing, SamplesError, ModelError, ContainerError, KeyError, ValueError, OSError) as error:
+    except (DataError, SandboxError, EnvironmentMissing, SamplesError, ModelError, ContainerError, Busy, KeyError, ValueError, OSError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"scoder: error: {message}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("scoder: interrupted; finished samples are kept and a re-run resumes", file=sys.stderr)
+    except KeyboardInterrupt as interruption:
+        kept = interruption.args[0] if interruption.args else "nothing of this command was kept"
+        print(f"scoder: interrupted; {kept}", file=sys.stderr)
         return 130
 
 
@@ -175,15 +192,23 @@ def _add_generation_arguments(parser, required: bool) -> None:
     add_option_arguments(parser)
 
 
-def positive_int(text: str) -> int:
-    """An argparse type: a count of at least 1 (0 or less is refused at parsing, before any work)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not a count: at least 1")
-    return value
+def add_progress_argument(parser) -> None:
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction,
+                        help="progress bars (default: only when the output is a terminal and $CI is not set)")
+
+
+def progress_wanted(args) -> bool:
+    """Progress bars on a terminal; never in a redirected log (its carriage returns make a mess there) unless asked."""
+    if args.progress is not None:
+        return args.progress
+    if sys.stderr.isatty() and not os.environ.get("CI"):
+        return True
+    # No terminal for the whole process: the libraries' own bars (a model's loading) go too. tqdm reads its
+    # defaults from TQDM_* variables (tqdm 4.66), which reaches bars made with tqdm directly, as transformers'
+    # GGUF loading does; huggingface_hub's switch covers the hub's and transformers' logging bars.
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    return False
 
 
 def _add_container_arguments(parser, image: str) -> None:
@@ -216,15 +241,21 @@ def _in_container(args, argv: list[str]) -> int:
     return containers.run_in_container(spec)
 
 
-def _generate(args, progress: bool) -> dict:
-    from harness.generate import generate_samples
+def _generate(args, progress: bool, flag: str = "--output") -> dict:
+    """Generate into args.output, which `flag` named: every check that can fail comes before the model loads."""
+    from harness.generate import check_samples_output, generate_samples, precheck_output
     from harness.generation.backend import Decoding, load_backend
 
+    output = check_samples_output(args.output, flag)
     decoding = Decoding(args.n, args.temperature, args.top_p, args.max_new_tokens, args.seed, args.batch_size)
     options = options_from_arguments(args.backend, args)
-    build_prompts = get_benchmark(args.benchmark).prompt_builder(args)  # loads the data: bad data fails before the model loads
+    benchmark = get_benchmark(args.benchmark)
+    build_prompts = benchmark.prompt_builder(args)  # loads the data: bad data fails before the model loads
+    if decoding.max_new_tokens is None:
+        decoding = dataclasses.replace(decoding, max_new_tokens=build_prompts(False).default_max_new_tokens)
+    precheck_output(output, flag, args.backend, decoding)
     backend = load_backend(args.backend, args.model, options)
-    return generate_samples(backend, build_prompts(backend.chat), decoding, args.output, args.limit, progress)
+    return generate_samples(backend, build_prompts(backend.chat), decoding, output, args.limit, progress, flag)
 
 
 def _generation_line(summary: dict) -> str:
@@ -240,19 +271,36 @@ def _default_samples_path(args) -> str:
 
 
 def _eval(args) -> int:
-    from harness.evaluation import Execution, prepared_output
+    from harness.evaluation import Execution, discard_results, prepared_output, refuse_repeated_samples
 
     benchmark = get_benchmark(args.benchmark)
-    progress = not args.no_progress and not os.environ.get("CI")
+    progress = progress_wanted(args)
     if args.model:  # generate first: into --samples if given (resumed), else into scoder_runs/
-        prepared_output(Path(args.samples or _default_samples_path(args)), args.output)  # a bad --output is refused before
-        args.output, results_path = args.samples or _default_samples_path(args), args.output
-        print(_generation_line(_generate(args, progress)))
-        args.samples, args.output = args.output, results_path
+        samples_flag = "--samples" if args.samples else "--model (its default samples file, scoder_runs/...; or give --samples)"
+        args.samples = args.samples or _default_samples_path(args)
+        output = prepared_output(Path(args.samples), args.output, benchmark.name)  # a bad --output is refused before
+        print(_generation_line(_generate(argparse.Namespace(**{**vars(args), "output": args.samples}), progress, samples_flag)))
+    else:
+        _refuse_generation_flags(args)
+        if not args.samples:
+            raise ValueError("eval needs --samples FILE (or --model to generate them first)")
+        output = prepared_output(Path(args.samples), args.output, benchmark.name)
+    if not args.allow_repeated_samples:
+        refuse_repeated_samples(Path(args.samples))
+    if args.fresh:
+        discard_results(output, Path(args.samples), benchmark.name)
     execution = Execution(args.parallel, args.isolation, Executor(args.executor, args.ray_address))
-    results = benchmark.evaluate(args.samples, args.output, args, execution, progress)
+    results = benchmark.evaluate(args.samples, str(output), args, execution, progress)
     benchmark.summarize(results, args)
     return 0
+
+
+def _refuse_generation_flags(args) -> None:
+    """Generation flags without --model would be ignored: said, rather than scoring other samples than the user meant."""
+    given = [action.option_strings[0] for action in args.generation_flags if getattr(args, action.dest) != action.default]
+    if given:
+        raise ValueError(f"{', '.join(given)} only apply with --model (they say how samples are generated); --samples "
+                         f"{args.samples} is scored as it is: drop {'them' if len(given) > 1 else 'it'}, or give --model to generate")
 
 
 def _report(args, figures) -> int:
@@ -273,6 +321,10 @@ def _report(args, figures) -> int:
 def _export(args) -> int:
     import json
 
+    from harness.report.exports import generation_record
+
+    output_folder(args.output, "--output", "the submission files")
+    args.generation = generation_record(args.generation, args.model_name) if args.generation else None
     files = leaderboards()[args.leaderboard].export(args.run_dir, args.output, args.model_name, args.allow_partial, args)
     print("\n".join(map(str, files)))
     manifest = json.loads(files[-1].read_text())

@@ -22,7 +22,7 @@ from harness.execution.limits import Limits, TimePolicy
 from harness.execution.pool import Run
 from harness.execution.sandbox import choose
 from harness.groundtruth import Expected, GroundTruth, reference_run
-from harness.evaluation import Plan, Todo, evaluate_samples, refuse_unknown_tasks
+from harness.evaluation import Plan, Todo, evaluate_samples, refuse_unknown_tasks, unconfirmed_key
 from harness.journal import Journal
 from harness.metrics import entries_pass_at_k
 from harness.samples import Sample
@@ -91,21 +91,26 @@ def _execute(dataset: Dataset, todo: Todo, journal: Journal, progress: bool, set
             run, make_judge = _run_for(dataset.problems[task_id], kind, solution, truth.get(task_id)[kind], settings)
             pool.submit(((key, kind), run, make_judge), priority)
 
+        # Samples an interrupted run left waiting for the re-check go straight to it.
+        suspects: dict[str, dict[str, Verdict]] = {
+            key: {kind: Verdict(**verdict) for kind, verdict in journal.records[unconfirmed_key(key)].items()}
+            for key in todo if unconfirmed_key(key) in journal.records}
         # Slowest first (by the reference solution's time, which also flags inputs that are slow by
         # nature), so that no long run is left alone at the end.
-        for key, (task_id, _) in todo.items():
+        first_pass = [key for key in todo if key not in suspects]
+        for key in first_pass:
             for kind in KINDS:
-                submit(key, kind, -sum(truth.get(task_id)[kind].seconds))
+                submit(key, kind, -sum(truth.get(todo[key][0])[kind].seconds))
         verdicts: dict[str, dict[str, Verdict]] = {}
-        suspects: dict[str, dict[str, Verdict]] = {}
-        bar = tqdm(total=len(todo), desc=f"{dataset.benchmark.name} samples", unit="sample", disable=not progress)
-        for _ in range(len(todo) * len(KINDS)):
+        bar = tqdm(total=len(first_pass), desc=f"{dataset.benchmark.name} samples", unit="sample", disable=not progress)
+        for _ in range(len(first_pass) * len(KINDS)):
             (key, kind), judge = pool.next_result()
             verdicts.setdefault(key, {})[kind] = judge.verdict
             if len(verdicts[key]) == len(KINDS):
                 finished = verdicts.pop(key)
                 if any(verdict.timed_out for verdict in finished.values()):
-                    suspects[key] = finished  # journaled once confirmed
+                    suspects[key] = finished  # journaled as final once confirmed
+                    journal.append(unconfirmed_key(key), {kind: asdict(verdict) for kind, verdict in finished.items()})
                 else:
                     journal.append(key, _record(dataset.problems[todo[key][0]], finished, protection))
                 bar.update()

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from harness import __version__
 from harness.benchmarks import livecodebench as lcb
-from harness.evaluation import Plan, Todo, evaluate_samples, refuse_unknown_tasks
+from harness.evaluation import Plan, Todo, evaluate_samples, refuse_unknown_tasks, unconfirmed_key
 from harness.execution import values
 from harness.execution.function_calls import PASS, TIMEOUT, OutputJudge
 from harness.execution.executor import Executor, run_alone
@@ -147,12 +147,15 @@ def plan(problems: list[lcb.Problem], samples: list[Sample], samples_path: Path 
 def _execute(problems: dict[str, lcb.Problem], todo: Todo, journal: Journal, progress: bool, settings: LiveCodeBenchSettings) -> int:
     with settings.executor.pool(settings.parallel, choose(settings.isolation), settings.limits) as pool:
         isolation = pool.describe()["isolation"]
-        tasks = ((key, *_task(problems[question_id], code, settings)) for key, (question_id, code) in todo.items())
-        bar = tqdm(total=len(todo), desc="livecodebench samples", unit="sample", disable=not progress)
-        suspects = []
+        # Samples an interrupted run left waiting for the re-check go straight to it.
+        suspects = [key for key in todo if unconfirmed_key(key) in journal.records]
+        first_pass = [key for key in todo if unconfirmed_key(key) not in journal.records]
+        tasks = ((key, *_task(problems[todo[key][0]], todo[key][1], settings)) for key in first_pass)
+        bar = tqdm(total=len(first_pass), desc="livecodebench samples", unit="sample", disable=not progress)
         for key, judge in pool.map(tasks):
             if judge.verdict.timed_out:
-                suspects.append(key)  # journaled once confirmed
+                suspects.append(key)  # journaled as final once confirmed
+                journal.append(unconfirmed_key(key), _record(judge))
             else:
                 journal.append(key, dict(_record(judge), isolation=isolation))
             bar.update()

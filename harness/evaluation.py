@@ -9,17 +9,18 @@ samples, the common record of how it ran, and an atomic write.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from harness import __version__
 from harness.execution.executor import Executor
-from harness.files import Busy, exclusive, write_atomically
+from harness.files import Busy, Interrupted, exclusive, file_sha256, write_atomically
+from harness.output_paths import output_file
 from harness.journal import Journal
 from harness.samples import Sample, SamplesError, read_samples, warn_of_raw_outputs
 
@@ -51,11 +52,13 @@ class Plan:
     companions: Callable[[dict, Path], dict[Path, bytes]] = lambda results, output: {}  # files written beside
 
 
-def default_output_path(samples_path: Path) -> Path:
+def default_output_path(samples_path: Path, benchmark: str) -> Path:
+    """Beside the samples, named for them and the benchmark: one samples file scored on two benchmarks (humaneval+
+    and humaneval+mini) keeps both results."""
     name = samples_path.name
     for suffix in (".gz", ".jsonl", ".json"):
         name = name.removesuffix(suffix)
-    return samples_path.with_name(name.removesuffix("_eval_results") + "_eval_results.json")
+    return samples_path.with_name(f"{name.removesuffix('_eval_results')}_{benchmark}_eval_results.json")
 
 
 def journal_path(output_path: Path) -> Path:
@@ -64,6 +67,12 @@ def journal_path(output_path: Path) -> Path:
 
 def sample_key(task_id: str, code: str) -> str:
     return hashlib.sha256(f"{task_id}\0{code}".encode()).hexdigest()
+
+
+def unconfirmed_key(key: str) -> str:
+    """The journal key of a sample's first verdicts while a timeout among them waits to be re-checked alone: an
+    interrupted run keeps them, and its re-run goes straight to the re-check."""
+    return f"{key}:unconfirmed"
 
 
 def refuse_unknown_tasks(samples: list[Sample], known, what: str) -> None:
@@ -75,54 +84,142 @@ def refuse_unknown_tasks(samples: list[Sample], known, what: str) -> None:
         raise SamplesError(f"{len(unknown)} samples name tasks that {what} does not have: {listed}{more}")
 
 
-def prepared_output(samples_path: Path, output_path: str | Path | None) -> Path:
-    """The results file's path, refused if it would overwrite the samples or is a folder, its folder made and
-    checked writable: all before any work."""
-    output_path = Path(output_path) if output_path else default_output_path(samples_path)
-    if output_path.is_dir():
-        raise SamplesError(f"--output {output_path} is a folder; name the results file (e.g. {output_path / default_output_path(samples_path).name})")
+def refuse_repeated_samples(samples_path: Path) -> None:
+    """More samples of a task than its generation record's n is what two runs writing one file give (each
+    counted as the other's pass@k): refused, naming the task, unless the user says it is meant."""
+    samples = read_samples(samples_path)
+    counts: dict[str, int] = {}
+    for sample in samples:
+        counts[sample.task_id] = counts.get(sample.task_id, 0) + 1
+    for sample in samples:
+        decoding = (sample.generation or {}).get("decoding")
+        wanted = decoding.get("n") if isinstance(decoding, dict) else None
+        if isinstance(wanted, int) and counts[sample.task_id] > wanted:
+            how = "greedily, one per task" if not decoding.get("temperature") else f"with n={wanted} per task"
+            raise SamplesError(f"{samples_path} has {counts[sample.task_id]} samples of {sample.task_id}, but they were generated "
+                               f"{how} (two runs writing one file?): score them all with --allow-repeated-samples, "
+                               "or generate into a new file")
+
+
+def prepared_output(samples_path: Path, output_path: str | Path | None, benchmark: str) -> Path:
+    """The results file's path, refused before any work if it cannot be written, would overwrite the samples, or
+    holds anything but results scoder wrote for these samples on this benchmark (claim_output). Nothing is made."""
+    default = default_output_path(samples_path, benchmark)
+    output_path = output_file(output_path, "--output", default.name) if output_path else default
     if output_path.resolve() == samples_path.resolve():
         raise SamplesError(f"--output {output_path} is the samples file: the results would overwrite it; choose another name")
-    output_path.parent.mkdir(parents=True, exist_ok=True)
-    if not os.access(output_path.parent, os.W_OK):
-        raise SamplesError(f"cannot write results into {output_path.parent}; choose another place with --output")
+    claim_output(output_path, samples_path, benchmark)
     return output_path
 
 
-def evaluate_samples(samples_path: str | Path, output_path: str | Path | None, plan_for: Callable[[list[Sample], Path], Plan],
-                     progress: bool = True) -> dict:
-    """Evaluate a samples file: `plan_for` turns its samples (and the file's path) into the benchmark's Plan,
-    refusing samples for tasks the benchmark lacks. Returns the results as written, with scoder.output added."""
-    samples_path = Path(samples_path)
-    output_path = prepared_output(samples_path, output_path)
+def claim_output(output_path: Path, samples_path: Path, benchmark: str) -> None:
+    """Refuse, naming it, an existing results file or journal that this evaluation may not replace: anything but
+    results of `scoder eval` for the same samples (the same file, or the same content) on the same benchmark."""
+    if output_path.exists():
+        why = _foreign_results(output_path, samples_path, benchmark)
+        if why:
+            raise SamplesError(f"--output {output_path} exists and {why}; it is left as it is: choose another --output")
+    journal = journal_path(output_path)
+    if journal.exists() and not Journal.is_journal(journal):
+        raise SamplesError(f"{journal} (where the results' journal goes) exists and is not a journal of scoder eval; "
+                           "it is left as it is: choose another --output")
+
+
+def _foreign_results(path: Path, samples_path: Path, benchmark: str) -> str | None:
+    """Why `path` is not results scoder wrote for these samples on this benchmark (None if it is)."""
     try:
-        with exclusive(output_path.with_name(f".{output_path.name}.lock"), f"the results file {output_path}"):
-            return _evaluate(samples_path, output_path, plan_for, progress)
-    except Busy as error:
-        raise SamplesError(str(error)) from None
+        results = json.loads(path.read_bytes())
+        meta = results["scoder"]
+        meta["harness_version"], meta["benchmark"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return "is not a results file written by scoder eval"
+    if meta["benchmark"] != benchmark:
+        return f"holds results for {meta['benchmark']}, not {benchmark}"
+    recorded = meta.get("samples")
+    # Older results recorded the path as given (relative to where eval ran): from here, or from beside the results.
+    same_file = bool(recorded) and samples_path.resolve() in (Path(recorded).resolve(), (path.parent / recorded).resolve())
+    same_content = samples_path.is_file() and meta.get("samples_sha256") == file_sha256(samples_path)
+    if not (same_file or same_content):
+        return f"holds the results of other samples ({recorded})"
+    return None
 
 
-def _evaluate(samples_path: Path, output_path: Path, plan_for, progress: bool) -> dict:
+def evaluate_samples(samples_path: str | Path, output_path: str | Path | None, plan_for: Callable[[list[Sample], Path], Plan],
+                     progress: bool = True, log: Callable[[str], None] = print) -> dict:
+    """Evaluate a samples file: `plan_for` turns its samples (and the file's path) into the benchmark's Plan,
+    refusing samples for tasks the benchmark lacks. `log` says how many verdicts were reused. Returns the
+    results as written, with scoder.output added."""
+    samples_path = Path(samples_path)
     samples = read_samples(samples_path)
     if not samples:
         raise SamplesError(f"{samples_path}: no samples")
     plan = plan_for(samples, samples_path)
-    warn_of_raw_outputs(samples, samples_path, plan.benchmark)
+    warn_of_raw_outputs(samples, samples_path, plan.benchmark, log)
+    output_path = prepared_output(samples_path, output_path, plan.benchmark)
+    with _claimed(output_path, samples_path, plan.benchmark):
+        return _evaluate(samples_path, output_path, plan, progress, log)
+
+
+def discard_results(output_path: Path, samples_path: Path, benchmark: str, log: Callable[[str], None] = print) -> None:
+    """A fresh run (evalplus' --i-just-wanna-run): this output's journal and results go, once recognised as ours."""
+    with _claimed(output_path, samples_path, benchmark):
+        _discard(output_path, log)
+
+
+@contextlib.contextmanager
+def _claimed(output_path: Path, samples_path: Path, benchmark: str):
+    """The results file locked against other scoder processes and checked again, now that no one else writes it."""
+    try:
+        with exclusive(output_path.with_name(f".{output_path.name}.lock"), f"the results file {output_path}"):
+            claim_output(output_path, samples_path, benchmark)
+            yield
+    except Busy as error:
+        raise SamplesError(str(error)) from None
+
+
+def _discard(output_path: Path, log) -> None:
+    discarded = []
+    journal = journal_path(output_path)
+    if journal.exists():
+        discarded.append(f"{journal} ({Journal.count_records(journal)} journaled runs)")
+        journal.unlink()
+    if output_path.exists():
+        discarded.append(str(output_path))
+        output_path.unlink()
+    log(f"fresh run: discarded {' and '.join(discarded)}" if discarded else "fresh run: nothing to discard")
+
+
+def _evaluate(samples_path: Path, output_path: Path, plan: Plan, progress: bool, log) -> dict:
     journal = Journal(journal_path(output_path), plan.fingerprint)
     todo: Todo = {}
     for sample, code in plan.keyed:
         key = sample_key(sample.task_id, code)
         if key not in journal.records:
             todo[key] = (sample.task_id, code)
+    reused = len(plan.keyed) - len(todo)
+    if reused:
+        log(f"resumed: {reused} of {len(plan.keyed)} samples' verdicts reused from {journal.path} (--fresh to run them again)")
     restarts = 0
     try:
         if todo or plan.always_execute:
             restarts = plan.execute(todo, journal, progress)
+    except KeyboardInterrupt:
+        keys = {sample_key(sample.task_id, code) for sample, code in plan.keyed}
+        final = len(keys & journal.records.keys())
+        waiting = sum(unconfirmed_key(key) in journal.records for key in keys - journal.records.keys())
+        rechecks = f", and {waiting} that timed out go straight to their re-check" if waiting else ""
+        raise Interrupted(f"{final} of {len(keys)} samples have final verdicts in {journal.path}; the same command "
+                          f"reuses them{rechecks}") from None
     finally:
         journal.close()
     results = assemble_results(plan, journal.records, samples_path, restarts)
+    companions = plan.companions(results, output_path)
+    for path in companions:
+        if path.exists() and not output_path.exists():
+            raise SamplesError(f"{path} (written beside the results) exists and is not scoder's; it is left as it is: "
+                               "choose another --output (the verdicts are journaled and reused)")
     write_atomically(output_path, json.dumps(results, indent=1).encode())
-    for path, content in plan.companions(results, output_path).items():
+    for path, content in companions.items():
         write_atomically(path, content)
     results["scoder"]["output"] = str(output_path)
     return results
@@ -146,7 +243,8 @@ def assemble_results(plan: Plan, records: dict, samples_path: Path, restarts: in
             "harness_version": __version__,
             "benchmark": plan.benchmark,
             **plan.meta,
-            "samples": str(samples_path),
+            "samples": str(samples_path.resolve()),  # export and report find it from any folder
+            "samples_sha256": file_sha256(samples_path),
             "n_samples": len(plan.keyed),
             "n_tasks": len(evaluated),
             "missing_tasks": [task_id for task_id in plan.task_ids if task_id not in per_task],

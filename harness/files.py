@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import gzip
+import hashlib
 import json
 import os
 import tempfile
@@ -45,10 +46,16 @@ class Busy(RuntimeError):
     """Another process holds the lock on what this one would write."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """A run the user stopped (Ctrl-C); its message says what was kept for the next run."""
+
+
 @contextlib.contextmanager
 def exclusive(lock_path: Path, what: str):
     """Hold an exclusive lock on `lock_path` (made if missing) while the block runs, or raise Busy at once: two
-    processes writing one results file or one run directory would each believe they wrote it."""
+    processes writing one results file or one run directory would each believe they wrote it. Folders made for
+    the lock go with it when the block leaves them empty (a run that failed before writing leaves nothing)."""
+    made = [folder for folder in (lock_path.parent, *lock_path.parent.parents) if not folder.exists()]
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     while True:
         descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -70,6 +77,18 @@ def exclusive(lock_path: Path, what: str):
     finally:
         lock_path.unlink(missing_ok=True)  # while still held: the next one makes a fresh file
         os.close(descriptor)
+        for folder in made:  # deepest first
+            with contextlib.suppress(OSError):  # not empty: something was written there
+                folder.rmdir()
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file's content, read in blocks (samples and data files can be large)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _umask() -> int:

@@ -24,6 +24,22 @@ class Journal:
         self.handle = None
         self.last_sync = 0.0
 
+    @staticmethod
+    def is_journal(path: Path) -> bool:
+        """Whether `path` starts with a journal's header (any fingerprint): a file a journal may replace."""
+        with open(path, "rb") as handle:
+            first = handle.readline(1 << 16)
+        try:
+            header = json.loads(first)
+        except ValueError:
+            return False
+        return isinstance(header, dict) and set(header) == {"fingerprint"}
+
+    @staticmethod
+    def count_records(path: Path) -> int:
+        with open(path, "rb") as handle:
+            return max(sum(1 for line in handle if line.strip()) - 1, 0)
+
     def _read(self) -> dict[str, dict]:
         if not self.path.is_file():
             return {}

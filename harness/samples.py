@@ -42,6 +42,7 @@ class Sample:
     solution: str | None  # a whole program, or None when only a completion was given
     completion: str | None
     origin: str  # where it came from, for error messages
+    generation: dict | None = None  # how scoder generate made it (model, decoding), where the line says
 
 
 def read_samples(path: str | Path) -> list[Sample]:
@@ -160,7 +161,9 @@ def _sample(record: dict, origin: str) -> Sample:
         if size > MAX_LINE_BYTES:  # in a JSON samples file: a JSONL line was checked before it was parsed
             raise SamplesError(f"{origin}: its {name} is {_size(size)}, more than the {_size(MAX_LINE_BYTES)} a program may hold; "
                                f"{_OVERSIZE_FIX}")
-    return Sample(task_id, solution, None if solution is not None else completion, origin)
+    generation = record.get("generation")
+    return Sample(task_id, solution, None if solution is not None else completion, origin,
+                  generation if isinstance(generation, dict) else None)
 
 
 def _encoded_size(text: str) -> int:

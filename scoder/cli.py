@@ -6,8 +6,10 @@ import argparse
 import contextlib
 import os
 import sys
+from pathlib import Path
 
-from harness.cli import main as harness_main, positive_int
+from harness.arguments import positive_int
+from harness.cli import add_progress_argument, main as harness_main, progress_wanted
 
 
 def add_run_command(commands):
@@ -15,14 +17,14 @@ def add_run_command(commands):
     run.add_argument("recipe", help="a recipe YAML, e.g. recipes/smoke.yaml")
     run.add_argument("--run-dir", help="default: the recipe's run_dir, else runs/<name>")
     run.add_argument("--dry-run", action="store_true", help="print the plan (which stages run, resume or are skipped) and stop")
-    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_progress_argument(run)
     run.add_argument("--container", action=argparse.BooleanOptionalAction,
                      help="run each stage in its pinned container (Docker); default: the recipe's containers.enabled")
     run.add_argument("--skip-disk-check", action="store_true",
                      help="start even where the run directory's filesystem has less free space than the estimate (--dry-run prints it)")
     run.add_argument("--assume-device", choices=["cuda", "cpu"],
                      help="the device the disk estimate assumes full checkpoints are trained on (default: cuda where nvidia-smi exists)")
-    return lambda args: run_recipe(args.recipe, args.run_dir, args.dry_run, not args.no_progress and not os.environ.get("CI"), args.container,
+    return lambda args: run_recipe(args.recipe, args.run_dir, args.dry_run, progress_wanted(args), args.container,
                                    args.skip_disk_check, args.assume_device)
 
 
@@ -33,7 +35,7 @@ def run_recipe(path: str, run_dir: str | None, dry_run: bool, progress: bool, co
     from scoder import disk
     from scoder.pipeline import PipelineError, benchmark_data, stages
     from scoder.recipe import load_recipe
-    from scoder.runner import StageRunner
+    from scoder.runner import ForeignFiles, StageRunner, refuse_foreign
     from scoder.snippets import SnippetError
     from scoder.stage_exec import containerized_stages, images_of
 
@@ -60,12 +62,17 @@ def run_recipe(path: str, run_dir: str | None, dry_run: bool, progress: bool, co
             for problem in missing.values():
                 print(f"missing: {problem} (the run refuses to start without it)")
             try:
+                refuse_foreign(Path(folder), planned)
+            except ForeignFiles as error:
+                print(f"refused: {error}")
+            try:
                 for line in benchmark_data(recipe) if evaluates else ():
                     print(f"data: {line}")
             except PipelineError as error:
                 print(f"missing: {error} (the run refuses to start without it)")
             print("\n".join(disk.describe(disk.estimate(recipe, planned, folder, device, missing=tuple(missing)), folder)))
             return 0
+        refuse_foreign(Path(folder), planned)  # before anything is checked at length
         for line in benchmark_data(recipe) if evaluates else ():  # the data of the last stage, before the first
             print(f"data: {line}", flush=True)
         if not skip_disk_check:
@@ -77,7 +84,7 @@ def run_recipe(path: str, run_dir: str | None, dry_run: bool, progress: bool, co
             if refused:
                 raise PipelineError(refused)
         summaries = runner.run(graph)
-    except (PipelineError, SnippetError, ContainerError, Busy) as error:
+    except (PipelineError, SnippetError, ContainerError, Busy, ForeignFiles) as error:
         print(f"scoder: error: {error}", file=sys.stderr)
         return 2
     finally:

@@ -17,7 +17,7 @@ import math
 import os
 import random
 from collections.abc import Iterator
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 
 from harness.benchmarks import parse_options, resolve

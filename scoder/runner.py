@@ -25,6 +25,19 @@ from harness.files import exclusive, write_atomically
 MANIFEST = "manifest.json"
 RECORDS = "records.jsonl"
 LOCK = ".scoder.lock"  # held by the process running the directory
+DISCARDED = ".discarded"  # the suffix of a stage folder being emptied for a rerun
+
+
+class ForeignFiles(ValueError):
+    """A stage's folder in the run directory holds files scoder did not write; nothing is changed."""
+
+
+def refuse_foreign(run_dir: Path, planned: list[tuple["Stage", str, str]]) -> None:
+    foreign = [str(run_dir / stage.name) for stage, _, action in planned if action == "foreign"]
+    if foreign:
+        raise ForeignFiles(f"{', '.join(foreign)} {'exists' if len(foreign) == 1 else 'exist'} and {'was' if len(foreign) == 1 else 'were'} "
+                           "not written by scoder run (no manifest.json), so the run would replace someone else's files; "
+                           "they are left as they are: choose another --run-dir (or run_dir in the recipe), or move them")
 
 
 @dataclass(frozen=True)
@@ -93,9 +106,9 @@ class StageRunner:
             key = stage_key(stage, {name: keys[name] for name in stage.inputs})
             keys[stage.name] = key
             manifest = read_manifest(self.run_dir / stage.name)
-            if manifest is None:  # files without a manifest are not known to belong to this key
+            if manifest is None:  # every stage folder of ours gets its manifest first: files without one are not ours
                 folder = self.run_dir / stage.name
-                action = "rerun" if folder.is_dir() and any(folder.iterdir()) else "run"
+                action = "foreign" if folder.exists() and not (folder.is_dir() and not any(folder.iterdir())) else "run"
             elif manifest.get("key") != key:
                 action = "rerun"
             else:
@@ -104,8 +117,12 @@ class StageRunner:
         return planned
 
     def run(self, stages: list[Stage]) -> dict[str, dict]:
-        """Run what the plan says; returns each stage's summary. One process per run directory (harness.files.Busy)."""
+        """Run what the plan says; returns each stage's summary. One process per run directory (harness.files.Busy).
+        Refused before any stage runs where a stage's folder holds files scoder did not write (ForeignFiles)."""
         with exclusive(self.run_dir / LOCK, f"the run directory {self.run_dir}"):
+            refuse_foreign(self.run_dir, self.plan(stages))
+            for leftover in self.run_dir.rglob(f"*{DISCARDED}"):  # a rerun killed while it emptied a stage's folder
+                shutil.rmtree(leftover, ignore_errors=True)
             return self._run(stages)
 
     def _run(self, stages: list[Stage]) -> dict[str, dict]:
@@ -117,7 +134,11 @@ class StageRunner:
                 self.log(f"[{stage.name}] up to date, skipped")
                 continue
             if action == "rerun" and folder.exists():
-                shutil.rmtree(folder)
+                # Renamed first: a kill while it is deleted leaves a folder marked as ours to delete, not a stage
+                # folder without its manifest, which the next run could not tell from someone else's.
+                discarded = folder.with_name(f".{folder.name}{DISCARDED}")
+                folder.rename(discarded)
+                shutil.rmtree(discarded)
             folder.mkdir(parents=True, exist_ok=True)
             manifest = read_manifest(folder) if action == "resume" else None
             manifest = manifest or {"stage": stage.name, "key": key, "config": stage.config,

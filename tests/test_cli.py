@@ -18,7 +18,7 @@ def test_eval_writes_results_and_prints_pass_at_k(tmp_path, data_dir, humaneval)
                        + json.dumps({"task_id": "HumanEval/0", "solution": "def has_close_elements(n, t):\n    return True\n"}) + "\n")
     done = scoder("eval", "--benchmark", "humaneval", "--samples", str(samples), "--data-dir", str(data_dir), "--no-progress")
     assert done.returncode == 0, done.stderr
-    results = json.loads((tmp_path / "s_eval_results.json").read_text())
+    results = json.loads((tmp_path / "s_humaneval+_eval_results.json").read_text())
     assert [e["base_status"] for e in results["eval"]["HumanEval/0"]] == ["pass", "fail"]
     assert results["eval"]["HumanEval/0"][1]["base_fail_tests"]  # the failing input is recorded
     assert results["pass_at_k"]["base"] == {"pass@1": (0.5 + 1 + 1) / 3}
@@ -32,7 +32,7 @@ def test_unknown_task_is_an_error_naming_it(tmp_path, data_dir):
     samples.write_text(json.dumps({"task_id": "Mbpp/1", "solution": "x = 1"}) + "\n")
     done = scoder("eval", "--benchmark", "humaneval+", "--samples", str(samples), "--data-dir", str(data_dir))
     assert done.returncode == 2 and "'Mbpp/1'" in done.stderr and "Traceback" not in done.stderr
-    assert not (tmp_path / "s_eval_results.json").exists()
+    assert not (tmp_path / "s_humaneval+_eval_results.json").exists()
 
 
 def test_missing_data_offline_is_an_error_naming_the_fix(tmp_path):

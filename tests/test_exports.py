@@ -155,7 +155,7 @@ def test_evalplus_run_of_some_tasks_is_refused_or_labelled_partial(limited_evalp
     [entry] = json.loads((tmp_path / "out" / "leaderboard_entry.json").read_text()).values()
     assert entry["partial"] == reasons and json.loads(files[-1].read_text())["partial"] == reasons
     for benchmark in ("humaneval", "mbpp"):
-        ours = json.loads((limited_evalplus_run / benchmark / "llama_eval_results.json").read_text())
+        ours = json.loads((limited_evalplus_run / benchmark / f"llama_{benchmark}+_eval_results.json").read_text())
         exported = json.loads((tmp_path / "out" / benchmark / "meta-llama--Meta-Llama-3-8B-Instruct_vllm_temp_0.0_eval_results.json").read_text())
         assert exported["partial"] == reasons and exported["pass_at_k"] == ours["pass_at_k"]
         assert entry["pass@1"][benchmark] == round(100 * ours["pass_at_k"]["base"]["pass@1"], 1)
@@ -283,5 +283,5 @@ def test_livecodebench_run_short_of_samples_or_with_changed_samples_is_refused(t
     changed = lines[:-1]
     changed[3] = changed[3].replace("print(0)", "print(1)")  # problem 9002_A's wrong program
     samples.write_text("\n".join(changed) + "\n")
-    with pytest.raises(ExportError, match="not the ones scored"):
+    with pytest.raises(ExportError, match="changed since it was scored"):
         export_livecodebench(run, tmp_path / "out", allow_partial=True, lcb_dir=FIXTURES)

@@ -3,6 +3,7 @@ killed stage. The stage bodies here are small functions written for the test (th
 exercised in test_pipeline.py); they count their calls so a skip is visible."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -80,14 +81,39 @@ def test_a_killed_stage_resumes_from_its_journal(tmp_path):
     assert read_records(tmp_path / "work") == [{"n": n} for n in range(5)]
 
 
-def test_files_without_a_manifest_are_not_trusted(tmp_path):
+def test_files_without_a_manifest_are_not_ours_and_are_left_alone(tmp_path):
+    """A run directory pointed at a folder that already has one named like a stage (someone's `numbers/`)."""
+    from scoder.runner import ForeignFiles
+
     (tmp_path / "numbers").mkdir()
     (tmp_path / "numbers" / "records.jsonl").write_text('{"n": 99}\n')
     calls = []
     runner = StageRunner(tmp_path, log=lambda line: None)
-    assert runner.plan(counting_stages(calls, {"count": 1}))[0][2] == "rerun"
-    runner.run(counting_stages(calls, {"count": 1}))
-    assert read_records(tmp_path / "numbers") == [{"n": 0}]
+    assert runner.plan(counting_stages(calls, {"count": 1}))[0][2] == "foreign"
+    with pytest.raises(ForeignFiles, match=f"{tmp_path / 'numbers'} exists and was not written by scoder run .* choose another --run-dir"):
+        runner.run(counting_stages(calls, {"count": 1}))
+    assert calls == [] and (tmp_path / "numbers" / "records.jsonl").read_text() == '{"n": 99}\n'
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["numbers"]
+
+
+def test_a_rerun_killed_while_it_empties_a_folder_leaves_nothing_that_blocks_the_next(tmp_path, monkeypatch):
+    import shutil
+
+    calls = []
+    runner = StageRunner(tmp_path, log=lambda line: None)
+    runner.run(counting_stages(calls, {"count": 3}))
+
+    def killed_midway(path, *args, **kwargs):
+        (Path(path) / MANIFEST).unlink()  # the manifest went first, the rest did not
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(shutil, "rmtree", killed_midway)
+    with pytest.raises(KeyboardInterrupt):
+        runner.run(counting_stages(calls, {"count": 4}))
+    monkeypatch.undo()
+    assert [action for _, _, action in runner.plan(counting_stages(calls, {"count": 4}))] == ["run", "rerun"]
+    runner.run(counting_stages(calls, {"count": 4}))
+    assert len(read_records(tmp_path / "sub/double")) == 4 and not list(tmp_path.rglob("*.discarded"))
 
 
 def test_a_run_directory_runs_in_one_process_at_a_time(tmp_path):

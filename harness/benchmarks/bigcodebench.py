@@ -180,7 +180,7 @@ class BigCodeBenchmark:
     def export(self, run_dir, out_dir, model_name, allow_partial: bool, options) -> list:
         from harness.report.exports import export_bigcodebench
 
-        return export_bigcodebench(run_dir, out_dir, model_name, allow_partial=allow_partial)
+        return export_bigcodebench(run_dir, out_dir, model_name, allow_partial=allow_partial, generation=options.generation)
 
     def load(self, data_dir: str | None = None, version: str = DEFAULT_VERSION) -> Dataset:
         if version not in VERSIONS:

@@ -45,12 +45,13 @@ _MBPP_SPECIAL = ("are_equivalent", "sum_div", "surface_Area", "digit_distance_nu
 def add_evalplus_arguments(parser, command: str) -> None:
     if command != "eval":
         return
+    from harness.arguments import positive_float
     from harness.execution.limits import TimePolicy
 
     group = parser.add_argument_group("HumanEval+ / MBPP+")
-    group.add_argument("--min-time-limit", type=float, default=TimePolicy.min_time_limit,
+    group.add_argument("--min-time-limit", type=positive_float, default=TimePolicy.min_time_limit,
                        help="seconds of CPU per input at least (evalplus default 1.0)")
-    group.add_argument("--gt-time-limit-factor", type=float, default=TimePolicy.gt_time_limit_factor,
+    group.add_argument("--gt-time-limit-factor", type=positive_float, default=TimePolicy.gt_time_limit_factor,
                        help="x the reference time per input (evalplus default 4.0)")
 
 
@@ -137,7 +138,7 @@ class EvalPlusBenchmark:
     def export(self, run_dir, out_dir, model_name, allow_partial: bool, options) -> list:
         from harness.report.exports import export_evalplus
 
-        return export_evalplus(run_dir, out_dir, model_name, allow_partial=allow_partial)
+        return export_evalplus(run_dir, out_dir, model_name, allow_partial=allow_partial, generation=options.generation)
 
 
 _BASE_TITLES = {"humaneval": "HumanEval", "mbpp": "MBPP"}

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import ast
 import base64
-import hashlib
 import io
 import json
 import os
@@ -31,7 +30,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from harness.benchmarks.data import DOWNLOAD_TIMEOUT_S, Availability, DataError, available, downloads_off
-from harness.files import cache_dir, numbered_rows, write_atomically
+from harness.files import cache_dir, file_sha256, numbered_rows, write_atomically
 
 # ------------------------------------------------------------------------------------------ releases and data
 
@@ -459,15 +458,7 @@ def check_data_file(path: Path, release: str, contest_days: list[date]) -> DataF
         raise DataError(f"{holds}, but {release} is {claimed}. {advice}")
     if RELEASES[instead] != RELEASES[release] and count == coverage(instead).problems:
         raise DataError(f"{holds}: that is {instead} ({coverage(instead)}), not {release} ({claimed}). {advice}")
-    return DataFile(path, release, _sha256(path), count, first, last, whole_release=count == claimed.problems)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return DataFile(path, release, file_sha256(path), count, first, last, whole_release=count == claimed.problems)
 
 
 def release_label(meta: dict) -> str:
@@ -823,7 +814,8 @@ class LiveCodeBenchmark:
     def export(self, run_dir, out_dir, model_name, allow_partial: bool, options) -> list:
         from harness.report.exports import export_livecodebench
 
-        return export_livecodebench(run_dir, out_dir, model_name, allow_partial=allow_partial, lcb_dir=options.lcb_dir)
+        return export_livecodebench(run_dir, out_dir, model_name, allow_partial=allow_partial, lcb_dir=options.lcb_dir,
+                                   generation=options.generation)
 
 
 def window(start: str | None, end: str | None) -> str:

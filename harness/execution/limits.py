@@ -49,6 +49,12 @@ class TimePolicy:
     gt_time_limit_factor: float = 4.0  # DEFAULT_GT_TIME_LIMIT_FACTOR
     timeout_per_task: float = 60.0  # EVALPLUS_TIMEOUT_PER_TASK default
 
+    def __post_init__(self):
+        for name in ("min_time_limit", "gt_time_limit_factor", "timeout_per_task"):
+            value = getattr(self, name)
+            if not value > 0 or value == float("inf"):  # NaN compares false
+                raise ValueError(f"time policy: {name} must be a number of seconds (a factor) above 0, got {value}")
+
     def per_input(self, reference_seconds: list[float]) -> list[float]:
         return [max(self.min_time_limit, self.gt_time_limit_factor * t) for t in reference_seconds]
 

@@ -76,7 +76,8 @@ class OpenAICompatibleBackend:
                     raise ServerError(f"{self.base_url}/{route}: HTTP {error.code}: {detail}") from None
             except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
                 if attempt == RETRIES - 1:
-                    raise ServerError(f"{self.base_url}/{route}: {getattr(error, 'reason', error)}") from None
+                    raise ServerError(f"cannot reach the server at {self.base_url} ({getattr(error, 'reason', error)}, {RETRIES} tries): "
+                                      "start it (e.g. `scoder serve --port 8000`, or vLLM's server) or correct --base-url") from None
             time.sleep(min(2 ** attempt, 30))
         raise AssertionError("unreachable")
 

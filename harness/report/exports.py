@@ -35,7 +35,6 @@ Formats, read upstream for this module:
 
 from __future__ import annotations
 
-import gzip
 import json
 import re
 from dataclasses import dataclass
@@ -43,9 +42,10 @@ from pathlib import Path
 
 from harness import __version__
 from harness.benchmarks import get_benchmark, livecodebench as lcb
-from harness.files import write_atomically
+from harness.files import numbered_rows, write_atomically
 from harness.benchmarks.evalplus import HUMANEVAL_PLUS, MBPP_PLUS
-from harness.report.runs import samples_file, read_run
+from harness.report.runs import EXPORT_MANIFEST as MANIFEST, missing_samples, read_run, samples_file
+from harness.samples import read_samples
 
 EVALPLUS_DATASETS = {"humaneval": HUMANEVAL_PLUS, "mbpp": MBPP_PLUS}
 EVALPLUS_ENTRY_KEYS = ("task_id", "solution", "base_status", "plus_status", "base_fail_tests", "plus_fail_tests")
@@ -53,7 +53,6 @@ BIGCODEBENCH_VERSION = "v0.1.4"  # bigcodebench 0.2.5's data/bigcodebench.py BIG
 BIGCODEBENCH_REVISION = "main"  # bigcodebench generate's --revision default; our backends load the hub's default branch
 BIGCODEBENCH_ENTRY_KEYS = ("task_id", "solution", "status", "details")
 LIVECODEBENCH_SCENARIO = "Scenario.codegeneration"  # lcb_runner's f"{scenario}" in its output file names
-MANIFEST = "scoder_export.json"
 # A model name a submission can go under: a hub id ("org/name" or "name"), not a path or a description.
 _HUB_ID = re.compile(r"[\w.-]+(/[\w.-]+)?")
 
@@ -88,31 +87,71 @@ class Evaluated:
         return f"{self.meta['benchmark']} {split}" if split else self.meta["benchmark"]
 
 
-def evaluated_runs(run_dir: str | Path) -> list[Evaluated]:
-    """The results files of a run directory, as harness.report.runs finds and checks them, with their samples."""
+def evaluated_runs(run_dir: str | Path, generation: dict | None = None) -> list[Evaluated]:
+    """The results files of a run directory, as harness.report.runs finds and checks them, with their samples.
+    `generation`: the record of how samples were made, for samples another tool made (generation_record)."""
     sources = dict.fromkeys(score.source for score in read_run(run_dir).scores)
-    return [_evaluated(path) for path in sources]
+    return [_evaluated(path, generation) for path in sources]
 
 
-def _exported_by(leaderboard: str, run_dir: str | Path) -> list[Evaluated]:
+def _exported_by(leaderboard: str, run_dir: str | Path, generation: dict | None) -> list[Evaluated]:
     """The results of a run directory whose benchmark goes to this leaderboard."""
-    return [run for run in evaluated_runs(run_dir) if get_benchmark(run.meta["benchmark"]).leaderboard == leaderboard]
+    return [run for run in evaluated_runs(run_dir, generation) if get_benchmark(run.meta["benchmark"]).leaderboard == leaderboard]
 
 
-def _evaluated(path: Path) -> Evaluated:
+# What a generation record given on the command line must say (export --generation KEY=VALUE ...).
+GENERATION_KEYS = {"backend": "hf, vllm, openai or the other tool's, e.g. vllm",
+                   "prompt_format": "e.g. evalplus-chat, evalplus-base, bigcodebench-instruct",
+                   "temperature": "0 for greedy", "n": "samples per task"}
+
+
+def generation_record(pairs: list[str], model_name: str | None) -> dict:
+    """A generation record from `KEY=VALUE` words, for samples made by another tool (their lines have none)."""
+    given = {}
+    for pair in pairs:
+        key, equals, value = pair.partition("=")
+        if not equals or key not in (*GENERATION_KEYS, "top_p"):
+            raise ExportError(f"--generation {pair!r}: expected KEY=VALUE with KEY one of {', '.join([*GENERATION_KEYS, 'top_p'])}")
+        given[key] = value
+    missing = [key for key in GENERATION_KEYS if key not in given]
+    if missing or not model_name:
+        raise ExportError(f"--generation needs {', '.join(missing + ([] if model_name else ['--model-name']))} too")
+    try:
+        decoding = {"temperature": float(given["temperature"]), "n": int(given["n"]),
+                    **({"top_p": float(given["top_p"])} if "top_p" in given else {})}
+    except ValueError as error:
+        raise ExportError(f"--generation: temperature, top_p and n are numbers ({error})") from None
+    return {"model": model_name, "adapter": None, "backend": given["backend"], "prompt_format": given["prompt_format"],
+            "decoding": decoding, "given_on_the_command_line": True}
+
+
+def _how_to_say_generation(samples_path: Path) -> str:
+    keys = " ".join(f"{key}=<{meaning}>" for key, meaning in GENERATION_KEYS.items())
+    return (f"{samples_path}: its samples have no generation record (not written by `scoder generate`), so the model and "
+            f"decoding are unknown; say how they were made: --model-name NAME --generation {keys}")
+
+
+def _evaluated(path: Path, generation: dict | None = None) -> Evaluated:
     results = json.loads(path.read_text(encoding="utf-8"))
-    named = results["scoder"]["samples"]
-    samples_path = samples_file(path, named)
+    samples_path = samples_file(path, results["scoder"])
     if samples_path is None:
-        raise ExportError(f"{path}: its samples file {named!r} is gone; a submission is made of the samples")
-    if not samples_path.name.endswith((".jsonl", ".jsonl.gz")):
-        raise ExportError(f"{samples_path}: not written by `scoder generate`, so the model and decoding are unknown")
-    with (gzip.open if samples_path.suffix == ".gz" else open)(samples_path, "rt", encoding="utf-8") as handle:
-        samples = [json.loads(line) for line in handle if line.strip()]
+        raise ExportError(f"{path}: {missing_samples(path, results['scoder'])}; a submission is made of the samples")
+    if samples_path.name.endswith((".jsonl", ".jsonl.gz")):
+        samples = [row for _, row in numbered_rows(samples_path, ExportError)]
+    else:  # an eval_results or lcb_runner JSON scored as samples: another tool's
+        samples = [{"task_id": sample.task_id, "solution": sample.solution} for sample in read_samples(samples_path)]
+    # Another tool's lines hold the program only: it stands for the raw output too.
+    samples = [{**row, "raw_solution": row.get("raw_solution", row.get("solution"))} for row in samples]
+    recorded = [sample for sample in samples if isinstance(sample.get("generation"), dict)]
+    if generation is not None:
+        if recorded:
+            raise ExportError(f"{samples_path}: its samples have their own generation record; drop --generation")
+        samples = [{**sample, "generation": generation} for sample in samples]
+    elif len(recorded) < len(samples) or not samples:
+        raise ExportError(_how_to_say_generation(samples_path))
     settings = {_settings(record.get("generation")) for record in samples}
-    if not samples or None in settings:
-        raise ExportError(f"{samples_path}: a sample has no generation record (not written by `scoder generate`), "
-                          "so the model and decoding are unknown")
+    if None in settings:
+        raise ExportError(_how_to_say_generation(samples_path))
     if len(settings) > 1:
         raise ExportError(f"{samples_path}: samples of different models or decoding settings; a submission is one model's")
     return Evaluated(path, results, samples)
@@ -182,7 +221,7 @@ class _Writer:
 
     def __init__(self, out_dir: str | Path):
         self.out_dir = Path(out_dir)
-        self.files: list[Path] = []
+        self.pending: dict[Path, bytes] = {}  # written together once every file is known not to replace another's
 
     def json(self, name: str, data) -> None:
         self._write(name, json.dumps(data, indent=1) + "\n")
@@ -191,9 +230,7 @@ class _Writer:
         self._write(name, "".join(json.dumps(record) + "\n" for record in records))
 
     def _write(self, name: str, text: str) -> None:
-        path = self.out_dir / name
-        write_atomically(path, text.encode())
-        self.files.append(path)
+        self.pending[self.out_dir / name] = text.encode()
 
     def manifest(self, leaderboard: str, model_name: str, runs: list[Evaluated], partial: list[str], fill_in: list[str]) -> list[Path]:
         generation = runs[0].generation
@@ -206,15 +243,36 @@ class _Writer:
             "harness_version": __version__,
             "partial": partial,
             "fill_in": fill_in,
-            "files": [str(path.relative_to(self.out_dir)) for path in self.files],
+            "files": [str(path.relative_to(self.out_dir)) for path in self.pending],  # all but the manifest itself
         })
-        return self.files
+        ours = _exported_before(self.out_dir)
+        for path in self.pending:
+            if path.exists() and path.resolve() not in ours:
+                raise ExportError(f"{path} exists and is not a file of an earlier export into {self.out_dir}; "
+                                  "it is left as it is: choose another --output")
+        for path, content in self.pending.items():
+            write_atomically(path, content)
+        return list(self.pending)
 
 
-def export_evalplus(run_dir: str | Path, out_dir: str | Path, model_name: str | None = None, allow_partial: bool = False) -> list[Path]:
+def _exported_before(out_dir: Path) -> set[Path]:
+    """The files an earlier export wrote into `out_dir` (its manifest lists them): an export may replace these."""
+    manifest = out_dir / MANIFEST
+    try:
+        written = json.loads(manifest.read_text())
+        listed = written["files"] if {"leaderboard", "harness_version"} <= set(written) else None
+    except (OSError, ValueError, KeyError, TypeError):
+        listed = None
+    if not isinstance(listed, list):
+        return set()
+    return {manifest.resolve(), *((out_dir / name).resolve() for name in listed if isinstance(name, str))}
+
+
+def export_evalplus(run_dir: str | Path, out_dir: str | Path, model_name: str | None = None, allow_partial: bool = False,
+                    generation: dict | None = None) -> list[Path]:
     """The evalplus leaderboard entry (leaderboard_entry.json), and per dataset evalplus' samples, raw outputs and
     results files. Needs greedy HumanEval+ v0.1.10 and MBPP+ v0.2.0 results of one model; returns the files written."""
-    runs = evaluated_runs(run_dir)
+    runs = evaluated_runs(run_dir, generation)
     chosen: dict[str, Evaluated] = {}
     partial: list[str] = []
     for dataset, benchmark in EVALPLUS_DATASETS.items():
@@ -271,10 +329,11 @@ def export_evalplus(run_dir: str | Path, out_dir: str | Path, model_name: str | 
                           ["link (the model's page)", "open-data (Full, Partial or NONE)", "size (billions of parameters)"])
 
 
-def export_bigcodebench(run_dir: str | Path, out_dir: str | Path, model_name: str | None = None, allow_partial: bool = False) -> list[Path]:
+def export_bigcodebench(run_dir: str | Path, out_dir: str | Path, model_name: str | None = None, allow_partial: bool = False,
+                        generation: dict | None = None) -> list[Path]:
     """BigCodeBench's submission files (samples, eval results, pass@k) for each subset and split the run has,
     all of one model on the leaderboard's dataset version, calibrated; returns the files written."""
-    runs = _exported_by("bigcodebench", run_dir)
+    runs = _exported_by("bigcodebench", run_dir, generation)
     if not runs:
         raise ExportError(f"{run_dir}: no BigCodeBench results")
     titles = [run.title for run in runs]
@@ -317,11 +376,11 @@ def export_bigcodebench(run_dir: str | Path, out_dir: str | Path, model_name: st
 
 
 def export_livecodebench(run_dir: str | Path, out_dir: str | Path, model_name: str | None = None, allow_partial: bool = False,
-                         lcb_dir: str | Path | None = None) -> list[Path]:
+                         lcb_dir: str | Path | None = None, generation: dict | None = None) -> list[Path]:
     """A LiveCodeBench submissions folder, <out_dir>/<model>/: lcb_runner's generations and eval_all files and the
     model's leaderboard description (model.json). The problems' texts come from the release's shards (lcb_dir,
     else $SCODER_LCB_DIR, the cache, the hub). Returns the files written."""
-    runs = _exported_by("livecodebench", run_dir)
+    runs = _exported_by("livecodebench", run_dir, generation)
     if not runs:
         raise ExportError(f"{run_dir}: no LiveCodeBench results")
     if len(runs) > 1:

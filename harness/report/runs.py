@@ -17,7 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.benchmarks import BENCHMARKS
+from harness.files import file_sha256
 from harness.report.model import GREEDY, Column
+
+
+EXPORT_MANIFEST = "scoder_export.json"  # beside the files `scoder export` writes (harness.report.exports)
 
 
 class RunError(ValueError):
@@ -47,11 +51,14 @@ class ScoredRun:
 
 def read_run(directory: str | Path) -> ScoredRun:
     directory = Path(directory)
+    if directory.is_file():
+        raise RunError(f"{directory} is a file; give the folder that holds it (a run directory, or a folder with results "
+                       f"of scoder eval): {directory.parent}")
     if not directory.is_dir():
         raise RunError(f"{directory}: no such run directory")
     evaluate = directory / "evaluate"
     where = evaluate if evaluate.is_dir() else directory
-    files = [path for path in sorted(where.rglob("*.json")) if _is_results(path)]
+    files = [path for path in results_candidates(where) if _is_results(path)]
     if not files:
         raise NoResults(f"{where}: no results of `scoder eval` (or of a pipeline's evaluate stage) in it")
     run = ScoredRun(_run_name(directory), directory, [])
@@ -65,13 +72,26 @@ def read_run(directory: str | Path) -> ScoredRun:
     return run
 
 
+def results_candidates(folder: Path) -> list[Path]:
+    """The files under `folder` that may be results, whatever --output named them; not the folders an export wrote
+    (their manifest says so: they hold the leaderboards' formats, not ours), nor hidden files (locks, temporaries)."""
+    found = []
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder).parts
+        exported = any((folder.joinpath(*relative[:depth]) / EXPORT_MANIFEST).is_file() for depth in range(len(relative)))
+        if path.is_file() and not exported and not any(part.startswith(".") for part in relative):
+            found.append(path)
+    return found
+
+
 def _is_results(path: Path) -> bool:
     """A results file `scoder eval` wrote, whatever its name (--output): recognised by its content. One named
     *eval_results.json is taken as one even when it cannot be read, so that a damaged file is reported, not skipped."""
-    if path.name.startswith("."):
-        return False
     if path.name.endswith("eval_results.json"):
         return True
+    with open(path, "rb") as handle:
+        if handle.read(2) != b"{\n":  # how scoder eval starts a results file; JSON Lines and other files are not read
+            return False
     try:
         data = json.loads(path.read_bytes())
     except (OSError, ValueError):
@@ -159,10 +179,10 @@ def _order(task_id: str) -> tuple:
 
 def _protocol(path: Path, meta: dict, per_task: dict, notes: list[str]) -> str:
     """The decoding protocol from the samples' generation records: greedy pass@1, or sampled pass@1."""
-    samples = samples_file(path, meta.get("samples", ""))
+    samples = samples_file(path, meta)
     protocols = _protocols(samples) if samples else set()
     if not protocols:
-        why = f"its samples file {meta.get('samples')!r} is not found" if samples is None else f"{samples} has no generation record"
+        why = missing_samples(path, meta) if samples is None else f"{samples} has no generation record"
         notes.append(f"{path}: decoding unknown ({why}); its columns say 'decoding not recorded'")
         counts = sorted({len(entries) for entries in per_task.values()})
         return f"pass@1, n={'/'.join(map(str, counts))}, decoding not recorded"
@@ -172,16 +192,30 @@ def _protocol(path: Path, meta: dict, per_task: dict, notes: list[str]) -> str:
     return protocols.pop()
 
 
-def samples_file(results_path: Path, named: str) -> Path | None:
-    """The samples file as `scoder eval` was given it: that path (absolute, or from where it ran), else
-    beside the results file."""
+def samples_file(results_path: Path, meta: dict) -> Path | None:
+    """The samples file a results file scored (its scoder record `meta`): the path recorded (absolute; older
+    results: as given, from where eval ran), else the same name beside the results, as a run directory
+    copied elsewhere has it. Where the record has the samples' sha256, only a file of that content counts."""
+    found = _samples_candidates(results_path, meta)
+    matching = [path for path in found if not meta.get("samples_sha256") or file_sha256(path) == meta["samples_sha256"]]
+    return matching[0] if matching else None
+
+
+def missing_samples(results_path: Path, meta: dict) -> str:
+    """Why samples_file found nothing, as a sentence's end: gone, or changed since they were scored."""
+    found = _samples_candidates(results_path, meta)
+    if found:
+        return f"its samples file {found[0]} changed since it was scored (not the sha256 recorded); re-run `scoder eval`"
+    return f"its samples file {meta.get('samples')!r} is gone"
+
+
+def _samples_candidates(results_path: Path, meta: dict) -> list[Path]:
+    named = meta.get("samples") or ""
     if not named:
-        return None
+        return []
     named_path = Path(named)
-    for candidate in (named_path, results_path.parent / named_path, results_path.parent / named_path.name):
-        if candidate.is_file():
-            return candidate
-    return None
+    candidates = (named_path, results_path.parent / named_path, results_path.parent / named_path.name)
+    return [path for path in dict.fromkeys(candidates) if path.is_file()]
 
 
 def _protocols(samples: Path) -> set[str]:
