@@ -156,6 +156,9 @@ def main(argv: list[str] | None = None, extensions=(), report_figures=None) -> i
             get_environment(args.environment).setup(args.python, args.force)
             return 0
         return _sandbox()
+    except BrokenPipeError:  # the reader went away (`scoder ... | head`): stop quietly, as other commands do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except (DataError, SandboxError, EnvironmentMissing, SamplesError, ModelError, ContainerError, Busy, KeyError, ValueError, OSError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"scoder: error: {message}", file=sys.stderr)

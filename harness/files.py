@@ -65,7 +65,7 @@ def exclusive(lock_path: Path, what: str):
             os.close(descriptor)
             holder = lock_path.read_text().strip() if lock_path.is_file() else "?"
             raise Busy(f"{what} is in use by another scoder process (pid {holder or '?'}); wait for it to end, "
-                       "or choose another") from None
+                       "or write somewhere else") from None
         # The holder before us may have removed the file after we opened it: then this lock guards nothing.
         if os.path.exists(lock_path) and os.stat(lock_path).st_ino == os.fstat(descriptor).st_ino:
             break
