@@ -310,6 +310,7 @@ def _report(args, figures) -> int:
     from harness.report.command import leaderboard, report
 
     baselines = [] if args.no_baselines else args.baselines
+    output_folder(args.output, "--output", "the report")
     if args.leaderboard:
         leaderboard(args.leaderboard, baselines, args.output)
         return 0

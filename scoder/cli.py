@@ -104,8 +104,10 @@ def add_ablations_command(commands):
                            help="run every stage in its pinned container (default: each recipe's containers.enabled)")
 
     def handle(args) -> int:
+        from harness.output_paths import output_folder
         from scoder.ablations import run_ablations
 
+        output_folder(args.output, "--output", "the ablations' run directories, logs and report")
         return run_ablations(args.recipes, args.output, args.jobs, args.container, args.main)
 
     return handle

@@ -287,6 +287,8 @@ def test_report_and_export_messages_name_the_fix(tmp_path):
     (tmp_path / "ref.json").write_text("{}")
     refused(scoder("report", tmp_path / "ref.json", "--no-baselines"), "is a file; give the folder that holds it", str(tmp_path))
     refused(scoder("export", "evalplus", tmp_path, "--output", tmp_path / "ref.json"), "is a file; --output names a folder")
+    refused(scoder("report", tmp_path, "--no-baselines", "--output", tmp_path / "ref.json"), "is a file; --output names a folder for the report")
+    assert (tmp_path / "ref.json").read_text() == "{}"
 
 
 def test_an_export_inside_a_run_folder_does_not_break_its_report_and_results_are_found_by_content(tmp_path, data_dir, humaneval):
