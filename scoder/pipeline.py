@@ -17,7 +17,8 @@ import math
 import os
 import random
 from collections.abc import Iterator
-from dataclasses import asdict
+from dataclasses import dataclass, replace
+from typing import Callable
 from pathlib import Path
 
 from harness.benchmarks import parse_options, resolve
@@ -35,60 +36,70 @@ class PipelineError(RuntimeError):
     """A stage cannot go on; the message says which and why."""
 
 
+@dataclass(frozen=True)
+class Context:
+    """How stages run, never what they make: what a body gets besides its configuration."""
+    progress: bool = True
+    run_harness: Callable[[list[str], str], int] | None = None  # runs `scoder generate`/`scoder eval` in a role; None: here
+
+
 def stages(recipe: Recipe, progress: bool = True, run_harness=None, missing: dict[str, str] | None = None) -> list[Stage]:
     """The stage graph of a recipe, in the order they run. `run_harness(argv, role)`: how the evaluate
     stage runs a `scoder generate` or `scoder eval` command (default: here; scoder.stage_exec: in the
     role's container); returns its exit code. An input file that does not exist is a PipelineError, unless
     `missing` is given (the dry run): then it gets stage name -> the error, and the graph is built anyway
-    (that stage's key stands for no file)."""
+    (that stage's key stands for no file).
+
+    Each stage's config is everything its body reads from the recipe, and the body is a module-level function
+    that gets only that config (and the Context): what a stage makes cannot depend on a recipe field its key
+    does not hash (tests/test_stage_keys.py checks every field)."""
+    context = Context(progress, run_harness or _harness_here)
     plan: list[Stage] = []
     if recipe.synthesis.samples:
-        plan += _synthesizer_stages(recipe, progress, missing)
-    plan.append(_target_stage(recipe, progress))
-    plan.append(_evaluate_stage(recipe, run_harness or _harness_here))
-    plan.append(Stage("results", {"name": recipe.name}, tuple(stage.name for stage in plan), _results_body(recipe)))
-    return plan
+        plan += _synthesizer_stages(recipe, missing)
+    plan.append(_target_stage(recipe))
+    plan.append(Stage("evaluate", {"evaluation": recipe.evaluation, "data_dir": _data_dir(recipe), "generation": recipe.generation,
+                                   "target_model": recipe.target.model}, ("target",), _evaluate))
+    plan.append(Stage("results", {"name": recipe.name, "description": recipe.description, "limit": recipe.evaluation.limit},
+                      tuple(stage.name for stage in plan), _results))
+    return [replace(stage, context=context) for stage in plan]
 
 
-def _synthesizer_stages(recipe: Recipe, progress: bool, missing: dict[str, str] | None) -> list[Stage]:
+def _synthesizer_stages(recipe: Recipe, missing: dict[str, str] | None) -> list[Stage]:
     synthesizer = recipe.synthesizer
-    template = asdict(synthesizer.template)
+    trained = {"model": synthesizer.model, "template": synthesizer.template}  # what every synthesizer stage reads of it
     plan = [
-        Stage("snippets", {"snippets": asdict(recipe.snippets), "needed": recipe.snippets_needed()}, (),
-              lambda folder, _: _snippets_body(recipe, folder)),
+        Stage("snippets", {"snippets": recipe.snippets, "needed": recipe.snippets_needed()}, (), _snippets),
         Stage("seed", {"path": synthesizer.seed_data,
                        "sha256": _digest_or_error(synthesizer.seed_data, "synthesizer.seed_data", "seed", missing)},
-              (), lambda folder, _: _seed_body(synthesizer.seed_data, folder)),
-        Stage("coldstart", {"model": synthesizer.model, "sft": asdict(synthesizer.sft), "template": template}, ("seed",),
-              lambda folder, inputs: _train_synthesizer(recipe, folder, [inputs["seed"]], progress)),
+              (), _seed),
+        Stage("coldstart", {**trained, "sft": synthesizer.sft}, ("seed",), _train_synthesizer),
     ]
     if recipe.selection.method == "gradient" and recipe.iterations:
-        plan.append(Stage("reference", {"model": synthesizer.model, "sft": asdict(recipe.selection.reference_sft), "template": template},
-                          ("seed",), lambda folder, inputs: _train_reference(recipe, folder, inputs["seed"], progress)))
+        plan.append(Stage("reference", {**trained, "sft": recipe.selection.reference_sft, "keep_optimizer": True}, ("seed",),
+                          _train_synthesizer))
     synthesizer_stage = "coldstart"
     selected: list[str] = []
     for round_number in range(1, recipe.iterations + 1):
         prefix = f"iteration-{round_number}"
         window = ((round_number - 1) * recipe.sampling.snippets_per_iteration, round_number * recipe.sampling.snippets_per_iteration)
-        plan.append(Stage(f"{prefix}/sample", {"sampling": asdict(recipe.sampling), "generation": asdict(recipe.generation),
-                                               "snippets": window, "template": template},
-                          ("snippets", synthesizer_stage), _sample_body(recipe, synthesizer_stage, window, progress)))
-        plan.append(Stage(f"{prefix}/score", {"scoring": asdict(recipe.scoring), "judge": recipe.scoring.judge or synthesizer.model},
-                          (f"{prefix}/sample",), _score_body(recipe, f"{prefix}/sample", progress)))
+        plan.append(Stage(f"{prefix}/sample", {**trained, "sampling": recipe.sampling, "generation": recipe.generation,
+                                               "snippets": window, "synthesizer_stage": synthesizer_stage},
+                          ("snippets", synthesizer_stage), _sample))
+        plan.append(Stage(f"{prefix}/score", {"scoring": recipe.scoring, "judge": recipe.scoring.judge or synthesizer.model,
+                                              "generation": recipe.generation},
+                          (f"{prefix}/sample",), _score))
         inputs = (f"{prefix}/score", "seed") + (("reference",) if recipe.selection.method == "gradient" else ())
-        plan.append(Stage(f"{prefix}/select", {"selection": asdict(recipe.selection), "template": template}, inputs,
-                          _select_body(recipe, f"{prefix}/score", progress)))
+        plan.append(Stage(f"{prefix}/select", {**trained, "selection": recipe.selection}, inputs, _select))
         selected.append(f"{prefix}/select")
-        plan.append(Stage(f"{prefix}/train", {"model": synthesizer.model, "sft": asdict(synthesizer.sft), "template": template},
-                          ("seed", *selected),
-                          lambda folder, inputs, chosen=tuple(selected): _train_synthesizer(
-                              recipe, folder, [inputs["seed"], *(inputs[name] for name in chosen)], progress)))
+        plan.append(Stage(f"{prefix}/train", {**trained, "sft": synthesizer.sft}, ("seed", *selected), _train_synthesizer))
         synthesizer_stage = f"{prefix}/train"
     start = recipe.iterations * recipe.sampling.snippets_per_iteration
     window = (start, start + recipe.synthesis.samples)
-    plan.append(Stage("synthesize", {"synthesis": asdict(recipe.synthesis), "generation": asdict(recipe.generation),
-                                     "snippets": window, "template": template, "data_dir": _data_dir(recipe)},
-                      ("snippets", synthesizer_stage), _synthesize_body(recipe, synthesizer_stage, window, progress)))
+    plan.append(Stage("synthesize", {**trained, "synthesis": recipe.synthesis, "generation": recipe.generation,
+                                     "snippets": window, "synthesizer_stage": synthesizer_stage, "seed": recipe.sampling.seed,
+                                     "data_dir": _data_dir(recipe)},
+                      ("snippets", synthesizer_stage), _synthesize))
     return plan
 
 
@@ -122,18 +133,19 @@ def benchmark_data(recipe: Recipe) -> Iterator[str]:
             raise PipelineError(f"evaluation.benchmarks: {name}: {error}") from None
 
 
-# --- stage bodies -------------------------------------------------------------------------------
+# --- stage bodies: each gets (its config, its folder, its inputs' folders, the Context) ------------
 
-def _snippets_body(recipe: Recipe, folder: Path) -> dict:
-    snippets = load_snippets(recipe.snippets)
-    if len(snippets) < recipe.snippets_needed():
-        raise PipelineError(f"snippets: the pool has {len(snippets)} snippets, the recipe uses {recipe.snippets_needed()}")
+def _snippets(config: dict, folder: Path, inputs: dict[str, Path], context: Context) -> dict:
+    snippets = load_snippets(config["snippets"])
+    if len(snippets) < config["needed"]:
+        raise PipelineError(f"snippets: the pool has {len(snippets)} snippets, the recipe uses {config['needed']}")
     write_records(folder, snippets)
     return {"snippets": len(snippets)}
 
 
-def _seed_body(path: str, folder: Path) -> dict:
+def _seed(config: dict, folder: Path, inputs: dict[str, Path], context: Context) -> dict:
     """The proprietary synthesis samples: {"snippet", "problem", "solution"} per line."""
+    path = config["path"]
     records = []
     for number, line in enumerate(Path(path).read_text().split("\n"), 1):
         if not line.strip():
@@ -152,22 +164,17 @@ def _seed_body(path: str, folder: Path) -> dict:
     return {"samples": len(records)}
 
 
-def _synthesizer_examples(recipe: Recipe, folders: list[Path]) -> list[dict]:
-    template = recipe.synthesizer.template
+def _synthesizer_examples(template: synthesis.SynthesisTemplate, folders) -> list[dict]:
     return [synthesis.synthesizer_example(record["snippet"], record["problem"], record["solution"], template)
             for folder in folders for record in read_records(folder)]
 
 
-def _train_synthesizer(recipe: Recipe, folder: Path, data: list[Path], progress: bool) -> dict:
-    examples = _synthesizer_examples(recipe, data)
-    checkpoints = sft.train(recipe.synthesizer.model, examples, folder, recipe.synthesizer.sft, progress)
-    return {"examples": len(examples), "checkpoints": [path.name for path in checkpoints]}
-
-
-def _train_reference(recipe: Recipe, folder: Path, seed: Path, progress: bool) -> dict:
-    examples = _synthesizer_examples(recipe, [seed])
-    # gradient influence reads every checkpoint's Adam moments
-    checkpoints = sft.train(recipe.synthesizer.model, examples, folder, recipe.selection.reference_sft, progress, keep_optimizer=True)
+def _train_synthesizer(config: dict, folder: Path, inputs: dict[str, Path], context: Context) -> dict:
+    """The cold start, each round's retraining (on the seed and every selection so far: its inputs, in order) and
+    the reference LoRA, whose checkpoints keep their Adam moments for gradient influence."""
+    examples = _synthesizer_examples(config["template"], inputs.values())
+    checkpoints = sft.train(config["model"], examples, folder, config["sft"], context.progress,
+                            keep_optimizer=config.get("keep_optimizer", False))
     return {"examples": len(examples), "checkpoints": [path.name for path in checkpoints]}
 
 
@@ -178,100 +185,95 @@ def checkpoints_of(folder: Path) -> list[Path]:
     return found
 
 
-def _sample_body(recipe: Recipe, synthesizer_stage: str, window: tuple[int, int], progress: bool):
-    def body(folder: Path, inputs: dict[str, Path]) -> dict:
-        snippets = read_records(inputs["snippets"])[window[0]:window[1]]
-        chosen = sampling.spread(checkpoints_of(inputs[synthesizer_stage]), recipe.sampling.checkpoints)
-        config = recipe.sampling
-        decoding = Decoding(config.samples_per_checkpoint, config.temperature, config.top_p, config.max_new_tokens,
-                            config.seed, recipe.generation.batch_size)
-        candidates = sampling.sample(recipe.synthesizer.model, chosen, snippets, recipe.synthesizer.template, decoding,
-                                     recipe.generation, folder / "candidates.journal.jsonl", progress)
-        write_records(folder, candidates)
-        parsed = sum(1 for candidate in candidates if candidate["problem"])
-        return {"snippets": len(snippets), "checkpoints": [path.name for path in chosen], "candidates": len(candidates), "parsed": parsed}
-    return body
+def _sample(config: dict, folder: Path, inputs: dict[str, Path], context: Context) -> dict:
+    start, end = config["snippets"]
+    snippets = read_records(inputs["snippets"])[start:end]
+    settings = config["sampling"]
+    chosen = sampling.spread(checkpoints_of(inputs[config["synthesizer_stage"]]), settings.checkpoints)
+    decoding = Decoding(settings.samples_per_checkpoint, settings.temperature, settings.top_p, settings.max_new_tokens,
+                        settings.seed, config["generation"].batch_size)
+    candidates = sampling.sample(config["model"], chosen, snippets, config["template"], decoding, config["generation"],
+                                 folder / "candidates.journal.jsonl", context.progress)
+    write_records(folder, candidates)
+    parsed = sum(1 for candidate in candidates if candidate["problem"])
+    return {"snippets": len(snippets), "checkpoints": [path.name for path in chosen], "candidates": len(candidates), "parsed": parsed}
 
 
-def _score_body(recipe: Recipe, sample_stage: str, progress: bool):
-    def body(folder: Path, inputs: dict[str, Path]) -> dict:
-        candidates = read_records(inputs[sample_stage])
-        config = recipe.scoring
-        if not config.enabled:
-            kept = [candidate for candidate in candidates if candidate["problem"] and candidate["solution"]]
-            write_records(folder, kept)
-            return {"candidates": len(candidates), "parsed": len(kept), "kept": len(kept), "scorer": "off"}
-        judge = load_backend(recipe.generation.backend, config.judge or recipe.synthesizer.model, recipe.generation.backend_options())
-        scored = scoring.score(candidates, config, judge, recipe.generation.batch_size, folder / "scores.journal.jsonl", progress)
-        kept = scoring.keep_top(scored, config.keep_fraction)
-        write_records(folder, scored, "scored.jsonl")
+def _score(config: dict, folder: Path, inputs: dict[str, Path], context: Context) -> dict:
+    [candidates_folder] = inputs.values()
+    candidates = read_records(candidates_folder)
+    settings, generation = config["scoring"], config["generation"]
+    if not settings.enabled:
+        kept = [candidate for candidate in candidates if candidate["problem"] and candidate["solution"]]
         write_records(folder, kept)
-        mean = sum(sample["score"] for sample in scored) / len(scored) if scored else 0.0
-        return {"candidates": len(candidates), "parsed": len(scored), "kept": len(kept), "mean_score": round(mean, 3)}
-    return body
+        return {"candidates": len(candidates), "parsed": len(kept), "kept": len(kept), "scorer": "off"}
+    judge = load_backend(generation.backend, config["judge"], generation.backend_options())
+    scored = scoring.score(candidates, settings, judge, generation.batch_size, folder / "scores.journal.jsonl", context.progress)
+    kept = scoring.keep_top(scored, settings.keep_fraction)
+    write_records(folder, scored, "scored.jsonl")
+    write_records(folder, kept)
+    mean = sum(sample["score"] for sample in scored) / len(scored) if scored else 0.0
+    return {"candidates": len(candidates), "parsed": len(scored), "kept": len(kept), "mean_score": round(mean, 3)}
 
 
-def _select_body(recipe: Recipe, score_stage: str, progress: bool):
-    def body(folder: Path, inputs: dict[str, Path]) -> dict:
-        scored = read_records(inputs[score_stage])
-        config = recipe.selection
-        keep = max(1, round(len(scored) * config.keep_fraction)) if scored else 0
-        if config.method == "none" or not scored:
-            chosen = scored
-        elif config.method == "random":
-            chosen = random.Random(config.seed).sample(scored, keep)
-        else:
-            template = recipe.synthesizer.template
-            examples = [synthesis.synthesizer_example(sample["snippet"], sample["problem"], sample["solution"], template) for sample in scored]
-            references = _synthesizer_examples(recipe, [inputs["seed"]])
-            scores = influence.influence_scores(recipe.synthesizer.model, checkpoints_of(inputs["reference"]), examples, references,
-                                                config.gradients, progress)
-            for sample, value in zip(scored, scores):
-                sample["influence"] = None if math.isnan(value) else round(value, 6)  # NaN: no completion token fits
-            write_records(folder, scored, "influence.jsonl")
-            chosen = [scored[index] for index in influence.select_top(scores, keep)]
-        write_records(folder, chosen)
-        return {"candidates": len(scored), "selected": len(chosen), "method": config.method}
-    return body
+def _select(config: dict, folder: Path, inputs: dict[str, Path], context: Context) -> dict:
+    score_stage = next(iter(inputs))  # the round's score stage comes first (see _synthesizer_stages)
+    scored = read_records(inputs[score_stage])
+    settings = config["selection"]
+    keep = max(1, round(len(scored) * settings.keep_fraction)) if scored else 0
+    if settings.method == "none" or not scored:
+        chosen = scored
+    elif settings.method == "random":
+        chosen = random.Random(settings.seed).sample(scored, keep)
+    else:
+        template = config["template"]
+        examples = [synthesis.synthesizer_example(sample["snippet"], sample["problem"], sample["solution"], template) for sample in scored]
+        references = _synthesizer_examples(template, [inputs["seed"]])
+        scores = influence.influence_scores(config["model"], checkpoints_of(inputs["reference"]), examples, references,
+                                            settings.gradients, context.progress)
+        for sample, value in zip(scored, scores):
+            sample["influence"] = None if math.isnan(value) else round(value, 6)  # NaN: no completion token fits
+        write_records(folder, scored, "influence.jsonl")
+        chosen = [scored[index] for index in influence.select_top(scores, keep)]
+    write_records(folder, chosen)
+    return {"candidates": len(scored), "selected": len(chosen), "method": settings.method}
 
 
-def _synthesize_body(recipe: Recipe, synthesizer_stage: str, window: tuple[int, int], progress: bool):
-    def body(folder: Path, inputs: dict[str, Path]) -> dict:
-        config = recipe.synthesis
-        snippets = read_records(inputs["snippets"])[window[0]:window[1]]
-        final = checkpoints_of(inputs[synthesizer_stage])[-1]
-        decoding = Decoding(1, config.temperature, config.top_p, config.max_new_tokens, recipe.sampling.seed, recipe.generation.batch_size)
-        outputs = sampling.sample(recipe.synthesizer.model, [final], snippets, recipe.synthesizer.template, decoding,
-                                  recipe.generation, folder / "outputs.journal.jsonl", progress)
-        parsed = [output for output in outputs if output["problem"] and output["solution"]]
-        unique, duplicates = synthesis.deduplicate(parsed, config.dedup)
-        texts, not_checked = synthesis.benchmark_texts(config.decontamination.benchmarks, _data_dir(recipe))
-        for reason in not_checked.values():
-            print(f"[synthesize] note: {reason}", flush=True)
-        clean, contaminated = synthesis.decontaminate(unique, texts, config.decontamination)
-        write_records(folder, outputs, "outputs.jsonl")
-        write_records(folder, clean)
-        return {"snippets": len(snippets), "outputs": len(outputs), "parsed": len(parsed), "duplicates": duplicates,
-                "contaminated": contaminated, "not_decontaminated": not_checked, "samples": len(clean), "checkpoint": final.name}
-    return body
+def _synthesize(config: dict, folder: Path, inputs: dict[str, Path], context: Context) -> dict:
+    settings, generation = config["synthesis"], config["generation"]
+    start, end = config["snippets"]
+    snippets = read_records(inputs["snippets"])[start:end]
+    final = checkpoints_of(inputs[config["synthesizer_stage"]])[-1]
+    decoding = Decoding(1, settings.temperature, settings.top_p, settings.max_new_tokens, config["seed"], generation.batch_size)
+    outputs = sampling.sample(config["model"], [final], snippets, config["template"], decoding, generation,
+                              folder / "outputs.journal.jsonl", context.progress)
+    parsed = [output for output in outputs if output["problem"] and output["solution"]]
+    unique, duplicates = synthesis.deduplicate(parsed, settings.dedup)
+    texts, not_checked = synthesis.benchmark_texts(settings.decontamination.benchmarks, config["data_dir"])
+    for reason in not_checked.values():
+        print(f"[synthesize] note: {reason}", flush=True)
+    clean, contaminated = synthesis.decontaminate(unique, texts, settings.decontamination)
+    write_records(folder, outputs, "outputs.jsonl")
+    write_records(folder, clean)
+    return {"snippets": len(snippets), "outputs": len(outputs), "parsed": len(parsed), "duplicates": duplicates,
+            "contaminated": contaminated, "not_decontaminated": not_checked, "samples": len(clean), "checkpoint": final.name}
 
 
-def _target_stage(recipe: Recipe, progress: bool) -> Stage:
+def _target_stage(recipe: Recipe) -> Stage:
     target = recipe.target
-    sources = [{**asdict(source), "sha256": file_digest(source.source) if Path(source.source).is_file() else None}
-               for source in target.instruction_data]
+    sources = [(source, file_digest(source.source) if Path(source.source).is_file() else None) for source in target.instruction_data]
     inputs = ("synthesize",) if recipe.synthesis.samples else ()
+    return Stage("target", {"model": target.model, "sft": target.sft, "instruction_data": sources}, inputs, _train_target)
 
-    def body(folder: Path, inputs_: dict[str, Path]) -> dict:
-        synthetic = [synthesis.instruction_example(record["problem"], record["solution"])
-                     for record in read_records(inputs_["synthesize"])] if "synthesize" in inputs_ else []
-        extra = [example for source in target.instruction_data for example in load_instructions(source)]
-        examples = synthetic + extra
-        random.Random(target.sft.seed).shuffle(examples)
-        checkpoints = sft.train(target.model, examples, folder, target.sft, progress)
-        return {"synthetic": len(synthetic), "instruction_data": len(extra), "checkpoints": [path.name for path in checkpoints]}
 
-    return Stage("target", {"model": target.model, "sft": asdict(target.sft), "instruction_data": sources}, inputs, body)
+def _train_target(config: dict, folder: Path, inputs: dict[str, Path], context: Context) -> dict:
+    synthetic = [synthesis.instruction_example(record["problem"], record["solution"])
+                 for record in read_records(inputs["synthesize"])] if "synthesize" in inputs else []
+    extra = [example for source, _ in config["instruction_data"] for example in load_instructions(source)]
+    examples = synthetic + extra
+    random.Random(config["sft"].seed).shuffle(examples)
+    checkpoints = sft.train(config["model"], examples, folder, config["sft"], context.progress)
+    return {"synthetic": len(synthetic), "instruction_data": len(extra), "checkpoints": [path.name for path in checkpoints]}
 
 
 def _harness_here(argv: list[str], role: str) -> int:
@@ -280,33 +282,28 @@ def _harness_here(argv: list[str], role: str) -> int:
     return scoder_main(argv)
 
 
-def _evaluate_stage(recipe: Recipe, run_harness) -> Stage:
-    evaluation = recipe.evaluation
-    config = {**asdict(evaluation), "data_dir": _data_dir(recipe), "generation": asdict(recipe.generation)}
-
-    def body(folder: Path, inputs: dict[str, Path]) -> dict:
-        final = checkpoints_of(inputs["target"])[-1]
-        model = ["--model", recipe.target.model, "--adapter", str(final)] if sampling.is_adapter(final) else ["--model", str(final)]
-        results = {}
-        for name in evaluation.benchmarks:
-            benchmark, variant = resolve(name)
-            stem = name.replace(":", "-").replace("+", "plus")
-            samples, output = folder / f"{stem}.samples.jsonl", folder / f"{stem}.eval_results.json"
-            data = _data_arguments(recipe, variant)
-            # Two commands, as the sandbox that executes has no model and no network (see stage_exec).
-            generate = ["generate", "--benchmark", benchmark.name, *model, "--output", str(samples), *recipe.generation.command_line(),
-                        "--no-progress", *data]
-            generate += ["--limit", str(evaluation.limit)] if evaluation.limit else []
-            generate += ["--max-new-tokens", str(evaluation.max_new_tokens)] if evaluation.max_new_tokens else []
-            execute = ["eval", "--benchmark", benchmark.name, "--samples", str(samples), "--output", str(output), "--no-progress", *data]
-            for argv, role in ((generate, generation_role(recipe.generation.backend)), (execute, benchmark.execution_role)):
-                if run_harness(argv, role) != 0:
-                    raise PipelineError(f"evaluate: scoder {' '.join(argv)} failed (its error is printed above)")
-            results[name] = _pass_at_1(json.loads(output.read_text()))
-        write_json(folder / "scores.json", results)
-        return {"checkpoint": final.name, "scores": results}
-
-    return Stage("evaluate", config, ("target",), body)
+def _evaluate(config: dict, folder: Path, inputs: dict[str, Path], context: Context) -> dict:
+    evaluation, generation = config["evaluation"], config["generation"]
+    final = checkpoints_of(inputs["target"])[-1]
+    model = ["--model", config["target_model"], "--adapter", str(final)] if sampling.is_adapter(final) else ["--model", str(final)]
+    results = {}
+    for name in evaluation.benchmarks:
+        benchmark, variant = resolve(name)
+        stem = name.replace(":", "-").replace("+", "plus")
+        samples, output = folder / f"{stem}.samples.jsonl", folder / f"{stem}.eval_results.json"
+        data = variant + (["--data-dir", config["data_dir"]] if config["data_dir"] else [])
+        # Two commands, as the sandbox that executes has no model and no network (see stage_exec).
+        generate = ["generate", "--benchmark", benchmark.name, *model, "--output", str(samples), *generation.command_line(),
+                    "--no-progress", *data]
+        generate += ["--limit", str(evaluation.limit)] if evaluation.limit else []
+        generate += ["--max-new-tokens", str(evaluation.max_new_tokens)] if evaluation.max_new_tokens else []
+        execute = ["eval", "--benchmark", benchmark.name, "--samples", str(samples), "--output", str(output), "--no-progress", *data]
+        for argv, role in ((generate, generation_role(generation.backend)), (execute, benchmark.execution_role)):
+            if context.run_harness(argv, role) != 0:
+                raise PipelineError(f"evaluate: scoder {' '.join(argv)} failed (its error is printed above)")
+        results[name] = _pass_at_1(json.loads(output.read_text()))
+    write_json(folder / "scores.json", results)
+    return {"checkpoint": final.name, "scores": results}
 
 
 def _pass_at_1(results: dict) -> dict[str, float]:
@@ -317,23 +314,20 @@ def _pass_at_1(results: dict) -> dict[str, float]:
     return {kind: round(100 * values["pass@1"], 1) for kind, values in found.items() if isinstance(values, dict) and "pass@1" in values}
 
 
-def _results_body(recipe: Recipe):
-    def body(folder: Path, inputs: dict[str, Path]) -> dict:
-        stages_done = {name: read_manifest(path) for name, path in inputs.items()}
-        scores = stages_done["evaluate"]["summary"]["scores"]
-        columns = [(benchmark, kind) for benchmark, kinds in scores.items() for kind in kinds]
-        header = "| recipe | " + " | ".join(f"{benchmark} {kind}" for benchmark, kind in columns) + " |"
-        row = f"| {recipe.name} | " + " | ".join(f"{scores[benchmark][kind]:.1f}" for benchmark, kind in columns) + " |"
-        # the evaluate stage's scores are the table above; its row keeps the rest (time, checkpoint)
-        data = [(name, {key: value for key, value in manifest["summary"].items() if key != "scores"})
-                for name, manifest in stages_done.items()]
-        lines = [f"# {recipe.name}", "", recipe.description, "", "pass@1 (%), greedy"
-                 + (f", first {recipe.evaluation.limit} tasks of each benchmark" if recipe.evaluation.limit else ""), "",
-                 header, "|" + "---|" * (len(columns) + 1), row, "", "## Stages", "",
-                 "| stage | seconds | summary |", "|---|---|---|"]
-        lines += [f"| {name} | {stages_done[name]['seconds']} | {brief(summary)} |" for name, summary in data]
-        (folder / "results.md").write_text("\n".join(lines) + "\n")
-        write_json(folder / "results.json", {"recipe": recipe.name, "scores": scores,
-                                             "stages": {name: summary for name, summary in data}})
-        return {"scores": scores, "table": str(folder / "results.md")}
-    return body
+def _results(config: dict, folder: Path, inputs: dict[str, Path], context: Context) -> dict:
+    stages_done = {name: read_manifest(path) for name, path in inputs.items()}
+    scores = stages_done["evaluate"]["summary"]["scores"]
+    columns = [(benchmark, kind) for benchmark, kinds in scores.items() for kind in kinds]
+    header = "| recipe | " + " | ".join(f"{benchmark} {kind}" for benchmark, kind in columns) + " |"
+    row = f"| {config['name']} | " + " | ".join(f"{scores[benchmark][kind]:.1f}" for benchmark, kind in columns) + " |"
+    # the evaluate stage's scores are the table above; its row keeps the rest (time, checkpoint)
+    data = [(name, {key: value for key, value in manifest["summary"].items() if key != "scores"})
+            for name, manifest in stages_done.items()]
+    lines = [f"# {config['name']}", "", config["description"], "", "pass@1 (%), greedy"
+             + (f", first {config['limit']} tasks of each benchmark" if config["limit"] else ""), "",
+             header, "|" + "---|" * (len(columns) + 1), row, "", "## Stages", "",
+             "| stage | seconds | summary |", "|---|---|---|"]
+    lines += [f"| {name} | {stages_done[name]['seconds']} | {brief(summary)} |" for name, summary in data]
+    (folder / "results.md").write_text("\n".join(lines) + "\n")
+    write_json(folder / "results.json", {"recipe": config["name"], "scores": scores, "stages": {name: summary for name, summary in data}})
+    return {"scores": scores, "table": str(folder / "results.md")}

@@ -9,6 +9,7 @@ key changed starts afresh in an emptied folder.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -43,14 +44,27 @@ def refuse_foreign(run_dir: Path, planned: list[tuple["Stage", str, str]]) -> No
 @dataclass(frozen=True)
 class Stage:
     name: str  # also its folder, e.g. "iteration-1/sample"
-    config: dict  # everything besides the inputs that decides the output
+    config: dict  # everything besides the inputs that decides the output, and all of the configuration the body gets
     inputs: tuple[str, ...]  # names of earlier stages whose outputs it reads
-    body: Callable[["Path", dict[str, "Path"]], dict]  # (its folder, input folders) -> summary
+    body: Callable[[dict, Path, dict[str, Path], object], dict]  # (config, its folder, input folders, context) -> summary
+    context: object = None  # how it runs, never what it makes (progress bars, where commands run): not in the key
 
 
 def stage_key(stage: Stage, input_keys: dict[str, str]) -> str:
-    text = json.dumps({"stage": stage.name, "config": stage.config, "inputs": input_keys}, sort_keys=True, default=str)
+    text = json.dumps({"stage": stage.name, "config": plain(stage.config), "inputs": input_keys}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def plain(value):
+    """A config as JSON data: dataclasses as their fields (the settings objects bodies get), the rest as is, or as
+    text where JSON has no form for it."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return plain(dataclasses.asdict(value))
+    if isinstance(value, dict):
+        return {str(key): plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(item) for item in value]
+    return value if value is None or isinstance(value, (str, int, float, bool)) else str(value)
 
 
 def read_manifest(folder: Path) -> dict | None:
@@ -141,14 +155,14 @@ class StageRunner:
                 shutil.rmtree(discarded)
             folder.mkdir(parents=True, exist_ok=True)
             manifest = read_manifest(folder) if action == "resume" else None
-            manifest = manifest or {"stage": stage.name, "key": key, "config": stage.config,
+            manifest = manifest or {"stage": stage.name, "key": key, "config": plain(stage.config),
                                     "inputs": {name: read_manifest(self.run_dir / name)["key"] for name in stage.inputs},
                                     "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "seconds": 0.0, "finished": None}
             manifest.update(versions=versions(), git=git_revision())
             write_json(folder / MANIFEST, manifest)
             self.log(f"[{stage.name}] {'resuming' if action == 'resume' else 'running'}")
             started = time.monotonic()
-            summary = stage.body(folder, {name: self.run_dir / name for name in stage.inputs})
+            summary = stage.body(stage.config, folder, {name: self.run_dir / name for name in stage.inputs}, stage.context)
             manifest.update(summary=summary, seconds=round(manifest["seconds"] + time.monotonic() - started, 2),
                             finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), outputs=_digests(folder))
             write_json(folder / MANIFEST, manifest)

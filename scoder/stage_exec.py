@@ -70,7 +70,7 @@ def containerized_stages(recipe: Recipe, run_dir: str | os.PathLike, progress: b
 
 
 def _body_in_container(name: str, recipe: Recipe, run_dir: Path, progress: bool, inputs: list[str], client):
-    def body(folder: Path, _inputs: dict[str, Path]) -> dict:
+    def body(_config: dict, folder: Path, _inputs: dict[str, Path], _context) -> dict:
         from scoder.pipeline import PipelineError
 
         write_json(folder / RECIPE_FILE, as_dict(recipe))
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     run_dir, folder = Path(args.run_dir), Path(args.run_dir) / args.stage
     recipe = build(Recipe, json.loads((folder / RECIPE_FILE).read_text()))
     stage = {stage.name: stage for stage in stages(recipe, not args.no_progress)}[args.stage]
-    summary = stage.body(folder, {name: run_dir / name for name in stage.inputs})
+    summary = stage.body(stage.config, folder, {name: run_dir / name for name in stage.inputs}, stage.context)
     write_json(folder / RESULT_FILE, {"summary": summary, "versions": versions(), "git": git_revision()})
     return 0
 

@@ -488,7 +488,7 @@ def test_evaluate_sends_generation_and_execution_to_their_containers(tmp_path, c
     monkeypatch.setattr(stage_exec, "run_in_container", as_if_in_container)
     monkeypatch.setattr(containers, "caller_user", lambda: "1000:1000")  # uid 0 may not evaluate BigCodeBench in one
     [evaluate] = [stage for stage in stage_exec.containerized_stages(recipe, run, progress=False) if stage.name == "evaluate"]
-    summary = evaluate.body(run / "evaluate", {"target": run / "target"})
+    summary = evaluate.body(evaluate.config, run / "evaluate", {"target": run / "target"}, evaluate.context)
     assert summary["scores"] == {"humaneval+": {"pass@1": 50.0}, "bigcodebench-hard:instruct": {"pass@1": 50.0}}
     assert [(spec.role, spec.command[3]) for spec in specs] == [
         ("train", "generate"), ("sandbox", "eval"), ("train", "generate"), ("bigcodebench", "eval")]

@@ -47,8 +47,8 @@ def manifests(tmp_path_factory):
     """Real stage manifests, written by the stage runner for two tiny stages."""
     run_dir = tmp_path_factory.mktemp("run")
     summaries = StageRunner(run_dir, log=lambda line: None).run([
-        Stage("seed", {"path": "data/seed.jsonl"}, (), lambda folder, inputs: {"samples": 12}),
-        Stage("synthesize", {"note": HOSTILE}, ("seed",), lambda folder, inputs: {"samples": 16}),
+        Stage("seed", {"path": "data/seed.jsonl"}, (), lambda config, folder, inputs, context: {"samples": 12}),
+        Stage("synthesize", {"note": HOSTILE}, ("seed",), lambda config, folder, inputs, context: {"samples": 16}),
     ])
     return {name: json.loads((run_dir / name / "manifest.json").read_text()) for name in summaries}
 

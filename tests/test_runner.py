@@ -12,12 +12,12 @@ from scoder.runner import MANIFEST, Stage, StageRunner, read_records, write_reco
 
 
 def counting_stages(calls: list, numbers_config: dict, double_config: dict | None = None):
-    def numbers(folder, inputs):
+    def numbers(config, folder, inputs, context):
         calls.append("numbers")
         write_records(folder, [{"n": n} for n in range(numbers_config["count"])])
         return {"records": numbers_config["count"]}
 
-    def double(folder, inputs):
+    def double(config, folder, inputs, context):
         calls.append("double")
         write_records(folder, [{"n": 2 * record["n"]} for record in read_records(inputs["numbers"])])
         return {"records": len(read_records(inputs["numbers"]))}
@@ -57,7 +57,7 @@ def test_a_killed_stage_resumes_from_its_journal(tmp_path):
     """The body journals each record; the first run dies after two, the second finishes the rest."""
     produced = []
 
-    def body(folder, inputs, die_after=None):
+    def body(config, folder, inputs, context, die_after=None):
         journal = Journal(folder / "work.journal.jsonl", "fingerprint")
         try:
             for n in range(5):
@@ -74,7 +74,7 @@ def test_a_killed_stage_resumes_from_its_journal(tmp_path):
 
     runner = StageRunner(tmp_path, log=lambda line: None)
     with pytest.raises(KeyboardInterrupt):
-        runner.run([Stage("work", {}, (), lambda folder, inputs: body(folder, inputs, die_after=2))])
+        runner.run([Stage("work", {}, (), lambda config, folder, inputs, context: body(config, folder, inputs, context, die_after=2))])
     assert [action for _, _, action in runner.plan([Stage("work", {}, (), body)])] == ["resume"]
     runner.run([Stage("work", {}, (), body)])
     assert produced == [0, 1, 2, 3, 4]  # nothing done twice
