@@ -20,7 +20,7 @@ from typing import Callable
 from harness import __version__
 from harness.execution.executor import Executor
 from harness.files import Busy, Interrupted, exclusive, file_sha256, write_atomically
-from harness.output_paths import output_file
+from harness.output_paths import output_file, writable_folder
 from harness.journal import Journal
 from harness.samples import Sample, SamplesError, read_samples, warn_of_raw_outputs
 
@@ -105,6 +105,9 @@ def prepared_output(samples_path: Path, output_path: str | Path | None, benchmar
     """The results file's path, refused before any work if it cannot be written, would overwrite the samples, or
     holds anything but results scoder wrote for these samples on this benchmark (claim_output). Nothing is made."""
     default = default_output_path(samples_path, benchmark)
+    if not output_path and not writable_folder(default.parent):
+        raise SamplesError(f"the results go beside the samples by default, and {default.parent} is not writable; "
+                           f"name them with --output (e.g. --output {default.name})")
     output_path = output_file(output_path, "--output", default.name) if output_path else default
     if output_path.resolve() == samples_path.resolve():
         raise SamplesError(f"--output {output_path} is the samples file: the results would overwrite it; choose another name")

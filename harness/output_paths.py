@@ -31,6 +31,12 @@ def output_folder(given: str | os.PathLike, flag: str, what: str) -> Path:
     return path
 
 
+def writable_folder(folder: Path) -> bool:
+    """Whether files may be written into `folder` unasked (beside an input): not where the mode says read-only,
+    even for root, who may write anywhere (shared benchmark and conformance data are such folders)."""
+    return os.access(folder, os.W_OK | os.X_OK) and bool(folder.stat().st_mode & 0o222)
+
+
 def _check_place(path: Path, flag: str) -> None:
     """The nearest existing folder above `path` must be a folder we may write in."""
     for parent in path.absolute().parents:

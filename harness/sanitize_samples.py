@@ -18,6 +18,7 @@ from harness import __version__
 from harness.files import write_atomically
 from harness.generation.prompts import EVALPLUS, PromptSet
 from harness.generation.sanitize import sanitize
+from harness.output_paths import writable_folder
 from harness.samples import SamplesError, json_record, jsonl_lines
 
 MARK = "sanitized"  # the field (how it was sanitized) that every line this command writes carries
@@ -34,6 +35,9 @@ def sanitize_samples(samples_path: Path, build_prompts: Callable[[bool], PromptS
     """Write the sanitized samples; `build_prompts` (a benchmark's prompt_builder, chat -> PromptSet) gives entry
     points and the extraction, None sanitizes without them. Returns counts and the output's path."""
     output = sanitized_path(samples_path)
+    if not writable_folder(output.parent):
+        raise SamplesError(f"the sanitized samples go beside the raw ones, and {output.parent} is not writable; "
+                           "copy the raw samples into a folder you can write, and sanitize that copy")
     if not samples_path.is_file():
         raise SamplesError(f"{samples_path}: no such samples file; check the path given to --samples")
     if samples_path.name.endswith((".json", ".json.gz")):

@@ -345,3 +345,20 @@ def test_progress_bars_only_on_a_terminal_unless_asked(tmp_path, data_dir, human
     assert quiet.returncode == asked.returncode == 0
     assert "humaneval+ samples" not in quiet.stderr and "\r" not in quiet.stderr
     assert "humaneval+ samples" in asked.stderr
+
+
+def test_nothing_is_written_unasked_beside_samples_in_a_read_only_folder(tmp_path, data_dir, humaneval):
+    """As the shared benchmark and conformance folders are: their mode says read-only, which binds root too."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    samples = samples_file(folder / "s.jsonl", correct(humaneval))
+    folder.chmod(0o555)
+    try:
+        refused(scoder("eval", "--benchmark", "humaneval+", "--samples", samples, "--data-dir", data_dir),
+                f"{folder} is not writable; name them with --output")
+        refused(scoder("sanitize", "--benchmark", "humaneval+", "--samples", samples, "--data-dir", data_dir), f"{folder} is not writable")
+        assert sorted(os.listdir(folder)) == ["s.jsonl"]
+        assert scoder("eval", "--benchmark", "humaneval+", "--samples", samples, "--data-dir", data_dir,
+                      "--output", tmp_path / "r.json").returncode == 0
+    finally:
+        folder.chmod(0o755)
