@@ -199,7 +199,8 @@ def _evaluate(samples_path: Path, output_path: Path, plan: Plan, progress: bool,
         key = sample_key(sample.task_id, code)
         if key not in journal.records:
             todo[key] = (sample.task_id, code)
-    reused = len(plan.keyed) - len(todo)
+    # Counted from the journal: a sample repeated word for word runs once but was not reused from anywhere.
+    reused = sum(sample_key(sample.task_id, code) in journal.records for sample, code in plan.keyed)
     if reused:
         log(f"resumed: {reused} of {len(plan.keyed)} samples' verdicts reused from {journal.path} (--fresh to run them again)")
     restarts = 0

@@ -6,12 +6,13 @@ import argparse
 
 from harness.benchmarks.benchmark import Benchmark
 from harness.benchmarks.bigcodebench import BIGCODEBENCH, BIGCODEBENCH_HARD
+from harness.benchmarks.cruxeval import CRUXEVAL_I, CRUXEVAL_O
 from harness.benchmarks.evalplus import HUMANEVAL_PLUS, HUMANEVAL_PLUS_MINI, MBPP_PLUS
 from harness.benchmarks.livecodebench import LIVECODEBENCH
 
 BENCHMARKS: dict[str, Benchmark] = {
     benchmark.name: benchmark
-    for benchmark in (HUMANEVAL_PLUS, HUMANEVAL_PLUS_MINI, MBPP_PLUS, BIGCODEBENCH, BIGCODEBENCH_HARD, LIVECODEBENCH)
+    for benchmark in (HUMANEVAL_PLUS, HUMANEVAL_PLUS_MINI, MBPP_PLUS, BIGCODEBENCH, BIGCODEBENCH_HARD, LIVECODEBENCH, CRUXEVAL_O, CRUXEVAL_I)
 }
 # evalplus' dataset names: the base and plus verdicts come from the same file anyway.
 ALIASES = {"humaneval": "humaneval+", "mbpp": "mbpp+"}

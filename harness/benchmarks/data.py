@@ -73,7 +73,8 @@ def _find_local(spec: DatasetFile, data_dir: str | os.PathLike | None) -> tuple[
     datasets_cache = cache_dir() / "datasets"
     folders.append((datasets_cache, f"{datasets_cache} (the user cache)"))
     for folder, _ in folders:
-        for name in (spec.filename, spec.stem):
+        # A file published plain (CRUXEval's data/cruxeval.jsonl) may be kept gzipped in a data folder.
+        for name in dict.fromkeys((spec.filename, spec.stem, spec.stem + ".gz")):
             if (folder / name).is_file():
                 return folder / name, []
     return None, [description for _, description in folders]

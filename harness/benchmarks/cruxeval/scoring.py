@@ -1,0 +1,179 @@
+"""CRUXEval's verdicts, as upstream decides them (github.com/facebookresearch/cruxeval at commit 190faf1,
+evaluation/utils_general.py and utils_execute.py), with each program run in our sandbox.
+
+An answer (a sample's solution) is a predicted output (CRUXEval-O) or a call `f(...)` (CRUXEval-I). The rules:
+- not run, and false: for input prediction an answer without "f(" (utils_general.py line 15); for output prediction
+  one that holds the call on the task's input, `f(<input>)`, which would pass by computing the output (line 17);
+- every other answer runs as `<code>\\nassert <output> == <answer>` (line 20, the same for both modes) and is true
+  when that program ends without an exception (utils_execute.py lines 55-64), within 3 seconds (line 21), under
+  upstream's reliability_guard (utils_execute.py lines 141-219: exit, quit and help, most of os' file and process
+  functions, shutil's and subprocess.Popen gone; no memory limit there, evalplus' 4 GiB here).
+Upstream's 3 s are wall-clock time (signal.setitimer(ITIMER_REAL), utils_execute.py line 77); here they are CPU time
+of the child with wall time as a backstop, and a run that times out is repeated alone before the timeout is final,
+so that a busy machine flips no verdict.
+
+"When no generation of a task passes, all are false" (utils_general.py lines 22-23) is what these verdicts are
+anyway. Upstream's list holds only the answers it ran (line 21 appends to it, lines 15-18 do not): where a task has
+a refused answer and a passing one, its list is shorter than its answers, no longer in step with them, and its
+pass@k counts only the answers run. Here every answer keeps its verdict in its place, a refused one false, and
+pass@k counts all; the two agree wherever no answer of a task is refused or none passes.
+
+pass@k: upstream's unbiased estimator (utils_general.py lines 6-8, harness.metrics.pass_at_k), averaged over tasks
+(evaluate_generations.py lines 28-37); pass@5 only where every task has 5 answers (upstream would count a task with
+fewer as passed).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from harness import __version__
+from harness.benchmarks.cruxeval.prompts import INPUT, OUTPUT
+from harness.benchmarks.cruxeval.tasks import DATA, VERSION, Task
+from harness.evaluation import Execution, Plan, Todo, refuse_unknown_tasks, unconfirmed_key
+from harness.execution.executor import run_alone
+from harness.execution.function_calls import FAIL, PASS, TIMEOUT, Verdict, _reason, parse_line
+from harness.execution.limits import Limits
+from harness.execution.pool import Run
+from harness.execution.sandbox import choose
+from harness.journal import Journal
+from harness.metrics import entries_pass_at_k
+from harness.samples import Sample, SamplesError
+
+TIME_LIMIT_S = 3.0  # utils_general.py line 21: check_correctness(code_to_execute, 3)
+WALL_BACKSTOP_EXTRA_S = 5.0
+PASS_AT_K = (1, 5)  # evaluate_generations.py lines 28-37
+# utils_execute.py reliability_guard (lines 162-219), applied in the child before the program runs (worker._apply_guard).
+# It is evalplus' guard but for open(), which upstream leaves.
+CRUXEVAL_GUARD = {
+    "attributes": {
+        "builtins": ["exit", "quit", "help"],
+        "os": ["kill", "system", "putenv", "remove", "removedirs", "rmdir", "fchdir", "setuid", "fork", "forkpty",
+               "killpg", "rename", "renames", "truncate", "replace", "unlink", "fchmod", "fchown", "chmod", "chown",
+               "chroot", "lchflags", "lchmod", "lchown", "getcwd", "chdir"],
+        "shutil": ["rmtree", "move", "chown"],
+        "subprocess": ["Popen"],
+    },
+    "modules": ["ipdb", "joblib", "resource", "psutil", "tkinter"],
+}
+
+
+def refusal(task: Task, answer: str, mode: str) -> str | None:
+    """Why upstream does not run this answer (it is then false), or None."""
+    if mode == INPUT and "f(" not in answer:
+        return "not run: an input prediction must call f"
+    if mode == OUTPUT and f"f({task.input})" in answer:
+        return "not run: the predicted output calls f on the input"
+    return None
+
+
+def check_program(task: Task, answer: str) -> str:
+    """The program whose clean end is the verdict, as upstream writes it for both modes."""
+    return f"{task.code}\nassert {task.output} == {answer}"
+
+
+@dataclass
+class RanToItsEnd:
+    """A pool listener (harness.execution.pool.Listener) for a program that is its own test: it passes when it ends
+    without an exception. The program is the module the worker loads; `f` is its entry point but, with no inputs,
+    is never called, so the worker's "D" (done) line comes exactly when loading, the assert included, succeeded."""
+    error: str | None = None
+    done: bool = False
+    verdict: Verdict | None = None
+
+    def on_line(self, line: bytes) -> bool:
+        try:
+            kind, _, _, payload = parse_line(line)
+        except (ValueError, UnicodeDecodeError):
+            self.error = "malformed report from the program's process"
+            return True
+        if kind == "D":
+            self.done = True
+        else:  # "L": it did not load (the assert failed, or anything else raised); no other line has cause to come
+            self.error = _reason(payload)
+        return False
+
+    def on_done(self, report: dict) -> None:
+        killed = report.get("killed")
+        if killed in ("cpu budget", "wall budget"):
+            self.verdict = Verdict(TIMEOUT, reason=f"killed: {killed}")
+        elif self.done and self.error is None and not killed:
+            self.verdict = Verdict(PASS)
+        else:
+            why = f"killed: {killed}" if killed else f"exited with code {report.get('exit')} before finishing"
+            self.verdict = Verdict(FAIL, reason=self.error or why)
+        self.verdict.cpu_s = report.get("cpu_s", 0.0)
+
+
+def _run(task: Task, answer: str, limits: Limits) -> Run:
+    return Run(check_program(task, answer), "f", b"[]", [], TIME_LIMIT_S,
+               TIME_LIMIT_S * limits.wall_factor + WALL_BACKSTOP_EXTRA_S, guard=CRUXEVAL_GUARD)
+
+
+def _record(verdict: Verdict) -> dict:
+    return {"status": verdict.status, "reason": verdict.reason, "cpu_s": verdict.cpu_s}
+
+
+def plan(tasks: dict[str, Task], mode: str, benchmark: str, execution: Execution, samples: list[Sample],
+         samples_path: Path | None = None, limits: Limits = Limits()) -> Plan:
+    """The Plan (harness.evaluation) of one samples file: each sample's answer, keyed by itself (a task's repeated
+    answers run once)."""
+    refuse_unknown_tasks(samples, tasks, benchmark)
+    completions = [sample for sample in samples if sample.solution is None]
+    if completions:
+        raise SamplesError(f"{completions[0].origin}: a CRUXEval sample gives its answer as \"solution\" (a predicted output, "
+                           "or the call f(...)); for raw model outputs, run `scoder sanitize --benchmark "
+                           f"{benchmark}` first, which cuts the answer out as upstream does")
+    decisive = {"harness": __version__, "benchmark": benchmark, "data": DATA.sha256, "time_limit_s": TIME_LIMIT_S,
+                "guard": CRUXEVAL_GUARD, "limits": asdict(limits.resolved())}
+    return Plan(
+        benchmark=benchmark,
+        task_ids=list(tasks),
+        keyed=[(sample, sample.solution) for sample in samples],
+        fingerprint=hashlib.sha256(json.dumps(decisive, sort_keys=True).encode()).hexdigest(),
+        execute=functools.partial(_execute, tasks, mode, execution, limits),
+        entry=lambda sample, answer, record: {"task_id": sample.task_id, "solution": answer, "passed": record["status"] == PASS,
+                                              "status": record["status"], "reason": record["reason"]},
+        scores=lambda evaluated: entries_pass_at_k(evaluated, lambda entry: entry["passed"], ks=PASS_AT_K),
+        meta={"mode": mode, "version": VERSION, "data_file": DATA.filename, "data_sha256": DATA.sha256,
+              "time_limit_s": TIME_LIMIT_S, "limits": asdict(limits.resolved())},
+    )
+
+
+def _execute(tasks: dict[str, Task], mode: str, execution: Execution, limits: Limits, todo: Todo, journal: Journal,
+             progress: bool) -> int:
+    with execution.executor.pool(execution.parallel, choose(execution.isolation), limits) as pool:
+        isolation = pool.describe()["isolation"]
+        # Answers an interrupted run left waiting for the re-check go straight to it.
+        suspects = [key for key in todo if unconfirmed_key(key) in journal.records]
+        first_pass = []
+        for key, (task_id, answer) in todo.items():
+            why = refusal(tasks[task_id], answer, mode)
+            if why:
+                journal.append(key, {"status": FAIL, "reason": why, "cpu_s": 0.0, "isolation": isolation})
+            elif unconfirmed_key(key) not in journal.records:
+                first_pass.append(key)
+        runs = ((key, _run(tasks[todo[key][0]], todo[key][1], limits), RanToItsEnd) for key in first_pass)
+        bar = tqdm(total=len(first_pass), desc=f"cruxeval {mode} prediction", unit="answer", disable=not progress)
+        for key, judge in pool.map(runs):
+            if judge.verdict.timed_out:
+                suspects.append(key)  # journaled as final once confirmed
+                journal.append(unconfirmed_key(key), _record(judge.verdict))
+            else:
+                journal.append(key, dict(_record(judge.verdict), isolation=isolation))
+            bar.update()
+        bar.close()
+        # As for the other benchmarks (harness.evaluate._confirm_timeouts): a timeout is final once the run, repeated
+        # alone, times out again.
+        for key in tqdm(suspects, desc="re-checking timeouts alone", unit="answer", disable=not progress or not suspects):
+            task_id, answer = todo[key]
+            judge = run_alone(pool, _run(tasks[task_id], answer, limits), RanToItsEnd)
+            journal.append(key, dict(_record(judge.verdict), isolation=isolation, timeouts_rechecked=1,
+                                     timeouts_confirmed=int(judge.verdict.timed_out)))
+        return pool.restarts
