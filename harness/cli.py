@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
 import warnings
@@ -254,8 +253,6 @@ def _generate(args, progress: bool, flag: str = "--output") -> dict:
     options = options_from_arguments(args.backend, args)
     benchmark = get_benchmark(args.benchmark)
     build_prompts = benchmark.prompt_builder(args)  # loads the data: bad data fails before the model loads
-    if decoding.max_new_tokens is None:
-        decoding = dataclasses.replace(decoding, max_new_tokens=build_prompts(False).default_max_new_tokens)
     precheck_output(output, flag, args.backend, decoding)
     backend = load_backend(args.backend, args.model, options)
     return generate_samples(backend, build_prompts(backend.chat), decoding, output, args.limit, progress, flag)

@@ -72,7 +72,7 @@ def read_existing(path: Path, identity: dict, flag: str = "--output", keys: tupl
                 keep_bytes = len(data) - len(line.encode("utf-8"))
                 break
             raise SamplesError(foreign.format(why=f"line {number} is not one of its samples")) from None
-        differing = [key for key in keys if _identity(generation)[key] != identity[key]]
+        differing = [key for key in keys if not _agrees(_identity(generation)[key], identity[key])]
         if differing:
             raise SamplesError(f"{path} holds samples made with other settings ({', '.join(differing)}); it is left as it is: "
                                f"choose another {flag}, or delete the file to start again")
@@ -81,11 +81,23 @@ def read_existing(path: Path, identity: dict, flag: str = "--output", keys: tupl
     return Existing(counts, keep_bytes, needs_newline)
 
 
+def _agrees(found, wanted) -> bool:
+    """A setting of the file equals the one wanted; a decoding is compared on the fields wanted (all of them, but in
+    the check before a model loads)."""
+    if isinstance(found, dict) and isinstance(wanted, dict):
+        return {key: found.get(key) for key in wanted} == wanted
+    return found == wanted
+
+
 def precheck_output(path: Path, flag: str, backend: str, decoding: Decoding) -> None:
     """Before a model loads: the file is ours, made with this backend and decoding, and no other process writes
-    it. (The model's own identity, dtype and prompt form are known only once it is loaded.)"""
+    it. (The model's own identity, dtype and prompt form are known only once it is loaded, and with the form the
+    benchmark's default max_new_tokens, which is then not compared here when the user left it to the default.)"""
+    wanted = _identity({"backend": backend, "decoding": decoding.record()})
+    if decoding.max_new_tokens is None:
+        del wanted["decoding"]["max_new_tokens"]
     with exclusive(lock_path(path), f"the samples file {path}"):
-        read_existing(path, _identity({"backend": backend, "decoding": decoding.record()}), flag, keys=("backend", "decoding"))
+        read_existing(path, wanted, flag, keys=("backend", "decoding"))
 
 
 def lock_path(samples_path: Path) -> Path:
