@@ -46,7 +46,7 @@ from harness.generation.prompts import Prompt  # noqa: E402
 from harness.generation.random_models import SHAPES, write_random_model  # noqa: E402
 from scoder import sft, synthesis  # noqa: E402
 from scoder.gradients import SparseSignProjection, gradient_features, load_adam_states  # noqa: E402
-from scoder.influence import InfluenceConfig, tokenize  # noqa: E402
+from scoder.influence import tokenize  # noqa: E402
 from scoder.disk import parameter_count  # noqa: E402
 from scoder.recipe import load_recipe  # noqa: E402
 

@@ -11,19 +11,16 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from tqdm import tqdm
-
 from harness import __version__
 from harness.benchmarks.evalplus import EVALPLUS_GUARD, KINDS, Dataset, EvalPlusBenchmark, Problem
 from harness.execution import values
-from harness.execution.executor import Executor, run_alone
+from harness.execution.executor import run_alone
 from harness.execution.function_calls import PASS, Digest, OutputJudge, ReferenceRecorder, Verdict
 from harness.execution.limits import Limits, TimePolicy
 from harness.execution.pool import Run
-from harness.execution.sandbox import choose
 from harness.groundtruth import Expected, GroundTruth, reference_run
-from harness.evaluation import Plan, Todo, evaluate_samples, refuse_unknown_tasks, unconfirmed_key
-from harness.journal import Journal
+from harness.evaluation import Plan, evaluate_samples, refuse_unknown_tasks
+from harness.evaluation_runs import Check, Execution, Runs
 from harness.metrics import entries_pass_at_k
 from harness.samples import Sample
 
@@ -35,11 +32,9 @@ WALL_BACKSTOP_EXTRA_S = 5.0
 
 @dataclass(frozen=True)
 class EvalSettings:
+    """What decides HumanEval+ / MBPP+ verdicts (where they run is the Execution's)."""
     time_policy: TimePolicy = field(default_factory=TimePolicy)
     limits: Limits = field(default_factory=Limits)
-    parallel: int | None = None  # worker processes; default: one per core
-    isolation: str = "auto"
-    executor: Executor = field(default_factory=Executor)  # where runs execute; never changes a verdict
 
     def fingerprint(self, dataset: Dataset) -> str:
         decisive = {"dataset": dataset.hash, "benchmark": dataset.benchmark.name, "harness": __version__,
@@ -58,8 +53,10 @@ def evaluate(
     data_dir: str | None = None,
     settings: EvalSettings = EvalSettings(),
     progress: bool = True,
+    execution: Execution = Execution(),
 ) -> dict:
-    return evaluate_samples(samples_path, output_path, functools.partial(plan, benchmark.load(data_dir), settings=settings), progress)
+    return evaluate_samples(samples_path, output_path, functools.partial(plan, benchmark.load(data_dir), settings=settings), progress,
+                            execution=execution)
 
 
 def plan(dataset: Dataset, samples: list[Sample], samples_path: Path | None = None, settings: EvalSettings = EvalSettings()) -> Plan:
@@ -69,7 +66,7 @@ def plan(dataset: Dataset, samples: list[Sample], samples_path: Path | None = No
         task_ids=list(dataset.problems),
         keyed=[(sample, solution_of(sample, dataset.problems[sample.task_id])) for sample in samples],
         fingerprint=settings.fingerprint(dataset),
-        execute=functools.partial(_execute, dataset, settings=settings),
+        runs=_runs(dataset, settings),
         entry=_entry,
         scores=_scores,
         meta={"dataset_file": dataset.benchmark.data.filename, "time_policy": asdict(settings.time_policy),
@@ -78,67 +75,31 @@ def plan(dataset: Dataset, samples: list[Sample], samples_path: Path | None = No
     )
 
 
-def _execute(dataset: Dataset, todo: Todo, journal: Journal, progress: bool, settings: EvalSettings) -> int:
-    """Run what the journal lacks; returns how many times a sandbox worker had to be restarted."""
-    sandbox = choose(settings.isolation)
-    with settings.executor.pool(settings.parallel, sandbox, settings.limits) as pool:
-        truth = GroundTruth(dataset)
-        truth.compute(sorted({task_id for task_id, _ in todo.values()}, key=list(dataset.problems).index), pool, progress)
-        protection = pool.describe()
-
-        def submit(key: str, kind: str, priority: float) -> None:
-            task_id, solution = todo[key]
-            run, make_judge = _run_for(dataset.problems[task_id], kind, solution, truth.get(task_id)[kind], settings)
-            pool.submit(((key, kind), run, make_judge), priority)
-
-        # Samples an interrupted run left waiting for the re-check go straight to it.
-        suspects: dict[str, dict[str, Verdict]] = {
-            key: {kind: Verdict(**verdict) for kind, verdict in journal.records[unconfirmed_key(key)].items()}
-            for key in todo if unconfirmed_key(key) in journal.records}
-        # Slowest first (by the reference solution's time, which also flags inputs that are slow by
-        # nature), so that no long run is left alone at the end.
-        first_pass = [key for key in todo if key not in suspects]
-        for key in first_pass:
-            for kind in KINDS:
-                submit(key, kind, -sum(truth.get(todo[key][0])[kind].seconds))
-        verdicts: dict[str, dict[str, Verdict]] = {}
-        bar = tqdm(total=len(first_pass), desc=f"{dataset.benchmark.name} samples", unit="sample", disable=not progress)
-        for _ in range(len(first_pass) * len(KINDS)):
-            (key, kind), judge = pool.next_result()
-            verdicts.setdefault(key, {})[kind] = judge.verdict
-            if len(verdicts[key]) == len(KINDS):
-                finished = verdicts.pop(key)
-                if any(verdict.timed_out for verdict in finished.values()):
-                    suspects[key] = finished  # journaled as final once confirmed
-                    journal.append(unconfirmed_key(key), {kind: asdict(verdict) for kind, verdict in finished.items()})
-                else:
-                    journal.append(key, _record(dataset.problems[todo[key][0]], finished, protection))
-                bar.update()
-        bar.close()
-        _confirm_timeouts(pool, suspects, todo, dataset, truth, settings, journal, protection, progress)
-        return pool.restarts
-
-
-def _confirm_timeouts(pool, suspects: dict, todo: dict, dataset: Dataset, truth: GroundTruth, settings: EvalSettings,
-                      journal: Journal, protection: dict, progress: bool) -> None:
-    """A verdict decided by a clock is final only once confirmed. CPU time is not load-invariant (processes
-    on sibling hyperthreads slow each other down), so each timed-out run is repeated alone, right after the
-    reference solution was re-timed on the same inputs in the same conditions; the limits come from the
-    slower of its two timings, and the repeated run's verdict is the sample's."""
+def _runs(dataset: Dataset, settings: EvalSettings) -> Runs:
+    """Each sample runs on its base and its plus inputs (two checks), with limits from the reference solution's times,
+    which run first (the ground truth). A timed-out check is repeated alone right after the reference solution is
+    re-timed on the same inputs in the same conditions; its limits come from the slower of the two timings."""
+    truth = GroundTruth(dataset)
     retimed: dict[tuple[str, str], Expected] = {}
-    bar = tqdm(total=len(suspects), desc="re-checking timeouts alone", unit="sample", disable=not progress or not suspects)
-    for key, verdicts in suspects.items():
-        task_id, solution = todo[key]
-        problem = dataset.problems[task_id]
-        rechecked = [kind for kind, verdict in verdicts.items() if verdict.timed_out]
-        for kind in rechecked:
-            if (task_id, kind) not in retimed:
-                retimed[task_id, kind] = _retime_reference(pool, problem, kind, truth.get(task_id)[kind])
-            run, make_judge = _run_for(problem, kind, solution, retimed[task_id, kind], settings)
-            verdicts[kind] = run_alone(pool, run, make_judge).verdict
-        journal.append(key, _record(problem, verdicts, protection, rechecked))
-        bar.update()
-    bar.close()
+    order = {task_id: index for index, task_id in enumerate(dataset.problems)}
+
+    def checks(task_id: str, solution: str) -> dict[str, Check]:
+        # Slowest first (by the reference solution's time, which also flags inputs that are slow by nature).
+        return {kind: Check(*_run_for(dataset.problems[task_id], kind, solution, truth.get(task_id)[kind], settings),
+                            priority=-sum(truth.get(task_id)[kind].seconds)) for kind in KINDS}
+
+    def recheck(pool, task_id: str, solution: str, kind: str) -> Check:
+        if (task_id, kind) not in retimed:
+            retimed[task_id, kind] = _retime_reference(pool, dataset.problems[task_id], kind, truth.get(task_id)[kind])
+        return Check(*_run_for(dataset.problems[task_id], kind, solution, retimed[task_id, kind], settings))
+
+    def record(task_id: str, solution: str, outcomes: dict[str, dict]) -> dict:
+        return _record(dataset.problems[task_id], {kind: Verdict(**outcome) for kind, outcome in outcomes.items()})
+
+    return Runs(limits=settings.limits, checks=checks, outcome=lambda judge: asdict(judge.verdict),
+                timed_out=lambda outcome: Verdict(**outcome).timed_out, record=record, recheck=recheck,
+                prepare=lambda pool, task_ids, progress: truth.compute(sorted(task_ids, key=order.__getitem__), pool, progress),
+                label=f"{dataset.benchmark.name} samples")
 
 
 def _retime_reference(pool, problem: Problem, kind: str, expected: Expected) -> Expected:
@@ -174,10 +135,8 @@ def _size(output: bytes | Digest) -> int:
     return output.size if isinstance(output, Digest) else len(output)
 
 
-def _record(problem: Problem, verdicts: dict[str, Verdict], protection: dict, rechecked: tuple[str, ...] | list[str] = ()) -> dict:
-    layers = [protection["isolation"]] + ["seccomp"] * protection["seccomp"] + ["landlock"] * bool(protection["landlock"])
-    record = {"isolation": "+".join(layers), "timeouts_rechecked": len(rechecked),
-              "timeouts_confirmed": sum(verdicts[kind].timed_out for kind in rechecked)}
+def _record(problem: Problem, verdicts: dict[str, Verdict]) -> dict:
+    record = {}
     for kind, verdict in verdicts.items():
         failed = verdict.status != PASS and verdict.fail_index is not None
         record[f"{kind}_status"] = verdict.status

@@ -22,15 +22,14 @@ from tqdm import tqdm
 
 from harness import __version__
 from harness.benchmarks.bigcodebench import DEFAULT_VERSION, BigCodeBenchmark, Dataset, Problem
-from harness.evaluation import Plan, Todo, evaluate_samples, refuse_unknown_tasks
-from harness.execution.executor import Executor
+from harness.evaluation import Plan, evaluate_samples, refuse_unknown_tasks
+from harness.evaluation_runs import Check, Execution, Runs
 from harness.execution.function_calls import FAIL, PASS, TIMEOUT
 from harness.execution.limits import GIB, MIB, Limits
 from harness.execution.pool import Run, WorkerPool
 from harness.execution.sandbox import SandboxError, choose
 from harness.execution.task_env import BIGCODEBENCH as TASK_ENVIRONMENT
 from harness.files import cache_dir, write_atomically
-from harness.journal import Journal
 from harness.metrics import entries_pass_at_k
 from harness.samples import Sample, SamplesError
 
@@ -66,10 +65,7 @@ class BigCodeBenchSettings:
     version: str = DEFAULT_VERSION
     split: str = "complete"
     calibrated: bool = True  # the official default
-    parallel: int | None = None
-    isolation: str = "auto"
     limits: Limits = field(default_factory=bigcodebench_limits)
-    executor: Executor = field(default_factory=Executor)
 
     def fingerprint(self, dataset: Dataset, python: str) -> str:
         decisive = {"dataset": dataset.hash, "harness": __version__, "calibrated": self.calibrated,
@@ -141,15 +137,19 @@ def _run(problem: Problem, code: str) -> Run:
                test_code=problem.test, timeout_s=SUITE_TIMEOUT_S, stack_bytes=STACK_BYTES)
 
 
-def _pool(settings: BigCodeBenchSettings):
-    python = TASK_ENVIRONMENT.python()
-    sandbox = choose(settings.isolation, python, PRELOAD)
+def _sandbox(isolation: str):
+    """The task environment's interpreter with the task libraries preloaded, in a layer with its own namespaces."""
+    sandbox = choose(isolation, TASK_ENVIRONMENT.python(), PRELOAD)
     if not sandbox.own_namespaces:
         raise SandboxError(
             "BigCodeBench's tests start processes, which is only allowed inside a PID and network namespace: "
             "install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) or allow unprivileged user namespaces"
         )
-    return settings.executor.pool(settings.parallel, sandbox, settings.limits, idle_per_core=IDLE_WORKERS_PER_CORE)
+    return sandbox
+
+
+def _pool(settings: BigCodeBenchSettings, execution: Execution):
+    return execution.executor.pool(execution.parallel, _sandbox(execution.isolation), settings.limits, idle_per_core=IDLE_WORKERS_PER_CORE)
 
 
 class ReferenceCheck:
@@ -191,16 +191,18 @@ def evaluate(
     settings: BigCodeBenchSettings = BigCodeBenchSettings(),
     check_ground_truth: bool = False,
     progress: bool = True,
+    execution: Execution = Execution(),
 ) -> dict:
     """Evaluate a samples file (and/or check the reference solutions); returns the results dict."""
     dataset = benchmark.load(data_dir, settings.version)
     if samples_path is None:
         if not check_ground_truth:
             raise SamplesError("give a samples file, or ask for the reference-solution check only")
-        with _pool(settings) as pool:
+        with _pool(settings, execution) as pool:
             return {"ground_truth": ReferenceCheck(dataset, TASK_ENVIRONMENT.python()).check(pool, progress)}
     return evaluate_samples(samples_path, output_path, functools.partial(plan, dataset, settings=settings,
-                                                                         check_ground_truth=check_ground_truth), progress)
+                                                                         check_ground_truth=check_ground_truth), progress,
+                            execution=execution)
 
 
 def plan(dataset: Dataset, samples: list[Sample], samples_path: Path, settings: BigCodeBenchSettings = BigCodeBenchSettings(),
@@ -214,21 +216,21 @@ def plan(dataset: Dataset, samples: list[Sample], samples_path: Path, settings: 
     python = TASK_ENVIRONMENT.python()
     ground_truth = {}  # filled by execute when asked for
 
-    def execute(todo: Todo, journal: Journal, progress: bool) -> int:
-        with _pool(settings) as pool:
-            if check_ground_truth:
-                ground_truth.update(ReferenceCheck(dataset, python).check(pool, progress))
-            protection = pool.describe()
-            # The listener factory names only what it uses: with the ray executor it travels with the run.
-            tasks = [(key, _run(dataset.problems[task_id], code), functools.partial(SuiteJudge, dataset.problems[task_id].test_names))
-                     for key, (task_id, code) in sorted(todo.items(), key=lambda item: not may_wait(dataset.problems[item[1][0]]))]
-            bar = tqdm(total=len(tasks), desc=f"{dataset.benchmark.name} samples", unit="sample", disable=not progress or not tasks)
-            for key, judge in pool.map(tasks):
-                journal.append(key, {"status": judge.status, "details": judge.details, "error": judge.error,
-                                     "cpu_s": judge.cpu_s, "isolation": protection["isolation"]})
-                bar.update()
-            bar.close()
-            return pool.restarts
+    def prepare(pool, task_ids: list[str], progress: bool) -> None:
+        if check_ground_truth:
+            ground_truth.update(ReferenceCheck(dataset, python).check(pool, progress))
+
+    def checks(task_id: str, code: str) -> dict[str, Check]:
+        problem = dataset.problems[task_id]
+        # The listener factory names only what it uses: with the ray executor it travels with the run. Runs that
+        # may wait (sleeps, sockets) start first, beside the ones that compute.
+        return {"suite": Check(_run(problem, code), functools.partial(SuiteJudge, problem.test_names), priority=-may_wait(problem))}
+
+    # Its timeouts are not re-checked alone (yet): `timed_out` says never, as BigCodeBench's evaluation always did here.
+    runs = Runs(limits=settings.limits, checks=checks,
+                outcome=lambda judge: {"status": judge.status, "details": judge.details, "error": judge.error, "cpu_s": judge.cpu_s},
+                timed_out=lambda outcome: False, record=lambda task_id, code, outcomes: outcomes["suite"], prepare=prepare,
+                sandbox=_sandbox, idle_per_core=IDLE_WORKERS_PER_CORE, label=f"{dataset.benchmark.name} samples")
 
     def scores(evaluated: dict[str, list[dict]]) -> dict:
         pass_at_k = entries_pass_at_k(evaluated, lambda entry: entry["status"] == PASS, ks=(1, 5, 10))
@@ -241,7 +243,7 @@ def plan(dataset: Dataset, samples: list[Sample], samples_path: Path, settings: 
         task_ids=list(dataset.problems),
         keyed=keyed,
         fingerprint=settings.fingerprint(dataset, python),
-        execute=execute,
+        runs=runs,
         entry=lambda sample, code, record: {"task_id": sample.task_id, "solution": code, "status": record["status"],
                                             "details": record["details"], "error": record["error"]},
         scores=scores,

@@ -17,18 +17,14 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from tqdm import tqdm
-
 from harness import __version__
 from harness.benchmarks import livecodebench as lcb
-from harness.evaluation import Plan, Todo, evaluate_samples, refuse_unknown_tasks, unconfirmed_key
+from harness.evaluation import Plan, evaluate_samples, refuse_unknown_tasks
+from harness.evaluation_runs import Check, Execution, Runs
 from harness.execution import values
 from harness.execution.function_calls import PASS, TIMEOUT, OutputJudge
-from harness.execution.executor import Executor, run_alone
 from harness.execution.limits import Limits
 from harness.execution.pool import Run
-from harness.execution.sandbox import choose
-from harness.journal import Journal
 from harness.metrics import entries_pass_at_k
 from harness.samples import Sample
 
@@ -44,10 +40,7 @@ class LiveCodeBenchSettings:
     start_date: str | None = None
     end_date: str | None = None
     test_timeout_s: float = lcb.TEST_TIMEOUT_S
-    parallel: int | None = None
-    isolation: str = "auto"
     limits: Limits = field(default_factory=Limits)
-    executor: Executor = field(default_factory=Executor)
 
     def fingerprint(self) -> str:
         decisive = {"harness": __version__, "revision": lcb.PINNED_REVISION, "timeout": self.test_timeout_s,
@@ -113,10 +106,12 @@ def evaluate(
     data_dir: str | None = None,
     settings: LiveCodeBenchSettings = LiveCodeBenchSettings(),
     progress: bool = True,
+    execution: Execution = Execution(),
 ) -> dict:
     problems, data_file = lcb.read_release(settings.release, settings.start_date, settings.end_date, data_dir)
     return evaluate_samples(samples_path, output_path,
-                            functools.partial(plan, problems, data_dir=data_dir, settings=settings, data_file=data_file), progress)
+                            functools.partial(plan, problems, data_dir=data_dir, settings=settings, data_file=data_file), progress,
+                            execution=execution)
 
 
 def plan(problems: list[lcb.Problem], samples: list[Sample], samples_path: Path | None = None, data_dir: str | None = None,
@@ -133,7 +128,7 @@ def plan(problems: list[lcb.Problem], samples: list[Sample], samples_path: Path 
         keyed=[(sample, sample.solution if sample.solution is not None else sample.completion)
                for sample in samples if sample.task_id in problems],
         fingerprint=settings.fingerprint(),
-        execute=functools.partial(_execute, problems, settings=settings),
+        runs=_runs(problems, settings),
         entry=lambda sample, code, record: {"question_id": sample.task_id, "solution": code, "passed": record["status"] == PASS,
                                             **{key: record[key] for key in ("status", "error_code", "error_message", "reason", "fail_test")}},
         scores=lambda evaluated: entries_pass_at_k(evaluated, lambda entry: entry["passed"], ks=(1, 5)),
@@ -144,30 +139,13 @@ def plan(problems: list[lcb.Problem], samples: list[Sample], samples_path: Path 
     )
 
 
-def _execute(problems: dict[str, lcb.Problem], todo: Todo, journal: Journal, progress: bool, settings: LiveCodeBenchSettings) -> int:
-    with settings.executor.pool(settings.parallel, choose(settings.isolation), settings.limits) as pool:
-        isolation = pool.describe()["isolation"]
-        # Samples an interrupted run left waiting for the re-check go straight to it.
-        suspects = [key for key in todo if unconfirmed_key(key) in journal.records]
-        first_pass = [key for key in todo if unconfirmed_key(key) not in journal.records]
-        tasks = ((key, *_task(problems[todo[key][0]], todo[key][1], settings)) for key in first_pass)
-        bar = tqdm(total=len(first_pass), desc="livecodebench samples", unit="sample", disable=not progress)
-        for key, judge in pool.map(tasks):
-            if judge.verdict.timed_out:
-                suspects.append(key)  # journaled as final once confirmed
-                journal.append(unconfirmed_key(key), _record(judge))
-            else:
-                journal.append(key, dict(_record(judge), isolation=isolation))
-            bar.update()
-        bar.close()
-        # As for evalplus (harness.evaluate._confirm_timeouts): a time-limit verdict is final once the run,
-        # repeated alone, times out again. The limits are fixed seconds here, so there is nothing to re-time.
-        for key in tqdm(suspects, desc="re-checking timeouts alone", unit="sample", disable=not progress or not suspects):
-            question_id, code = todo[key]
-            judge = run_alone(pool, *_task(problems[question_id], code, settings))
-            journal.append(key, dict(_record(judge), isolation=isolation, timeouts_rechecked=1,
-                                     timeouts_confirmed=int(judge.verdict.timed_out)))
-        return pool.restarts
+def _runs(problems: dict[str, lcb.Problem], settings: LiveCodeBenchSettings) -> Runs:
+    """One run per sample over all its tests; the limits are fixed seconds, so a timeout's re-check repeats the same run."""
+    def checks(question_id: str, code: str) -> dict[str, Check]:
+        return {"tests": Check(*_task(problems[question_id], code, settings))}
+
+    return Runs(limits=settings.limits, checks=checks, outcome=_record, timed_out=lambda outcome: outcome["status"] == TIMEOUT,
+                record=lambda question_id, code, outcomes: outcomes["tests"], label="livecodebench samples")
 
 
 def _release_ids(settings: LiveCodeBenchSettings, data_dir: str | None) -> set[str]:

@@ -1,10 +1,10 @@
 """The one evaluation skeleton every benchmark goes through: samples file in, results file out.
 
-A benchmark says what is particular to it in a Plan (which program each sample runs, what decides its
-verdicts, how to execute what is left, what a result entry and the scores are); this module does the rest
-the same way for all: the output path checked before any work, the journal beside it (finished samples
-are reused, a killed run resumes), the results per task in the benchmark's order, the tasks without
-samples, the common record of how it ran, and an atomic write.
+A benchmark says what is particular to it in a Plan (which program each sample runs, how its programs run and
+are judged, what a result entry and the scores are); this module does the rest the same way for all: the output
+path checked before any work, the journal beside it (finished samples are reused, a killed run resumes), the
+execution with its timeout re-check (harness.evaluation_runs), the results per task in the benchmark's order,
+the tasks without samples, the common record of how it ran, and an atomic write.
 """
 
 from __future__ import annotations
@@ -18,23 +18,11 @@ from pathlib import Path
 from typing import Callable
 
 from harness import __version__
-from harness.execution.executor import Executor
+from harness.evaluation_runs import Execution, Runs, Todo, execute, unconfirmed_key
 from harness.files import Busy, Interrupted, exclusive, file_sha256, write_atomically
 from harness.output_paths import output_file, writable_folder
 from harness.journal import Journal
 from harness.samples import Sample, SamplesError, read_samples, warn_of_raw_outputs
-
-# What execute receives: sample key -> (task id, the code that runs), the samples the journal lacks.
-Todo = dict[str, tuple[str, str]]
-
-
-@dataclass(frozen=True)
-class Execution:
-    """Where and how programs run; never changes a verdict."""
-    parallel: int | None = None  # worker processes; default: one per core
-    isolation: str = "auto"
-    executor: Executor = field(default_factory=Executor)
-
 
 @dataclass(frozen=True)
 class Plan:
@@ -43,12 +31,12 @@ class Plan:
     task_ids: list[str]  # the tasks scored (a release window's, a subset's), in the benchmark's order
     keyed: list[tuple[Sample, str]]  # each sample kept, with the program that runs for it
     fingerprint: str  # everything that decides verdicts: a journal of another fingerprint is not reused
-    execute: Callable[[Todo, Journal, bool], int]  # runs the todo, journals one record per key; returns worker restarts
+    runs: Runs  # how its programs run and are judged (harness.evaluation_runs runs them)
     entry: Callable[[Sample, str, dict], dict]  # a sample's entry in the results, from its program and record
     scores: Callable[[dict[str, list[dict]]], dict]  # the results' pass_at_k, from the entries per task
     meta: dict = field(default_factory=dict)  # what else the results' "scoder" record says (versions, limits)
     fields: dict = field(default_factory=dict)  # top-level fields of the benchmark's official format (evalplus' hash)
-    always_execute: bool = False  # execute even when the journal has every sample (a reference-solution check)
+    always_execute: bool = False  # run (its `prepare`) even when the journal has every sample (a reference check)
     companions: Callable[[dict, Path], dict[Path, bytes]] = lambda results, output: {}  # files written beside
 
 
@@ -67,12 +55,6 @@ def journal_path(output_path: Path) -> Path:
 
 def sample_key(task_id: str, code: str) -> str:
     return hashlib.sha256(f"{task_id}\0{code}".encode()).hexdigest()
-
-
-def unconfirmed_key(key: str) -> str:
-    """The journal key of a sample's first verdicts while a timeout among them waits to be re-checked alone: an
-    interrupted run keeps them, and its re-run goes straight to the re-check."""
-    return f"{key}:unconfirmed"
 
 
 def refuse_unknown_tasks(samples: list[Sample], known, what: str) -> None:
@@ -148,7 +130,7 @@ def _foreign_results(path: Path, samples_path: Path, benchmark: str) -> str | No
 
 
 def evaluate_samples(samples_path: str | Path, output_path: str | Path | None, plan_for: Callable[[list[Sample], Path], Plan],
-                     progress: bool = True, log: Callable[[str], None] = print) -> dict:
+                     progress: bool = True, log: Callable[[str], None] = print, execution: Execution = Execution()) -> dict:
     """Evaluate a samples file: `plan_for` turns its samples (and the file's path) into the benchmark's Plan,
     refusing samples for tasks the benchmark lacks. `log` says how many verdicts were reused. Returns the
     results as written, with scoder.output added."""
@@ -160,7 +142,7 @@ def evaluate_samples(samples_path: str | Path, output_path: str | Path | None, p
     warn_of_raw_outputs(samples, samples_path, plan.benchmark, log)
     output_path = prepared_output(samples_path, output_path, plan.benchmark)
     with _claimed(output_path, samples_path, plan.benchmark):
-        return _evaluate(samples_path, output_path, plan, progress, log)
+        return _evaluate(samples_path, output_path, plan, execution, progress, log)
 
 
 def discard_results(output_path: Path, samples_path: Path, benchmark: str, log: Callable[[str], None] = print) -> None:
@@ -192,7 +174,7 @@ def _discard(output_path: Path, log) -> None:
     log(f"fresh run: discarded {' and '.join(discarded)}" if discarded else "fresh run: nothing to discard")
 
 
-def _evaluate(samples_path: Path, output_path: Path, plan: Plan, progress: bool, log) -> dict:
+def _evaluate(samples_path: Path, output_path: Path, plan: Plan, execution: Execution, progress: bool, log) -> dict:
     journal = Journal(journal_path(output_path), plan.fingerprint)
     todo: Todo = {}
     for sample, code in plan.keyed:
@@ -206,7 +188,7 @@ def _evaluate(samples_path: Path, output_path: Path, plan: Plan, progress: bool,
     restarts = 0
     try:
         if todo or plan.always_execute:
-            restarts = plan.execute(todo, journal, progress)
+            restarts = execute(plan.runs, todo, journal, execution, progress)
     except KeyboardInterrupt:
         keys = {sample_key(sample.task_id, code) for sample, code in plan.keyed}
         final = len(keys & journal.records.keys())

@@ -5,7 +5,6 @@ called on two inputs and judged by equality. All of it is this one file; registe
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -14,11 +13,11 @@ from pathlib import Path
 from harness.benchmarks.benchmark import ScoreColumn
 from harness.benchmarks.data import Availability
 from harness.evaluation import Plan, evaluate_samples, refuse_unknown_tasks
+from harness.evaluation_runs import Check, Runs
 from harness.execution import values
 from harness.execution.function_calls import PASS, OutputJudge
 from harness.execution.limits import Limits
 from harness.execution.pool import Run
-from harness.execution.sandbox import choose
 from harness.metrics import entries_pass_at_k
 
 # task id -> (prompt, entry point, reference solution, inputs as argument lists)
@@ -61,7 +60,7 @@ class ArithmeticBenchmark:
         return self.name
 
     def evaluate(self, samples, output, options, execution, progress: bool) -> dict:
-        return evaluate_samples(samples, output, functools.partial(_plan, execution=execution), progress)
+        return evaluate_samples(samples, output, _plan, progress, execution=execution)
 
     def summarize(self, results: dict, options, out=None) -> None:
         from harness.report.console import print_pass_at_k
@@ -87,7 +86,7 @@ class ArithmeticBenchmark:
         return written
 
 
-def _plan(samples, samples_path, execution) -> Plan:
+def _plan(samples, samples_path) -> Plan:
     refuse_unknown_tasks(samples, TASKS, ARITHMETIC.name)
     return Plan(
         benchmark=ARITHMETIC.name,
@@ -95,22 +94,16 @@ def _plan(samples, samples_path, execution) -> Plan:
         keyed=[(sample, sample.solution if sample.solution is not None else TASKS[sample.task_id][0] + sample.completion)
                for sample in samples],
         fingerprint=hashlib.sha256(json.dumps([VERSION, CPU_SECONDS_PER_INPUT]).encode()).hexdigest(),
-        execute=functools.partial(_execute, execution=execution),
+        runs=Runs(limits=Limits(), checks=lambda task_id, code: {"inputs": Check(*_task(task_id, code))},
+                  outcome=lambda judge: {"status": judge.verdict.status}, timed_out=lambda outcome: False,
+                  record=lambda task_id, code, outcomes: outcomes["inputs"], label="arithmetic samples"),
         entry=lambda sample, code, record: {"task_id": sample.task_id, "solution": code, "status": record["status"]},
         scores=lambda evaluated: entries_pass_at_k(evaluated, lambda entry: entry["status"] == PASS),
         meta={"version": VERSION},
     )
 
 
-def _execute(todo, journal, progress: bool, execution) -> int:
-    with execution.executor.pool(execution.parallel, choose(execution.isolation), Limits()) as pool:
-        isolation = pool.describe()["isolation"]
-        for key, judge in pool.map(_task(key, *todo[key]) for key in todo):
-            journal.append(key, {"status": judge.verdict.status, "isolation": isolation})
-        return pool.restarts
-
-
-def _task(key: str, task_id: str, code: str):
+def _task(task_id: str, code: str):
     prompt, entry_point, solution, inputs = TASKS[task_id]
     reference = {}
     exec(prompt + solution, reference)  # trusted: the fixture's own reference solution
@@ -122,7 +115,7 @@ def _task(key: str, task_id: str, code: str):
         return OutputJudge(expected, lambda index, output: output == values.decode(expected[index]), lambda index: True,
                            lambda index: 1 << 20)
 
-    return key, run, make_judge
+    return run, make_judge
 
 
 ARITHMETIC = ArithmeticBenchmark()

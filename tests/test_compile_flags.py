@@ -16,6 +16,7 @@ from harness.benchmarks.evalplus import HUMANEVAL_PLUS, MBPP_PLUS
 from harness.evaluate import EvalSettings, evaluate
 from harness.evaluate_bigcodebench import BigCodeBenchSettings, evaluate as evaluate_bigcodebench
 from harness.evaluate_livecodebench import LiveCodeBenchSettings, evaluate as evaluate_livecodebench
+from harness.evaluation_runs import Execution
 from harness.journal import Journal
 from scoder.scoring import execution_signals
 from tests.test_livecodebench_eval import FIXTURES
@@ -57,7 +58,7 @@ def write_samples(path, samples: list[tuple[str, str]]):
 def test_evalplus(tmp_path, data_dir):
     for benchmark, task_id, code, name in ((HUMANEVAL_PLUS, "HumanEval/0", HUMANEVAL_0, "List"), (MBPP_PLUS, "Mbpp/2", MBPP_2, "Tuple")):
         samples = write_samples(tmp_path / "s.jsonl", [(task_id, code), (task_id, f"from typing import {name}\n" + code)])
-        results = evaluate(benchmark, samples, tmp_path / f"{benchmark.name}.json", data_dir, EvalSettings(parallel=2), progress=False)
+        results = evaluate(benchmark, samples, tmp_path / f"{benchmark.name}.json", data_dir, EvalSettings(), progress=False, execution=Execution(parallel=2))
         unimported, imported = results["eval"][task_id]
         assert (unimported["base_status"], imported["base_status"], imported["plus_status"]) == ("fail", "pass", "pass")
         assert unimported["base_error"].startswith(f"did not load: NameError: name '{name}' is not defined")
@@ -67,7 +68,8 @@ def test_bigcodebench(tmp_path, data_dir):
     task_id = "BigCodeBench/0"
     samples = write_samples(tmp_path / "s.jsonl", [(task_id, BIGCODEBENCH_0), (task_id, "from typing import List\n" + BIGCODEBENCH_0)])
     results = evaluate_bigcodebench(BIGCODEBENCH, samples, tmp_path / "out.json", str(data_dir),
-                                    BigCodeBenchSettings(version="v0.1.0_hf", parallel=2), progress=False)
+                                    BigCodeBenchSettings(version="v0.1.0_hf"), progress=False,
+                                    execution=Execution(parallel=2))
     unimported, imported = results["eval"][task_id]
     assert (unimported["status"], imported["status"]) == ("fail", "pass")
     assert "name 'List' is not defined" in unimported["details"]["ALL"]
@@ -75,8 +77,8 @@ def test_bigcodebench(tmp_path, data_dir):
 
 def test_livecodebench(tmp_path):
     samples = write_samples(tmp_path / "s.jsonl", [("9001", LIVECODEBENCH_9001), ("9001", "Counted = int\n" + LIVECODEBENCH_9001)])
-    results = evaluate_livecodebench(samples, tmp_path / "out.json", str(FIXTURES), LiveCodeBenchSettings(release="release_v2", parallel=2),
-                                     progress=False)
+    results = evaluate_livecodebench(samples, tmp_path / "out.json", str(FIXTURES), LiveCodeBenchSettings(release="release_v2"),
+                                     progress=False, execution=Execution(parallel=2))
     unimported, imported = results["eval"]["9001"]
     assert (unimported["status"], unimported["error_code"], imported["status"]) == ("fail", -1, "pass")
     assert "name 'Counted' is not defined" in unimported["reason"]

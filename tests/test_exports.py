@@ -25,6 +25,7 @@ from harness.cli import main
 from harness.evaluate import plan as evalplus_plan
 from harness.evaluation import assemble_results, sample_key
 from harness.evaluate_livecodebench import LiveCodeBenchSettings, evaluate as evaluate_livecodebench
+from harness.evaluation_runs import Execution
 from harness.report.exports import ExportError, export_bigcodebench, export_evalplus, export_livecodebench
 from harness.samples import Sample, read_samples
 from tests.conftest import SHARED
@@ -225,8 +226,8 @@ def test_bigcodebench_other_dataset_version_is_refused(bigcodebench_runs, tmp_pa
 def livecodebench_run(folder: Path, start_date: str | None = None) -> Path:
     programs = [(question_id, code) for question_id in CORRECT for code in (CORRECT[question_id], WRONG[question_id])]
     samples = write_samples(folder / "lcb.samples.jsonl", programs, TINY)
-    settings = LiveCodeBenchSettings(release="release_v2", start_date=start_date, test_timeout_s=1, parallel=1)
-    evaluate_livecodebench(samples, folder / "lcb.eval_results.json", str(FIXTURES), settings, progress=False)
+    settings = LiveCodeBenchSettings(release="release_v2", start_date=start_date, test_timeout_s=1)
+    evaluate_livecodebench(samples, folder / "lcb.eval_results.json", str(FIXTURES), settings, progress=False, execution=Execution(parallel=1))
     return folder
 
 
@@ -276,7 +277,7 @@ def test_livecodebench_run_short_of_samples_or_with_changed_samples_is_refused(t
     # A generation killed before its last sample: evaluated again, one problem has 1 of the 2 samples asked for.
     samples.write_text("\n".join(lines[:-1]) + "\n")
     evaluate_livecodebench(samples, run / "lcb.eval_results.json", str(FIXTURES),
-                           LiveCodeBenchSettings(release="release_v2", test_timeout_s=1, parallel=1), progress=False)
+                           LiveCodeBenchSettings(release="release_v2", test_timeout_s=1), progress=False, execution=Execution(parallel=1))
     with pytest.raises(ExportError, match="1 tasks have fewer than the 2 samples per task"):
         export_livecodebench(run, tmp_path / "out", lcb_dir=FIXTURES)
     # The samples file changed after the evaluation: the exported programs would not be the scored ones.

@@ -17,6 +17,7 @@ import pytest
 
 from harness.benchmarks.evalplus import HUMANEVAL_PLUS
 from harness.evaluate import EvalSettings, evaluate
+from harness.evaluation_runs import Execution
 from harness.execution.sandbox import LAYERS, works
 
 CORRECT = """
@@ -161,8 +162,8 @@ def test_hostile_programs(layer, data_dir, tmp_path, listener):
         samples.write_text("".join(json.dumps({"task_id": "HumanEval/0", "solution": code}) + "\n" for code, _ in programs.values()))
         before = tree_digest(canary)
         scratch_before = set(Path("/tmp").glob("scoder-sandbox-*"))
-        results = evaluate(HUMANEVAL_PLUS, samples, tmp_path / "results.json", data_dir,
-                           EvalSettings(parallel=2, isolation=layer), progress=False)
+        results = evaluate(HUMANEVAL_PLUS, samples, tmp_path / "results.json", data_dir, EvalSettings(), progress=False,
+                           execution=Execution(parallel=2, isolation=layer))
         verdicts = {name: entry for name, entry in zip(programs, results["eval"]["HumanEval/0"], strict=True)}
         wrong = {name: (entry["base_status"], entry["plus_status"], entry["base_error"])
                  for name, entry in verdicts.items()

@@ -12,6 +12,7 @@ import pytest
 
 from harness.cli import main
 from harness.evaluate_livecodebench import LiveCodeBenchSettings, evaluate
+from harness.evaluation_runs import Execution
 
 FIXTURES = Path(__file__).parent / "fixtures" / "livecodebench"
 
@@ -50,16 +51,19 @@ def statuses(results: dict) -> dict[str, list[str]]:
     return {question_id: [entry["status"] for entry in entries] for question_id, entries in results["eval"].items()}
 
 
+TWO = Execution(parallel=2)
+
+
 @pytest.fixture(scope="module")
 def settings():
-    return LiveCodeBenchSettings(release="release_v2", test_timeout_s=2, parallel=2)
+    return LiveCodeBenchSettings(release="release_v2", test_timeout_s=2)
 
 
 def test_right_and_wrong_programs_of_both_styles(tmp_path, settings):
     samples = write_samples(tmp_path / "s.jsonl", CORRECT)
     with open(samples, "a") as handle:
         handle.write("".join(json.dumps({"task_id": task_id, "solution": code}) + "\n" for task_id, code in WRONG.items()))
-    results = evaluate(samples, tmp_path / "out.json", str(FIXTURES), settings, progress=False)
+    results = evaluate(samples, tmp_path / "out.json", str(FIXTURES), settings, progress=False, execution=TWO)
     assert statuses(results) == {"9001": ["pass", "fail"], "9002_A": ["pass", "fail"], "9004": ["pass", "timeout"], "abc900_b": ["pass", "fail"]}
     by_code = {entry["solution"]: entry for entries in results["eval"].values() for entry in entries}
     assert by_code[WRONG["9004"]]["error_code"] == -3 and by_code[WRONG["9001"]]["error_code"] == -2
@@ -88,21 +92,21 @@ UPSTREAM_VERDICTS = [
 def test_programs_get_the_verdict_lcb_runner_gives_them(tmp_path, settings):
     samples = tmp_path / "s.jsonl"
     samples.write_text("".join(json.dumps({"task_id": "9002_A", "solution": code}) + "\n" for code, _ in UPSTREAM_VERDICTS))
-    results = evaluate(samples, tmp_path / "out.json", str(FIXTURES), settings, progress=False)
+    results = evaluate(samples, tmp_path / "out.json", str(FIXTURES), settings, progress=False, execution=TWO)
     assert [entry["status"] for entry in results["eval"]["9002_A"]] == [verdict for _, verdict in UPSTREAM_VERDICTS]
     quit_call, slow_thread = results["eval"]["9002_A"][1], results["eval"]["9002_A"][4]
     assert (quit_call["error_code"], slow_thread["error_code"]) == (-4, -2)
 
 
 def test_programs_that_cheat_do_not_pass(tmp_path, settings):
-    results = evaluate(write_samples(tmp_path / "s.jsonl", CHEATS), tmp_path / "out.json", str(FIXTURES), settings, progress=False)
+    results = evaluate(write_samples(tmp_path / "s.jsonl", CHEATS), tmp_path / "out.json", str(FIXTURES), settings, progress=False, execution=TWO)
     assert all(status != ["pass"] for status in statuses(results).values()), statuses(results)
 
 
 def test_date_window_selects_problems_and_pass_at_5(tmp_path, settings):
     samples = write_samples(tmp_path / "s.jsonl", CORRECT, repeat=5)
-    window = LiveCodeBenchSettings(release="release_v2", start_date="2024-01-01", end_date="2024-12-31", parallel=2)
-    results = evaluate(samples, tmp_path / "out.json", str(FIXTURES), window, progress=False)
+    window = LiveCodeBenchSettings(release="release_v2", start_date="2024-01-01", end_date="2024-12-31")
+    results = evaluate(samples, tmp_path / "out.json", str(FIXTURES), window, progress=False, execution=TWO)
     assert sorted(results["eval"]) == ["9004", "abc900_b"]  # the 2024 contests only
     assert results["pass_at_k"] == {"pass@1": 1.0, "pass@5": 1.0}
 

@@ -3,7 +3,6 @@ official verdicts, from ../shared/conformance) and hostile programs, evaluated o
 a Ray cluster of two nodes with one worker each (two raylets on this machine), give the same verdict
 records and the same expected outputs; no program brings a node's sandbox down."""
 
-import dataclasses
 import functools
 import gzip
 import json
@@ -22,6 +21,7 @@ from harness.evaluate_livecodebench import evaluate as evaluate_livecodebench  #
 from harness.cli import main  # noqa: E402
 from harness.evaluate import EvalSettings, evaluate  # noqa: E402
 from harness.evaluation import journal_path, unconfirmed_key  # noqa: E402
+from harness.evaluation_runs import Execution  # noqa: E402
 from harness.execution.executor import Executor  # noqa: E402
 from harness.execution.function_calls import ReferenceRecorder  # noqa: E402
 from harness.execution.limits import Limits  # noqa: E402
@@ -88,7 +88,7 @@ def test_ray_verdicts_equal_local_ones(cluster, data_dir, conformance_dir, tmp_p
     layer = choose().layer
     samples, official, hostile = _samples(conformance_dir, tmp_path, layer)
     monkeypatch.setenv("SCODER_CACHE_DIR", str(tmp_path / "local-cache"))
-    local = evaluate(HUMANEVAL_PLUS, samples, tmp_path / "local.json", data_dir, EvalSettings(parallel=2), progress=False)
+    local = evaluate(HUMANEVAL_PLUS, samples, tmp_path / "local.json", data_dir, EvalSettings(), progress=False, execution=Execution(parallel=2))
     monkeypatch.setenv("SCODER_CACHE_DIR", str(tmp_path / "ray-cache"))  # the reference solutions run on the cluster too
     assert main(["eval", "--benchmark", "humaneval+", "--samples", str(samples), "--output", str(tmp_path / "ray.json"),
                  "--data-dir", str(data_dir), "--executor", "ray", "--ray-address", cluster, "--parallel", "1",
@@ -127,9 +127,9 @@ def test_bigcodebench_verdicts_through_ray(cluster, data_dir, tmp_path):
     samples = tmp_path / "samples.jsonl"
     samples.write_text("\n".join(lines) + "\n")
     local = evaluate_bigcodebench(BIGCODEBENCH, samples, tmp_path / "local.json", str(data_dir),
-                                  BigCodeBenchSettings(version="v0.1.0_hf", parallel=2), progress=False)
-    through_ray = evaluate_bigcodebench(BIGCODEBENCH, samples, tmp_path / "ray.json", str(data_dir), BigCodeBenchSettings(
-        version="v0.1.0_hf", parallel=1, executor=Executor("ray", cluster)), progress=False)
+                                  BigCodeBenchSettings(version="v0.1.0_hf"), progress=False, execution=Execution(parallel=2))
+    through_ray = evaluate_bigcodebench(BIGCODEBENCH, samples, tmp_path / "ray.json", str(data_dir), BigCodeBenchSettings(version="v0.1.0_hf"),
+                                        progress=False, execution=Execution(parallel=1, executor=Executor("ray", cluster)))
     # Statuses and failing tests; tracebacks may quote values that a program draws at random.
     def outcomes(results):
         return {task_id: [(entry["status"], sorted(entry["details"])) for entry in entries] for task_id, entries in results["eval"].items()}
@@ -144,10 +144,10 @@ def test_livecodebench_verdicts_through_ray(cluster, tmp_path):
     samples = write_samples(tmp_path / "samples.jsonl", CORRECT)
     with open(samples, "a") as handle:
         handle.write("".join(json.dumps({"task_id": task_id, "solution": code}) + "\n" for task_id, code in {**WRONG, **CHEATS}.items()))
-    settings = LiveCodeBenchSettings(release="release_v2", test_timeout_s=2, parallel=1)
-    local = evaluate_livecodebench(samples, tmp_path / "local.json", str(FIXTURES), settings, progress=False)
-    through_ray = evaluate_livecodebench(samples, tmp_path / "ray.json", str(FIXTURES),
-                                         dataclasses.replace(settings, executor=Executor("ray", cluster)), progress=False)
+    settings = LiveCodeBenchSettings(release="release_v2", test_timeout_s=2)
+    local = evaluate_livecodebench(samples, tmp_path / "local.json", str(FIXTURES), settings, progress=False, execution=Execution(parallel=1))
+    through_ray = evaluate_livecodebench(samples, tmp_path / "ray.json", str(FIXTURES), settings, progress=False,
+                                         execution=Execution(parallel=1, executor=Executor("ray", cluster)))
     assert through_ray["eval"] == local["eval"] and through_ray["pass_at_k"] == local["pass_at_k"]
     assert {entry["status"] for entries in local["eval"].values() for entry in entries} == {"pass", "fail", "timeout"}
 
@@ -158,11 +158,11 @@ def test_journal_resumes_across_executors(cluster, data_dir, conformance_dir, tm
     lines = samples.read_text().splitlines(keepends=True)
     samples.write_text("".join(lines[:5]))  # the samples file as it was when the run started here
     output = tmp_path / "results.json"
-    evaluate(HUMANEVAL_PLUS, samples, output, data_dir, EvalSettings(parallel=1), progress=False)
+    evaluate(HUMANEVAL_PLUS, samples, output, data_dir, EvalSettings(), progress=False, execution=Execution(parallel=1))
     samples.write_text("".join(lines))
     done = _journal(output)
-    resumed = evaluate(HUMANEVAL_PLUS, samples, output, data_dir, EvalSettings(parallel=1, executor=Executor("ray", cluster)),
-                       progress=False)
+    resumed = evaluate(HUMANEVAL_PLUS, samples, output, data_dir, EvalSettings(), progress=False,
+                       execution=Execution(parallel=1, executor=Executor("ray", cluster)))
     after = _journal(output)
     assert {key: after[key] for key in done} == done
     assert len(after) == len({(line["task_id"], line["solution"]) for line in map(json.loads, lines)})

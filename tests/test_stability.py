@@ -13,6 +13,7 @@ import sys
 
 from harness.benchmarks.evalplus import MBPP_PLUS
 from harness.evaluate import EvalSettings, evaluate
+from harness.evaluation_runs import Execution
 
 BUSY_LOOP = "while True: pass"
 # Written for this test, not model outputs: plain loops where the reference solutions use builtins, correct on
@@ -38,12 +39,12 @@ def test_three_runs_under_full_load_agree(conformance_dir, data_dir, tmp_path):
     samples = tmp_path / "samples.jsonl"
     samples.write_text("".join(json.dumps({"task_id": entry["task_id"], "solution": entry["solution"]}) + "\n"
                                for entries in official["eval"].values() for entry in entries) + slow.read_text())
-    quiet = statuses(evaluate(MBPP_PLUS, slow, tmp_path / "quiet.json", data_dir, EvalSettings(parallel=2), progress=False))
+    quiet = statuses(evaluate(MBPP_PLUS, slow, tmp_path / "quiet.json", data_dir, EvalSettings(), progress=False, execution=Execution(parallel=2)))
     assert quiet == {task_id: [("pass", "pass")] for task_id in SLOW_BUT_CORRECT}
 
     hogs = [subprocess.Popen([sys.executable, "-c", BUSY_LOOP]) for _ in range(2)]
     try:
-        runs = [statuses(evaluate(MBPP_PLUS, samples, tmp_path / f"run{attempt}.json", data_dir, EvalSettings(parallel=2), progress=False))
+        runs = [statuses(evaluate(MBPP_PLUS, samples, tmp_path / f"run{attempt}.json", data_dir, EvalSettings(), progress=False, execution=Execution(parallel=2)))
                 for attempt in range(3)]
     finally:
         for hog in hogs:

@@ -1,18 +1,18 @@
-"""A verdict decided by a clock is final only once confirmed: each timed-out run is repeated alone, after the
-reference solution was re-timed in the same conditions (harness.evaluate._confirm_timeouts), and the results
-say how many were re-checked and how many timed out again."""
+"""A verdict decided by a clock is final only once confirmed: each timed-out run is repeated alone (harness.evaluation_runs),
+after the reference solution was re-timed in the same conditions (harness.evaluate), and the results say how many
+were re-checked and how many timed out again."""
 
 from __future__ import annotations
 
 import json
 
 from harness.benchmarks.evalplus import HUMANEVAL_PLUS
-from harness.evaluate import EvalSettings, _confirm_timeouts, evaluate
-from harness.evaluation import sample_key
+from dataclasses import asdict
+
+from harness.evaluate import EvalSettings, evaluate
+from harness.evaluation import Execution, journal_path, sample_key, unconfirmed_key
 from harness.execution.function_calls import PASS, TIMEOUT, Verdict
 from harness.execution.limits import TimePolicy
-from harness.execution.pool import WorkerPool
-from harness.groundtruth import GroundTruth
 from harness.journal import Journal
 
 CORRECT = """
@@ -28,8 +28,8 @@ ENDLESS_C_CALL = "def has_close_elements(numbers, threshold):\n    return sum(ra
 def test_endless_programs_are_rechecked_alone_and_confirmed(tmp_path, data_dir):
     samples = tmp_path / "s.jsonl"
     samples.write_text("".join(json.dumps({"task_id": "HumanEval/0", "solution": code}) + "\n" for code in (ENDLESS_LOOP, ENDLESS_C_CALL, CORRECT)))
-    settings = EvalSettings(TimePolicy(timeout_per_task=2.0), parallel=2)
-    results = evaluate(HUMANEVAL_PLUS, samples, tmp_path / "out.json", data_dir, settings, progress=False)
+    settings = EvalSettings(TimePolicy(timeout_per_task=2.0))
+    results = evaluate(HUMANEVAL_PLUS, samples, tmp_path / "out.json", data_dir, settings, progress=False, execution=Execution(parallel=2))
     loop, c_call, correct = results["eval"]["HumanEval/0"]
     assert (loop["base_status"], loop["plus_status"]) == ("fail", "fail")
     assert loop["base_error"].startswith("TimeoutException")
@@ -39,17 +39,17 @@ def test_endless_programs_are_rechecked_alone_and_confirmed(tmp_path, data_dir):
     assert results["scoder"]["timeouts"] == {"rechecked": 4, "confirmed": 4}
 
 
-def test_a_timeout_that_does_not_repeat_alone_is_not_final(tmp_path, humaneval):
-    # The first verdict is injected (FAKE: what a busy machine can give a correct program); the repeat decides.
-    key = sample_key("HumanEval/0", CORRECT)
-    suspects = {key: {"base": Verdict(TIMEOUT, 3, "killed: cpu budget"), "plus": Verdict(PASS)}}
-    journal = Journal(tmp_path / "journal.jsonl", "test")
-    with WorkerPool(1) as pool:
-        truth = GroundTruth(humaneval)
-        truth.compute(["HumanEval/0"], pool, progress=False)
-        _confirm_timeouts(pool, suspects, {key: ("HumanEval/0", CORRECT)}, humaneval, truth, EvalSettings(), journal,
-                          pool.describe(), progress=False)
+def test_a_timeout_that_does_not_repeat_alone_is_not_final(tmp_path, data_dir, humaneval):
+    # The first verdicts are injected (FAKE: what a busy machine can give a correct program), as an interrupted run
+    # leaves them in the journal; the repeat alone decides.
+    samples = tmp_path / "s.jsonl"
+    samples.write_text(json.dumps({"task_id": "HumanEval/0", "solution": CORRECT}) + "\n")
+    output = tmp_path / "out.json"
+    journal = Journal(journal_path(output), EvalSettings().fingerprint(humaneval))
+    journal.append(unconfirmed_key(sample_key("HumanEval/0", CORRECT)),
+                   {"base": asdict(Verdict(TIMEOUT, 3, "killed: cpu budget")), "plus": asdict(Verdict(PASS))})
     journal.close()
-    record = journal.records[key]
-    assert (record["base_status"], record["plus_status"]) == ("pass", "pass")
-    assert (record["timeouts_rechecked"], record["timeouts_confirmed"]) == (1, 0)
+    results = evaluate(HUMANEVAL_PLUS, samples, output, data_dir, progress=False)
+    [entry] = results["eval"]["HumanEval/0"]
+    assert (entry["base_status"], entry["plus_status"]) == ("pass", "pass")
+    assert results["scoder"]["timeouts"] == {"rechecked": 1, "confirmed": 0}

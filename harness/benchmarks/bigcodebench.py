@@ -157,9 +157,8 @@ class BigCodeBenchmark:
     def evaluate(self, samples, output, options, execution, progress: bool) -> dict:
         from harness.evaluate_bigcodebench import BigCodeBenchSettings, evaluate
 
-        settings = BigCodeBenchSettings(options.version, options.split, not options.no_calibrate, execution.parallel,
-                                        execution.isolation, executor=execution.executor)
-        return evaluate(self, samples, output, options.data_dir, settings, options.check_ground_truth, progress)
+        settings = BigCodeBenchSettings(options.version, options.split, not options.no_calibrate)
+        return evaluate(self, samples, output, options.data_dir, settings, options.check_ground_truth, progress, execution)
 
     def summarize(self, results: dict, options, out=None) -> None:
         from harness.report.console import print_pass_at_k

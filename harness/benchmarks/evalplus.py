@@ -110,9 +110,8 @@ class EvalPlusBenchmark:
 
         if not samples:
             raise SamplesError("--samples is required")
-        settings = EvalSettings(TimePolicy(options.min_time_limit, options.gt_time_limit_factor), Limits(), execution.parallel,
-                                execution.isolation, execution.executor)
-        return evaluate(self, samples, output, options.data_dir, settings, progress=progress)
+        settings = EvalSettings(TimePolicy(options.min_time_limit, options.gt_time_limit_factor), Limits())
+        return evaluate(self, samples, output, options.data_dir, settings, progress=progress, execution=execution)
 
     def summarize(self, results: dict, options, out=None) -> None:
         from harness.report.console import print_eval_summary

@@ -791,9 +791,8 @@ class LiveCodeBenchmark:
         if not samples:
             raise SamplesError("--samples is required")
         shards_for(options.release)  # an unknown release is refused before anything runs
-        settings = LiveCodeBenchSettings(options.release, options.start_date, options.end_date, parallel=execution.parallel,
-                                         isolation=execution.isolation, executor=execution.executor)
-        return evaluate(samples, output, options.lcb_dir, settings, progress)
+        settings = LiveCodeBenchSettings(options.release, options.start_date, options.end_date)
+        return evaluate(samples, output, options.lcb_dir, settings, progress, execution)
 
     def summarize(self, results: dict, options, out=None) -> None:
         from harness.report.console import print_pass_at_k

@@ -73,7 +73,7 @@ class CRUXEvalBenchmark:
         from harness.evaluation import evaluate_samples
 
         tasks = load_tasks(options.data_dir)
-        return evaluate_samples(samples, output, functools.partial(plan, tasks, self.mode, self.name, execution), progress)
+        return evaluate_samples(samples, output, functools.partial(plan, tasks, self.mode, self.name), progress, execution=execution)
 
     def summarize(self, results: dict, options, out=None) -> None:
         from harness.report.console import print_pass_at_k

@@ -25,24 +25,19 @@ fewer as passed).
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tqdm import tqdm
-
 from harness import __version__
 from harness.benchmarks.cruxeval.prompts import INPUT, OUTPUT
 from harness.benchmarks.cruxeval.tasks import DATA, VERSION, Task
-from harness.evaluation import Execution, Plan, Todo, refuse_unknown_tasks, unconfirmed_key
-from harness.execution.executor import run_alone
+from harness.evaluation import Plan, refuse_unknown_tasks
+from harness.evaluation_runs import Check, Runs
 from harness.execution.function_calls import FAIL, PASS, TIMEOUT, Verdict, _reason, parse_line
 from harness.execution.limits import Limits
 from harness.execution.pool import Run
-from harness.execution.sandbox import choose
-from harness.journal import Journal
 from harness.metrics import entries_pass_at_k
 from harness.samples import Sample, SamplesError
 
@@ -120,7 +115,7 @@ def _record(verdict: Verdict) -> dict:
     return {"status": verdict.status, "reason": verdict.reason, "cpu_s": verdict.cpu_s}
 
 
-def plan(tasks: dict[str, Task], mode: str, benchmark: str, execution: Execution, samples: list[Sample],
+def plan(tasks: dict[str, Task], mode: str, benchmark: str, samples: list[Sample],
          samples_path: Path | None = None, limits: Limits = Limits()) -> Plan:
     """The Plan (harness.evaluation) of one samples file: each sample's answer, keyed by itself (a task's repeated
     answers run once)."""
@@ -137,7 +132,7 @@ def plan(tasks: dict[str, Task], mode: str, benchmark: str, execution: Execution
         task_ids=list(tasks),
         keyed=[(sample, sample.solution) for sample in samples],
         fingerprint=hashlib.sha256(json.dumps(decisive, sort_keys=True).encode()).hexdigest(),
-        execute=functools.partial(_execute, tasks, mode, execution, limits),
+        runs=_runs(tasks, mode, limits),
         entry=lambda sample, answer, record: {"task_id": sample.task_id, "solution": answer, "passed": record["status"] == PASS,
                                               "status": record["status"], "reason": record["reason"]},
         scores=lambda evaluated: entries_pass_at_k(evaluated, lambda entry: entry["passed"], ks=PASS_AT_K),
@@ -146,34 +141,16 @@ def plan(tasks: dict[str, Task], mode: str, benchmark: str, execution: Execution
     )
 
 
-def _execute(tasks: dict[str, Task], mode: str, execution: Execution, limits: Limits, todo: Todo, journal: Journal,
-             progress: bool) -> int:
-    with execution.executor.pool(execution.parallel, choose(execution.isolation), limits) as pool:
-        isolation = pool.describe()["isolation"]
-        # Answers an interrupted run left waiting for the re-check go straight to it.
-        suspects = [key for key in todo if unconfirmed_key(key) in journal.records]
-        first_pass = []
-        for key, (task_id, answer) in todo.items():
-            why = refusal(tasks[task_id], answer, mode)
-            if why:
-                journal.append(key, {"status": FAIL, "reason": why, "cpu_s": 0.0, "isolation": isolation})
-            elif unconfirmed_key(key) not in journal.records:
-                first_pass.append(key)
-        runs = ((key, _run(tasks[todo[key][0]], todo[key][1], limits), RanToItsEnd) for key in first_pass)
-        bar = tqdm(total=len(first_pass), desc=f"cruxeval {mode} prediction", unit="answer", disable=not progress)
-        for key, judge in pool.map(runs):
-            if judge.verdict.timed_out:
-                suspects.append(key)  # journaled as final once confirmed
-                journal.append(unconfirmed_key(key), _record(judge.verdict))
-            else:
-                journal.append(key, dict(_record(judge.verdict), isolation=isolation))
-            bar.update()
-        bar.close()
-        # As for the other benchmarks (harness.evaluate._confirm_timeouts): a timeout is final once the run, repeated
-        # alone, times out again.
-        for key in tqdm(suspects, desc="re-checking timeouts alone", unit="answer", disable=not progress or not suspects):
-            task_id, answer = todo[key]
-            judge = run_alone(pool, _run(tasks[task_id], answer, limits), RanToItsEnd)
-            journal.append(key, dict(_record(judge.verdict), isolation=isolation, timeouts_rechecked=1,
-                                     timeouts_confirmed=int(judge.verdict.timed_out)))
-        return pool.restarts
+def _runs(tasks: dict[str, Task], mode: str, limits: Limits) -> Runs:
+    """One run per answer that upstream runs; one it does not run is false without a check."""
+    def checks(task_id: str, answer: str) -> dict[str, Check]:
+        if refusal(tasks[task_id], answer, mode):
+            return {}
+        return {"answer": Check(_run(tasks[task_id], answer, limits), RanToItsEnd)}
+
+    def record(task_id: str, answer: str, outcomes: dict[str, dict]) -> dict:
+        return outcomes.get("answer") or {"status": FAIL, "reason": refusal(tasks[task_id], answer, mode), "cpu_s": 0.0}
+
+    return Runs(limits=limits, checks=checks, outcome=lambda judge: _record(judge.verdict),
+                timed_out=lambda outcome: Verdict(outcome["status"], reason=outcome["reason"]).timed_out, record=record,
+                label=f"cruxeval {mode} prediction")
