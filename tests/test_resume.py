@@ -10,7 +10,6 @@ import time
 
 import pytest
 
-import harness.evaluate
 import harness.evaluation
 from harness.benchmarks.evalplus import MBPP_PLUS
 from harness.evaluate import EvalSettings, evaluate
@@ -56,7 +55,7 @@ def test_finished_run_is_reused(conformance_dir, data_dir, tmp_path, monkeypatch
     from harness.benchmarks.evalplus import HUMANEVAL_PLUS
 
     first = evaluate(HUMANEVAL_PLUS, samples, output, data_dir, EvalSettings(), progress=False)
-    monkeypatch.setattr(harness.evaluate, "_execute", lambda *a, **k: pytest.fail("finished samples were executed again"))
+    monkeypatch.setattr(harness.evaluation, "execute", lambda *a, **k: pytest.fail("finished samples were executed again"))
     second = evaluate(HUMANEVAL_PLUS, samples, output, data_dir, EvalSettings(), progress=False)
     assert _verdicts(first) == _verdicts(second)
 
