@@ -33,6 +33,7 @@ from pathlib import Path
 from harness import __version__
 from harness.benchmarks.cruxeval.prompts import INPUT, OUTPUT
 from harness.benchmarks.cruxeval.tasks import DATA, VERSION, Task
+from harness.benchmarks.evalplus import EVALPLUS_GUARD
 from harness.evaluation import Plan, refuse_unknown_tasks
 from harness.evaluation_runs import Check, Runs
 from harness.execution.function_calls import FAIL, PASS, TIMEOUT, Verdict, _reason, parse_line
@@ -44,19 +45,10 @@ from harness.samples import Sample, SamplesError
 TIME_LIMIT_S = 3.0  # utils_general.py line 21: check_correctness(code_to_execute, 3)
 WALL_BACKSTOP_EXTRA_S = 5.0
 PASS_AT_K = (1, 5)  # evaluate_generations.py lines 28-37
-# utils_execute.py reliability_guard (lines 162-219), applied in the child before the program runs (worker._apply_guard).
-# It is evalplus' guard but for open(), which upstream leaves.
-CRUXEVAL_GUARD = {
-    "attributes": {
-        "builtins": ["exit", "quit", "help"],
-        "os": ["kill", "system", "putenv", "remove", "removedirs", "rmdir", "fchdir", "setuid", "fork", "forkpty",
-               "killpg", "rename", "renames", "truncate", "replace", "unlink", "fchmod", "fchown", "chmod", "chown",
-               "chroot", "lchflags", "lchmod", "lchown", "getcwd", "chdir"],
-        "shutil": ["rmtree", "move", "chown"],
-        "subprocess": ["Popen"],
-    },
-    "modules": ["ipdb", "joblib", "resource", "psutil", "tkinter"],
-}
+# utils_execute.py reliability_guard (lines 162-219), applied in the child before the program runs (worker._apply_guard):
+# evalplus' guard but for open(), which upstream leaves.
+CRUXEVAL_GUARD = {**EVALPLUS_GUARD, "attributes": {**EVALPLUS_GUARD["attributes"],
+                                                   "builtins": [name for name in EVALPLUS_GUARD["attributes"]["builtins"] if name != "open"]}}
 
 
 def refusal(task: Task, answer: str, mode: str) -> str | None:
