@@ -9,7 +9,7 @@ import warnings
 from pathlib import Path
 
 from harness.arguments import positive_int
-from harness.benchmarks import BENCHMARKS, add_benchmark_arguments, get_benchmark, leaderboards
+from harness.benchmarks.registry import BENCHMARKS, add_benchmark_arguments, get_benchmark, leaderboards
 from harness.benchmarks.data import DataError, read_dataset
 from harness.containers import IN_CONTAINER_VARIABLE, ContainerError
 from harness.execution.executor import EXECUTORS, Executor

@@ -25,6 +25,7 @@ from pathlib import Path
 from harness.benchmarks.data import DATA_DIR_VARIABLE, OFFLINE_VARIABLE
 from harness.benchmarks.livecodebench import DATA_DIR_VARIABLE as LCB_DIR_VARIABLE
 from harness.container_engine import ContainerError, engine_client
+from harness.execution.sandbox import IN_CONTAINER_VARIABLE
 from harness.files import CACHE_DIR_VARIABLE, cache_dir
 from harness.generation.backend import BACKENDS
 
@@ -35,8 +36,6 @@ ROLES = ("train", "vllm", "sandbox", "bigcodebench")
 ISOLATED_ROLES = ("sandbox", "bigcodebench")
 SOURCE_ROOT = Path(__file__).resolve().parents[1]
 _LOCK_FILES = re.compile(r"containers/\S*\.lock")
-# Set inside every container (to its image): a `--container` command there runs in place.
-IN_CONTAINER_VARIABLE = "SCODER_CONTAINER"
 # Which scoder process started a container (process_identity), so that a later run removes it if that process died.
 OWNER_LABEL = "scoder.owner"
 # Host variables a trusted (training, generation) container receives as they are.

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from typing import Callable
 from pathlib import Path
 
-from harness.benchmarks import parse_options, resolve
+from harness.benchmarks.registry import parse_options, resolve
 from harness.benchmarks.data import DataError
 from harness.containers import generation_role
 from harness.generation.backend import Decoding, load_backend

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Literal
 
-from harness.benchmarks import resolve
+from harness.benchmarks.registry import resolve
 from harness.containers import ContainerConfig
 from harness.generation.backend import options_class
 from harness.generation.models import EMBEDDED_DEFAULT
@@ -102,7 +102,7 @@ def _check_parameters(count: float | None) -> None:
 
 @dataclass(frozen=True)
 class EvaluationConfig:
-    """Benchmarks as `scoder eval` names them, with a variant where the benchmark has them (harness.benchmarks.resolve):
+    """Benchmarks as `scoder eval` names them, with a variant where the benchmark has them (harness.benchmarks.registry.resolve):
     bigcodebench-hard:instruct (a split), livecodebench:release_v5 (a release)."""
     benchmarks: list[str] = field(default_factory=lambda: ["humaneval+", "mbpp+"])
     limit: int | None = None  # first K tasks only (smoke runs)

@@ -20,7 +20,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from harness.benchmarks import resolve
+from harness.benchmarks.registry import resolve
 from harness.containers import ensure_startable, generation_role, python_spec, run_in_container
 from scoder.config_loading import as_dict, build
 from scoder.recipe import Recipe

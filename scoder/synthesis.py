@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.benchmarks import parse_options, resolve
+from harness.benchmarks.registry import parse_options, resolve
 from harness.benchmarks.data import DataError
 
 # ------------------------------------------------------------------------------------------- the task format

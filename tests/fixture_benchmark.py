@@ -1,6 +1,6 @@
 """A benchmark written for the tests (labelled fixture data, not a real benchmark): three one-line tasks, each
 called on two inputs and judged by equality. All of it is this one file; registering it is one line
-(harness.benchmarks.register(ARITHMETIC)). tests/test_benchmark_registry.py runs it through `scoder eval`,
+(harness.benchmarks.registry.register(ARITHMETIC)). tests/test_benchmark_registry.py runs it through `scoder eval`,
 `scoder report` and `scoder export` with no other change to the harness: what a new benchmark needs."""
 
 from __future__ import annotations

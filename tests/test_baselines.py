@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from harness.benchmarks import column_titles
+from harness.benchmarks.registry import column_titles
 from harness.report.baselines import BASELINES_DIR, BaselineError, PublishedScore, load_baselines
 
 GOOD_GROUP = """\

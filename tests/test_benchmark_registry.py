@@ -8,7 +8,7 @@ import json
 import pytest
 
 from harness import benchmarks
-from harness.benchmarks import BENCHMARKS, get_benchmark, parse_options, register, resolve
+from harness.benchmarks.registry import BENCHMARKS, get_benchmark, parse_options, register, resolve
 from harness.cli import main
 from tests.fixture_benchmark import ARITHMETIC
 

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from harness.benchmarks import get_benchmark
+from harness.benchmarks.registry import get_benchmark
 from harness.evaluate import EvalSettings, evaluate
 
 FILES = [

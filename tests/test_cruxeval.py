@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.benchmarks import get_benchmark, parse_options, resolve
+from harness.benchmarks.registry import get_benchmark, parse_options, resolve
 from harness.benchmarks.cruxeval import CRUXEVAL_I, CRUXEVAL_O
 from harness.benchmarks.cruxeval.prompts import INPUT, OUTPUT, prompt_set, question
 from harness.benchmarks.cruxeval.tasks import DATA, load_tasks

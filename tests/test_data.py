@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from harness.benchmarks import get_benchmark, parse_options
+from harness.benchmarks.registry import get_benchmark, parse_options
 from harness.benchmarks.data import DataError, dataset_availability, read_dataset
 from harness.benchmarks.evalplus import HUMANEVAL_PLUS, HUMANEVAL_PLUS_MINI, MBPP_PLUS
 

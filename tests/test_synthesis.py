@@ -250,7 +250,7 @@ def texts():
 
 @pytest.fixture(scope="module")
 def tasks():
-    from harness.benchmarks import get_benchmark
+    from harness.benchmarks.registry import get_benchmark
 
     return {name: get_benchmark(name).load(DATA_DIR).problems for name in ("humaneval+", "mbpp+", "bigcodebench")}
 

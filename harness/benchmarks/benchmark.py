@@ -3,7 +3,7 @@ report, the exports and the method's decontamination ask, so that none of them k
 
 A benchmark's options are its command-line arguments (add_arguments): the command line parses them, and
 code that is not the command line (a recipe's evaluation, decontamination) gets them the same way, from an
-argv (harness.benchmarks.parse_options), so a default is declared once. Options arrive as an
+argv (harness.benchmarks.registry.parse_options), so a default is declared once. Options arrive as an
 argparse.Namespace holding every registered benchmark's arguments; each benchmark reads its own.
 """
 

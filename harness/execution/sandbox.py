@@ -22,6 +22,9 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+# Set by harness.containers in the containers it starts, to the image's name: the sandbox then explains its isolation.
+IN_CONTAINER_VARIABLE = "SCODER_CONTAINER"
+
 LAYERS = ("bwrap", "unshare", "process")
 # What each layer keeps from a program, beyond what every layer has: rlimits (memory, CPU, processes, file size,
 # open files), seccomp (no new processes, signals to others, ptrace, internet sockets, namespaces), Landlock (no change to any file
@@ -177,9 +180,6 @@ def _process_layer_warning() -> str:
 
 def _container_reason() -> str | None:
     """Why bubblewrap does not work, inside one of the runner's containers (None elsewhere)."""
-    # Imported here, where it is needed: the containers module loads the benchmark registry, which the sandbox does not need.
-    from harness.containers import IN_CONTAINER_VARIABLE
-
     image = os.environ.get(IN_CONTAINER_VARIABLE)
     if not image:
         return None

@@ -25,7 +25,7 @@ from typing import Sequence
 import yaml
 
 from harness.benchmarks.livecodebench import parse_window_date
-from harness.benchmarks import column_titles, windowed_columns
+from harness.benchmarks.registry import column_titles, windowed_columns
 from harness.report.model import GREEDY
 
 BASELINES_DIR = Path(__file__).resolve().parents[2] / "results" / "baselines"

@@ -41,7 +41,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness import __version__
-from harness.benchmarks import get_benchmark, livecodebench as lcb
+from harness.benchmarks import livecodebench as lcb
+from harness.benchmarks.registry import get_benchmark
 from harness.files import numbered_rows, write_atomically
 from harness.benchmarks.evalplus import HUMANEVAL_PLUS, MBPP_PLUS
 from harness.report.runs import EXPORT_MANIFEST as MANIFEST, missing_samples, read_run, samples_file

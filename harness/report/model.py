@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from harness.benchmarks import column_titles
+from harness.benchmarks.registry import column_titles
 
 GREEDY = "greedy pass@1"
 SIGNIFICANT = "\u2020"  # dagger: marks a difference to the reference row that the paired test finds significant

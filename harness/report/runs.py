@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.benchmarks import BENCHMARKS
+from harness.benchmarks.registry import BENCHMARKS
 from harness.files import file_sha256
 from harness.report.model import GREEDY, Column
 

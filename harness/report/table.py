@@ -13,7 +13,7 @@ from typing import Sequence
 
 from harness.metrics import EXACT_BELOW, bootstrap_interval, mcnemar
 from harness.report.baselines import PublishedScore
-from harness.benchmarks import column_titles
+from harness.benchmarks.registry import column_titles
 from harness.report.model import SIGNIFICANT, Cell, Column, Row, Table
 from harness.report.runs import Score, ScoredRun
 

@@ -1,0 +1,81 @@
+"""Benchmark registry: one line per benchmark. What a benchmark offers is harness.benchmarks.benchmark.Benchmark."""
+
+from __future__ import annotations
+
+import argparse
+
+from harness.benchmarks.benchmark import Benchmark
+from harness.benchmarks.bigcodebench import BIGCODEBENCH, BIGCODEBENCH_HARD
+from harness.benchmarks.cruxeval import CRUXEVAL_I, CRUXEVAL_O
+from harness.benchmarks.evalplus import HUMANEVAL_PLUS, HUMANEVAL_PLUS_MINI, MBPP_PLUS
+from harness.benchmarks.livecodebench import LIVECODEBENCH
+
+BENCHMARKS: dict[str, Benchmark] = {
+    benchmark.name: benchmark
+    for benchmark in (HUMANEVAL_PLUS, HUMANEVAL_PLUS_MINI, MBPP_PLUS, BIGCODEBENCH, BIGCODEBENCH_HARD, LIVECODEBENCH, CRUXEVAL_O, CRUXEVAL_I)
+}
+# evalplus' dataset names: the base and plus verdicts come from the same file anyway.
+ALIASES = {"humaneval": "humaneval+", "mbpp": "mbpp+"}
+
+
+def register(benchmark: Benchmark) -> None:
+    """Add a benchmark (one defined outside this package); its name must be new."""
+    if benchmark.name in BENCHMARKS or benchmark.name in ALIASES:
+        raise ValueError(f"a benchmark named {benchmark.name!r} is already registered")
+    BENCHMARKS[benchmark.name] = benchmark
+
+
+def get_benchmark(name: str) -> Benchmark:
+    key = ALIASES.get(name.lower(), name.lower())
+    if key not in BENCHMARKS:
+        raise KeyError(f"unknown benchmark {name!r}; choose one of {', '.join(BENCHMARKS)}")
+    return BENCHMARKS[key]
+
+
+def resolve(spec: str) -> tuple[Benchmark, list[str]]:
+    """A recipe's benchmark, `name` or `name:variant`: the benchmark, and the variant as its arguments.
+    Refuses an unknown name or variant (a ValueError saying which)."""
+    name, _, variant = spec.partition(":")
+    try:
+        benchmark = get_benchmark(name)
+    except KeyError as error:
+        raise ValueError(error.args[0]) from None
+    return benchmark, benchmark.variant_arguments(variant) if variant else []
+
+
+def add_benchmark_arguments(parser: argparse.ArgumentParser, command: str) -> None:
+    """The arguments that select and read benchmarks' data, for `command` (eval, generate, export)."""
+    parser.add_argument("--data-dir", help="folder with the benchmark files (default: $SCODER_DATA_DIR, then the cache, then download)")
+    for add_arguments in dict.fromkeys(benchmark.add_arguments for benchmark in BENCHMARKS.values()):
+        add_arguments(parser, command)
+
+
+class _OptionsParser(argparse.ArgumentParser):
+    def error(self, message: str):
+        raise ValueError(message)
+
+
+def parse_options(argv: list[str], command: str = "eval") -> argparse.Namespace:
+    """The benchmarks' options from arguments as the command line takes them (the defaults for the rest): how code
+    that is not the command line (a recipe, decontamination) gets them."""
+    parser = _OptionsParser(add_help=False)
+    add_benchmark_arguments(parser, command)
+    return parser.parse_args(argv)
+
+
+def leaderboards() -> dict[str, Benchmark]:
+    """Each `scoder export` format, with a benchmark that exports it (any of its benchmarks exports all of them)."""
+    found: dict[str, Benchmark] = {}
+    for benchmark in BENCHMARKS.values():
+        found.setdefault(benchmark.leaderboard, benchmark)
+    return found
+
+
+def column_titles() -> dict[str, str]:
+    """Every report column key, in table order, with its title."""
+    return {key: title for benchmark in BENCHMARKS.values() for key, title in benchmark.columns.items()}
+
+
+def windowed_columns() -> set[str]:
+    """The report columns whose scores may have a contest-date window."""
+    return {key for benchmark in BENCHMARKS.values() if benchmark.windowed for key in benchmark.columns}
