@@ -29,7 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 sys.path.insert(0, str(REPO))
-from harness.benchmarks.bigcodebench import HARD_TASK_NUMBERS  # noqa: E402
+from harness.benchmarks.bigcodebench.tasks import HARD_TASK_NUMBERS  # noqa: E402
 
 CONFORMANCE = SHARED / "conformance" / "bigcodebench" / "qwen2.5-coder-1.5b-base.full.complete.samples.jsonl.gz"
 DATA = "BigCodeBench-v0.1.0_hf.jsonl.gz"  # the samples' version

@@ -322,11 +322,11 @@ def _report(args, figures) -> int:
 def _export(args) -> int:
     import json
 
-    from harness.report.exports import generation_record
+    from harness.report.exports import export_run, generation_record
 
     output_folder(args.output, "--output", "the submission files")
-    args.generation = generation_record(args.generation, args.model_name) if args.generation else None
-    files = leaderboards()[args.leaderboard].export(args.run_dir, args.output, args.model_name, args.allow_partial, args)
+    generation = generation_record(args.generation, args.model_name) if args.generation else None
+    files = export_run(args.leaderboard, args.run_dir, args.output, args.model_name, args.allow_partial, generation, args)
     print("\n".join(map(str, files)))
     manifest = json.loads(files[-1].read_text())
     if manifest["partial"]:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.benchmarks.data import DATA_DIR_VARIABLE, OFFLINE_VARIABLE
-from harness.benchmarks.livecodebench import DATA_DIR_VARIABLE as LCB_DIR_VARIABLE
+from harness.benchmarks.livecodebench.tasks import DATA_DIR_VARIABLE as LCB_DIR_VARIABLE
 from harness.container_engine import ContainerError, engine_client
 from harness.execution.sandbox import IN_CONTAINER_VARIABLE
 from harness.files import CACHE_DIR_VARIABLE, cache_dir

@@ -16,8 +16,8 @@ from typing import Callable
 
 from harness import __version__
 from harness.files import write_atomically
-from harness.generation.prompts import EVALPLUS, PromptSet
-from harness.generation.sanitize import sanitize
+from harness.generation.prompts import PromptSet
+from harness.generation.sanitize import EVALPLUS, sanitize
 from harness.output_paths import writable_folder
 from harness.samples import SamplesError, json_record, jsonl_lines
 
@@ -84,7 +84,7 @@ class _Extractor:
         self.build_prompts, self.benchmark = build_prompts, benchmark
         self.chat = _by_task(build_prompts(True)) if build_prompts else None
         self.base = None
-        self.extraction = self.chat[0].extraction if self.chat else EVALPLUS
+        self.extraction = self.chat[0].extraction.name if self.chat else EVALPLUS
 
     def __call__(self, task_id: str, output: str | None, completion: str | None, origin: str) -> tuple[str, str]:
         """(program, raw output) of one sample."""

@@ -73,11 +73,10 @@ class ArithmeticBenchmark:
     def task_texts(self, options) -> list[str]:
         return [prompt + solution for prompt, _, solution, _ in TASKS.values()]
 
-    def export(self, run_dir, out_dir, model_name, allow_partial: bool, options) -> list[Path]:
+    def export(self, run_dir, runs, out_dir, model_name, allow_partial: bool, options) -> list[Path]:
         """Its "leaderboard" takes one JSON of the scores and a manifest, as the real exports end with one."""
-        from harness.report.runs import read_run
-
-        scores = {score.column.title: score.value for score in read_run(run_dir).scores}
+        scores = {f"{self.columns[column.key]} {column.version}": 100 * column.reported["pass@1"]
+                  for run in runs for column in self.score_columns(run.results)}
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         written = [out_dir / "arithmetic_scores.json", out_dir / "scoder_export.json"]

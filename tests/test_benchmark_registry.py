@@ -39,7 +39,8 @@ def test_a_new_benchmark_runs_through_eval_report_and_export(arithmetic, tmp_pat
     table = (tmp_path / "report" / "report.md").read_text()
     assert "Arithmetic (test fixture) v1" in table and "66.7" in table
 
-    assert main(["export", "arithmetic-board", str(tmp_path / "run"), "--output", str(tmp_path / "export"), "--model-name", "m"]) == 0
+    assert main(["export", "arithmetic-board", str(tmp_path / "run"), "--output", str(tmp_path / "export"), "--model-name", "m",
+                 "--generation", "backend=hf", "prompt_format=arithmetic", "temperature=0", "n=1"]) == 0
     exported = json.loads((tmp_path / "export" / "arithmetic_scores.json").read_text())
     [(column, value)] = exported["scores"].items()
     assert exported["model"] == "m" and column.startswith("Arithmetic (test fixture) v1") and value == pytest.approx(200 / 3)
@@ -81,3 +82,26 @@ def test_every_registered_benchmark_offers_the_whole_interface():
     for benchmark in BENCHMARKS.values():
         missing = [name for name in interface if not hasattr(benchmark, name)]
         assert not missing, f"{benchmark.name} lacks {missing}"
+
+
+def _declaring(*flags: str, dest: str | None = None):
+    """A fixture benchmark (labelled: ARITHMETIC under another name) whose options are `flags`."""
+    def add_arguments(parser, command):
+        parser.add_argument_group("Clashing (test fixture)").add_argument(*flags, **({"dest": dest} if dest else {}))
+    return ClashingBenchmark(), add_arguments
+
+
+class ClashingBenchmark(type(ARITHMETIC)):
+    name = "clashing"
+
+
+@pytest.mark.parametrize("flags, dest, refusal", [
+    (("--split",), None, r"clashing: argument --split: conflicting option string: --split; a benchmark's options need names of their own"),
+    (("--clashing-split",), "split", r"clashing: its option --clashing-split would share the value 'split' with bigcodebench's"),
+])
+def test_a_benchmark_whose_options_take_another_familys_names_is_refused(monkeypatch, flags, dest, refusal):
+    benchmark, add_arguments = _declaring(*flags, dest=dest)
+    monkeypatch.setattr(ClashingBenchmark, "add_arguments", staticmethod(add_arguments))
+    monkeypatch.setitem(BENCHMARKS, benchmark.name, benchmark)
+    with pytest.raises(ValueError, match=refusal):
+        parse_options([])

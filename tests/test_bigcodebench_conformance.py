@@ -17,7 +17,7 @@ import re
 import pytest
 
 from harness.benchmarks.bigcodebench import BIGCODEBENCH
-from harness.evaluate_bigcodebench import BigCodeBenchSettings, evaluate
+from harness.benchmarks.bigcodebench.scoring import BigCodeBenchSettings, evaluate
 from tests.conftest import REPO, SHARED
 
 FOLDER = SHARED / "conformance" / "bigcodebench"

@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from harness.benchmarks.bigcodebench import BIGCODEBENCH, BIGCODEBENCH_HARD, HARD_TASK_NUMBERS
+from harness.benchmarks.bigcodebench import BIGCODEBENCH, BIGCODEBENCH_HARD
+from harness.benchmarks.bigcodebench.tasks import HARD_TASK_NUMBERS
 from harness.benchmarks.data import DataError
 
 

@@ -15,8 +15,8 @@ import uuid
 
 import pytest
 
-from harness.benchmarks.bigcodebench import Problem
-from harness.evaluate_bigcodebench import SuiteJudge, _run, bigcodebench_limits
+from harness.benchmarks.bigcodebench.tasks import Problem
+from harness.benchmarks.bigcodebench.scoring import SuiteJudge, _run, bigcodebench_limits
 from harness.execution.pool import WorkerPool
 from harness.execution.sandbox import Sandbox, works
 

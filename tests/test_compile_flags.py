@@ -13,9 +13,9 @@ import json
 
 from harness.benchmarks.bigcodebench import BIGCODEBENCH
 from harness.benchmarks.evalplus import HUMANEVAL_PLUS, MBPP_PLUS
-from harness.evaluate import EvalSettings, evaluate
-from harness.evaluate_bigcodebench import BigCodeBenchSettings, evaluate as evaluate_bigcodebench
-from harness.evaluate_livecodebench import LiveCodeBenchSettings, evaluate as evaluate_livecodebench
+from harness.benchmarks.evalplus.scoring import EvalSettings, evaluate
+from harness.benchmarks.bigcodebench.scoring import BigCodeBenchSettings, evaluate as evaluate_bigcodebench
+from harness.benchmarks.livecodebench.scoring import LiveCodeBenchSettings, evaluate as evaluate_livecodebench
 from harness.evaluation_runs import Execution
 from harness.journal import Journal
 from scoder.scoring import execution_signals

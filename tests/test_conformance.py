@@ -10,7 +10,7 @@ import json
 import pytest
 
 from harness.benchmarks.registry import get_benchmark
-from harness.evaluate import EvalSettings, evaluate
+from harness.benchmarks.evalplus.scoring import EvalSettings, evaluate
 
 FILES = [
     "humaneval_Meta-Llama-3-8B-Instruct",

@@ -14,22 +14,36 @@ verdicts of those outputs instead of being re-run.
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import json
 from pathlib import Path
 
 import pytest
 
-from harness.benchmarks.evalplus import KINDS
+from harness.benchmarks.evalplus.tasks import KINDS
 from harness.cli import main
-from harness.evaluate import plan as evalplus_plan
+from harness.benchmarks.evalplus.scoring import plan as evalplus_plan
 from harness.evaluation import assemble_results, sample_key
-from harness.evaluate_livecodebench import LiveCodeBenchSettings, evaluate as evaluate_livecodebench
+from harness.benchmarks.livecodebench.scoring import LiveCodeBenchSettings, evaluate as evaluate_livecodebench
 from harness.evaluation_runs import Execution
-from harness.report.exports import ExportError, export_bigcodebench, export_evalplus, export_livecodebench
+from harness.report.exports import export_run
+from harness.report.submission import ExportError
 from harness.samples import Sample, read_samples
 from tests.conftest import SHARED
 from tests.test_livecodebench_eval import CORRECT, FIXTURES, WRONG
+
+
+def export_evalplus(run_dir, out_dir, **settings):
+    return export_run("evalplus", run_dir, out_dir, **settings)
+
+
+def export_bigcodebench(run_dir, out_dir, **settings):
+    return export_run("bigcodebench", run_dir, out_dir, **settings)
+
+
+def export_livecodebench(run_dir, out_dir, lcb_dir=None, **settings):
+    return export_run("livecodebench", run_dir, out_dir, options=argparse.Namespace(lcb_dir=lcb_dir), **settings)
 
 CONFORMANCE = SHARED / "conformance"
 LLAMA = {"model": "meta-llama/Meta-Llama-3-8B-Instruct", "adapter": None, "backend": "vllm", "prompt_format": "evalplus-chat",
@@ -69,7 +83,7 @@ def unordered(records) -> list[str]:
 
 def assembled_evalplus_run(evaluate_dir: Path, dataset, generation: dict) -> Path:
     """A pipeline's evaluate/<stem>.samples.jsonl + .eval_results.json for all of a benchmark, the results
-    assembled by harness.evaluate from the official verdicts (see the module docstring)."""
+    assembled by harness.benchmarks.evalplus.scoring from the official verdicts (see the module docstring)."""
     verdicts = official(dataset.benchmark.family)
     stem = dataset.benchmark.name.replace("+", "plus")
     samples = write_samples(evaluate_dir / f"{stem}.samples.jsonl", programs_of(verdicts), generation)

@@ -257,7 +257,7 @@ def test_ctrl_c_says_what_is_kept_and_the_rerun_reuses_it(conformance_dir, data_
 def test_samples_waiting_for_the_timeout_recheck_go_straight_to_it(tmp_path, data_dir, humaneval):
     """The journal of a run interrupted while re-checking: the sample's first verdicts are kept (HAND-MADE here,
     saying base passed, which its program cannot do), so the re-run only re-checks the timed-out plus tests."""
-    from harness.evaluate import EvalSettings, plan
+    from harness.benchmarks.evalplus.scoring import EvalSettings, plan
     from harness.evaluation import sample_key
     from harness.journal import Journal
     from harness.samples import read_samples

@@ -14,12 +14,15 @@ import sys
 import pytest
 
 from harness.benchmarks.evalplus import HUMANEVAL_PLUS
-from harness.evaluate import evaluate
+from harness.benchmarks.evalplus.scoring import evaluate
 from harness.generate import generate_samples
 from harness.generation.backend import Decoding
 from harness.generation.models import EMBEDDED_DEFAULT, ModelError, load_tokenizer, resolve
 from harness.generation.openai_compatible import OpenAICompatibleBackend, OpenAIOptions
-from harness.generation.prompts import RESPONSE_PREFIX, bigcodebench_prompts, cut_at_stops, evalplus_prompts, livecodebench_prompts
+from harness.benchmarks.bigcodebench.prompts import bigcodebench_prompts
+from harness.benchmarks.evalplus.prompts import evalplus_prompts
+from harness.benchmarks.livecodebench.prompts import livecodebench_prompts
+from harness.generation.prompts import RESPONSE_PREFIX, cut_at_stops
 from harness.samples import SamplesError
 from tests.conftest import REPO
 
@@ -117,7 +120,7 @@ def test_base_prompts_and_the_instruct_split_rule(humaneval_dataset, data_dir):
 
 
 def test_livecodebench_prompts_from_the_fixture_shards():
-    from harness.benchmarks import livecodebench
+    from harness.benchmarks.livecodebench import tasks as livecodebench
 
     problems = livecodebench.load_problems("release_v2", data_dir=REPO / "tests" / "fixtures" / "livecodebench")
     chat = livecodebench_prompts(problems, chat=True)

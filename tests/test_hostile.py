@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from harness.benchmarks.evalplus import HUMANEVAL_PLUS
-from harness.evaluate import EvalSettings, evaluate
+from harness.benchmarks.evalplus.scoring import EvalSettings, evaluate
 from harness.evaluation_runs import Execution
 from harness.execution.sandbox import LAYERS, works
 

@@ -19,7 +19,7 @@ from collections import Counter
 
 import pytest
 
-from harness.evaluate_livecodebench import LiveCodeBenchSettings, evaluate
+from harness.benchmarks.livecodebench.scoring import LiveCodeBenchSettings, evaluate
 from tests.conftest import SHARED
 
 FOLDER = SHARED / "conformance" / "livecodebench"

@@ -22,9 +22,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.benchmarks import livecodebench as lcb
+from harness.benchmarks.livecodebench import tasks as lcb
+from harness.benchmarks.livecodebench import LIVECODEBENCH, grading
 from harness.benchmarks.data import DataError
-from harness.evaluate_livecodebench import LiveCodeBenchSettings, plan
+from harness.benchmarks.livecodebench.scoring import LiveCodeBenchSettings, plan
 from tests.conftest import SHARED
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "livecodebench"
@@ -224,7 +225,7 @@ def test_a_file_of_the_release_is_taken_for_it_and_recorded(release):
     assert meta["data_file"] == str(RELEASE_V5) and meta["data_file_holds"] == {
         "sha256": hashlib.sha256(RELEASE_V5.read_bytes()).hexdigest(), "problems": 880,
         "first_contest_date": "2023-05-07", "last_contest_date": "2025-01-04", "whole_release": True}
-    assert lcb.LIVECODEBENCH.score_columns({"scoder": meta, "pass_at_k": {}})[0].version == release
+    assert LIVECODEBENCH.score_columns({"scoder": meta, "pass_at_k": {}})[0].version == release
     assert f"the whole {release}: 880 problems" in str(lcb.data_availability(release, RELEASE_V5))
 
 
@@ -235,7 +236,7 @@ def test_part_of_a_release_is_recorded_as_what_it_holds_not_as_the_release(tmp_p
     held = meta["data_file_holds"]
     assert (held["problems"], held["first_contest_date"], held["last_contest_date"], held["whole_release"]) == (
         100, "2023-05-07", "2023-07-15", False)  # the file's, not the window's
-    column = lcb.LIVECODEBENCH.score_columns({"scoder": meta, "pass_at_k": {}})[0]
+    column = LIVECODEBENCH.score_columns({"scoder": meta, "pass_at_k": {}})[0]
     assert column.version == f"release_v1 part 100/400 sha256:{held['sha256'][:12]}"
 
 
@@ -435,7 +436,7 @@ def test_a_malformed_window_date_is_refused(text):
     ],
 )
 def test_stdio_outputs_match_as_lcb_runner(produced, expected, verdict):
-    assert lcb.stdio_outputs_match(produced, expected) is verdict
+    assert grading.stdio_outputs_match(produced, expected) is verdict
 
 
 @pytest.mark.parametrize(
@@ -456,19 +457,19 @@ def test_stdio_outputs_match_as_lcb_runner(produced, expected, verdict):
     ],
 )
 def test_call_outputs_match_as_lcb_runner(produced, expected, verdict):
-    assert lcb.call_outputs_match(produced, expected) is verdict
+    assert grading.call_outputs_match(produced, expected) is verdict
 
 
 def test_call_inputs_are_one_json_value_per_line():
-    assert lcb.parse_call_inputs('[1, 2]\n5\n"x"\ntrue') == [[1, 2], 5, "x", True]
-    assert lcb.parse_call_output("[[2, 4], [1, 3]]") == [[2, 4], [1, 3]]
+    assert grading.parse_call_inputs('[1, 2]\n5\n"x"\ntrue') == [[1, 2], 5, "x", True]
+    assert grading.parse_call_output("[[2, 4], [1, 3]]") == [[2, 4], [1, 3]]
     with pytest.raises(ValueError):
-        lcb.parse_call_inputs("[1, 2]\n")  # a trailing newline is an empty, invalid line upstream too
+        grading.parse_call_inputs("[1, 2]\n")  # a trailing newline is an empty, invalid line upstream too
 
 
 def test_timeouts_are_lcb_runners():
-    assert lcb.TEST_TIMEOUT_S == 6
-    assert lcb.sample_timeout_s(10) == 75 and lcb.sample_timeout_s(1, test_timeout_s=2) == 8
+    assert grading.TEST_TIMEOUT_S == 6
+    assert grading.sample_timeout_s(10) == 75 and grading.sample_timeout_s(1, test_timeout_s=2) == 8
 
 
 # --------------------------------------------------------------------------------------- grading: programs
@@ -478,7 +479,7 @@ def test_the_prelude_is_lcb_runners_import_string():
     modules = "string re datetime collections heapq bisect copy math random statistics itertools functools operator io sys json"
     expected = [f"from {m} import *" for m in modules.split() + ["builtins", "typing"]]
     expected += [f"import {m}" for m in modules.split()] + ["sys.setrecursionlimit(50000)"]
-    assert lcb.IMPORT_PRELUDE.splitlines() == expected and lcb.IMPORT_PRELUDE.endswith("\n")
+    assert grading.IMPORT_PRELUDE.splitlines() == expected and grading.IMPORT_PRELUDE.endswith("\n")
 
 
 @pytest.fixture
@@ -486,10 +487,10 @@ def load_program():
     """Loads a PreparedProgram in this process as the sandbox child would (our own code only): stdin on
     os.devnull and a discarding stdout while it loads, a fresh namespace named tmp_sol."""
 
-    def load(program: lcb.PreparedProgram):
-        namespace = {"__name__": lcb.MODULE_NAME}
+    def load(program: grading.PreparedProgram):
+        namespace = {"__name__": grading.MODULE_NAME}
         exec(compile(program.text, "<lcb>", "exec"), namespace)  # noqa: S102 -- our own test programs
-        return namespace[lcb.ENTRY_NAME]
+        return namespace[grading.ENTRY_NAME]
 
     saved_stdin, saved_stdout, recursion_limit = sys.stdin, sys.stdout, sys.getrecursionlimit()
     with open(os.devnull) as devnull:
@@ -503,9 +504,9 @@ def load_program():
 
 def test_a_stdio_program_keeps_imports_on_top_and_wraps_the_rest():
     code = 'import sys\nfrom math import gcd\nN = 5\n\ndef main():\n    print(gcd(N, 10))\nif __name__ == "__main__":\n    main()\n'
-    program = lcb.prepare_stdio_program(code)
-    assert program.style == lcb.STDIN and program.text.startswith(lcb.IMPORT_PRELUDE)
-    body = program.text[len(lcb.IMPORT_PRELUDE):]
+    program = grading.prepare_stdio_program(code)
+    assert program.style == lcb.STDIN and program.text.startswith(grading.IMPORT_PRELUDE)
+    body = program.text[len(grading.IMPORT_PRELUDE):]
     assert body.startswith("\nimport sys\nfrom math import gcd\ndef wrapped_function():\n    N = 5\n")
     assert "__name__" not in body.split("def _lcb_stdio_entry")[0]  # the guard's body now runs in the wrapper
     assert "\n    main()\n" in body
@@ -524,58 +525,58 @@ STDIN_PROGRAMS = {
 
 @pytest.mark.parametrize("way", list(STDIN_PROGRAMS))
 def test_stdin_programs_read_their_input_every_way_upstream_allows(way, load_program):
-    entry = load_program(lcb.prepare_stdio_program(STDIN_PROGRAMS[way]))
+    entry = load_program(grading.prepare_stdio_program(STDIN_PROGRAMS[way]))
     assert entry("3\n1 2 3\n") == "6\n"
     assert entry("2\n10 -4\n") == "6\n"  # every call gets its input afresh
 
 
 def test_stdin_quirks_follow_upstream(load_program):
     # sys.exit keeps what was printed; stdin.buffer does not exist (sys.stdin is a StringIO during the call).
-    assert load_program(lcb.prepare_stdio_program("import sys\nprint(1)\nsys.exit(3)\nprint(2)"))("") == "1\n"
-    entry = load_program(lcb.prepare_stdio_program("import sys\nprint(sys.stdin.buffer.readline())"))
+    assert load_program(grading.prepare_stdio_program("import sys\nprint(1)\nsys.exit(3)\nprint(2)"))("") == "1\n"
+    entry = load_program(grading.prepare_stdio_program("import sys\nprint(sys.stdin.buffer.readline())"))
     with pytest.raises(AttributeError):
         entry("1\n")
     # stdin.readline (patched on the stdin bound at load) and input() (the call's StringIO) keep separate places.
-    entry = load_program(lcb.prepare_stdio_program("from sys import stdin\nprint(stdin.readline(), input())"))
+    entry = load_program(grading.prepare_stdio_program("from sys import stdin\nprint(stdin.readline(), input())"))
     assert entry("a\nb\n") == "a a\n"
 
 
 def test_a_main_guard_is_only_inlined_when_it_is_the_last_statement(load_program):
     code = 'if __name__ == "__main__":\n    print("main")\nprint("after")'
-    program = lcb.prepare_stdio_program(code)
+    program = grading.prepare_stdio_program(code)
     assert "if __name__ == '__main__':" in program.text  # kept inside wrapped_function, where it is false
     assert load_program(program)("") == "after\n"
 
 
 def test_code_that_does_not_parse_is_left_as_it_is():
     broken = "def f(:\n    pass\n"
-    assert lcb.prepare_stdio_program(broken).text == broken
+    assert grading.prepare_stdio_program(broken).text == broken
     unterminated = "class Solution:\n    def f(self):\n        return '''"
-    program = lcb.prepare_call_program(unterminated, "f")
-    assert program.text == lcb.IMPORT_PRELUDE + "\n\n" + unterminated and lcb.ENTRY_NAME not in program.text
-    for text in (lcb.prepare_stdio_program(broken).text, program.text):
+    program = grading.prepare_call_program(unterminated, "f")
+    assert program.text == grading.IMPORT_PRELUDE + "\n\n" + unterminated and grading.ENTRY_NAME not in program.text
+    for text in (grading.prepare_stdio_program(broken).text, program.text):
         with pytest.raises(SyntaxError):
             compile(text, "<lcb>", "exec")
 
 
 def test_a_leetcode_program_calls_one_solution_instance(load_program):
     code = "class Solution:\n    def __init__(self):\n        self.calls = 0\n\n    def count(self, step):\n        self.calls += step\n        return self.calls, 'x'"
-    program = lcb.prepare_call_program(code, "count")
-    assert program.style == lcb.FUNCTIONAL and program.text.startswith(lcb.IMPORT_PRELUDE + "\n\n" + code)
+    program = grading.prepare_call_program(code, "count")
+    assert program.style == lcb.FUNCTIONAL and program.text.startswith(grading.IMPORT_PRELUDE + "\n\n" + code)
     entry = load_program(program)
     assert [entry(1), entry(2)] == [(1, "x"), (3, "x")]
 
 
 def test_a_function_program_calls_the_module_function(load_program):
     code = 'def double(x):\n    return 2 * x\n\nif __name__ == "__main__":\n    raise SystemExit("the guard ran")'
-    entry = load_program(lcb.prepare_call_program(code, "double"))  # loads as tmp_sol: the guard stays false
-    assert entry(*lcb.parse_call_inputs("21")) == 42
+    entry = load_program(grading.prepare_call_program(code, "double"))  # loads as tmp_sol: the guard stays false
+    assert entry(*grading.parse_call_inputs("21")) == 42
 
 
 def test_class_solution_in_a_comment_is_taken_at_its_word(load_program):
     # Upstream tests the text for "class Solution", then instantiates Solution: here there is none.
     with pytest.raises(NameError):
-        load_program(lcb.prepare_call_program("# no class Solution here\ndef f():\n    return 1", "f"))
+        load_program(grading.prepare_call_program("# no class Solution here\ndef f():\n    return 1", "f"))
 
 
 RIGHT = {
@@ -596,15 +597,15 @@ def run_tests(problem: lcb.Problem, entry) -> list[bool]:
     verdicts = []
     for test in problem.tests():
         if problem.style == lcb.STDIN:
-            verdicts.append(lcb.stdio_outputs_match(entry(test.input), test.output))
+            verdicts.append(grading.stdio_outputs_match(entry(test.input), test.output))
         else:
-            produced = entry(*lcb.parse_call_inputs(test.input))
-            verdicts.append(lcb.call_outputs_match(produced, lcb.parse_call_output(test.output)))
+            produced = entry(*grading.parse_call_inputs(test.input))
+            verdicts.append(grading.call_outputs_match(produced, grading.parse_call_output(test.output)))
     return verdicts
 
 
 @pytest.mark.parametrize("question_id", list(RIGHT))
 def test_fixture_problems_pass_right_programs_and_fail_wrong_ones(question_id, load_program):
     problem = fixture_problem(question_id)
-    assert all(run_tests(problem, load_program(lcb.prepare_program(problem, RIGHT[question_id]))))
-    assert not all(run_tests(problem, load_program(lcb.prepare_program(problem, WRONG[question_id]))))
+    assert all(run_tests(problem, load_program(grading.prepare_program(problem, RIGHT[question_id]))))
+    assert not all(run_tests(problem, load_program(grading.prepare_program(problem, WRONG[question_id]))))

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.evaluate_livecodebench import LiveCodeBenchSettings, evaluate
+from harness.benchmarks.livecodebench.scoring import LiveCodeBenchSettings, evaluate
 from harness.evaluation_runs import Execution
 
 FIXTURES = Path(__file__).parent / "fixtures" / "livecodebench"

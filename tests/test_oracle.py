@@ -3,7 +3,7 @@
 import re
 
 from harness.execution import values
-from harness.groundtruth import Expected
+from harness.benchmarks.evalplus.groundtruth import Expected
 
 
 def judge(problem, output, expected, arguments=(), atol=None):

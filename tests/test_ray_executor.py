@@ -14,12 +14,12 @@ from ray.cluster_utils import Cluster  # noqa: E402
 
 from harness.benchmarks.bigcodebench import BIGCODEBENCH  # noqa: E402
 from harness.benchmarks.evalplus import HUMANEVAL_PLUS  # noqa: E402
-from harness.evaluate_bigcodebench import BigCodeBenchSettings  # noqa: E402
-from harness.evaluate_bigcodebench import evaluate as evaluate_bigcodebench  # noqa: E402
-from harness.evaluate_livecodebench import LiveCodeBenchSettings  # noqa: E402
-from harness.evaluate_livecodebench import evaluate as evaluate_livecodebench  # noqa: E402
+from harness.benchmarks.bigcodebench.scoring import BigCodeBenchSettings  # noqa: E402
+from harness.benchmarks.bigcodebench.scoring import evaluate as evaluate_bigcodebench  # noqa: E402
+from harness.benchmarks.livecodebench.scoring import LiveCodeBenchSettings  # noqa: E402
+from harness.benchmarks.livecodebench.scoring import evaluate as evaluate_livecodebench  # noqa: E402
 from harness.cli import main  # noqa: E402
-from harness.evaluate import EvalSettings, evaluate  # noqa: E402
+from harness.benchmarks.evalplus.scoring import EvalSettings, evaluate  # noqa: E402
 from harness.evaluation import journal_path, unconfirmed_key  # noqa: E402
 from harness.evaluation_runs import Execution  # noqa: E402
 from harness.execution.executor import Executor  # noqa: E402

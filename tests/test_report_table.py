@@ -25,6 +25,7 @@ from harness.report.baselines import load_baselines
 from harness.report.model import GREEDY, SIGNIFICANT, Cell, Column, ColumnMismatch, Row
 from harness.report.runs import RunError, read_run
 from harness.report.table import build_table
+from harness.report.render import render
 
 LCB_FIXTURES = Path(__file__).parent / "fixtures" / "livecodebench"
 MODELS = {"llama": "Meta-Llama-3-8B-Instruct", "mistral": "Mistral-7B-Instruct-v0.2"}
@@ -146,7 +147,7 @@ def test_reference_row_gives_deltas_and_mcnemar_p(runs):
     p = table.rows[1].cells[llama.scores[1].column].p_value
     loose = build_table([llama, mistral], reference="llama_20", alpha=min(1.0, 2 * p))
     assert all(cell.significant for cell in loose.rows[1].cells.values())
-    assert SIGNIFICANT in loose.render("md") and SIGNIFICANT not in build_table([llama, mistral]).render("md")
+    assert SIGNIFICANT in render(loose, "md") and SIGNIFICANT not in render(build_table([llama, mistral]), "md")
 
 
 def test_no_paired_test_without_per_task_verdicts(runs, tmp_path):
@@ -242,7 +243,7 @@ def test_every_format_parses(runs):
     table = build_table(chosen, load_baselines(), reference="llama_20", all_columns=True)
     width = 2 + len(table.columns)
 
-    records = list(csv.reader(io.StringIO(table.render("csv"))))
+    records = list(csv.reader(io.StringIO(render(table, "csv"))))
     assert len(records) == 1 + len(table.rows) and {len(record) for record in records} == {3 + 5 * len(table.columns)}
     for record, row in zip(records[1:], table.rows):
         assert record[0] == row.name
@@ -253,12 +254,12 @@ def test_every_format_parses(runs):
             if cell and cell.p_value is not None:
                 assert float(p) == pytest.approx(cell.p_value, rel=1e-5) and float(delta) == pytest.approx(cell.delta, abs=1e-3)
 
-    lines = [line for line in table.render("md").splitlines() if line.startswith("|")]
+    lines = [line for line in render(table, "md").splitlines() if line.startswith("|")]
     assert len(lines) == 2 + len(table.rows)
     assert {len(re.split(r"(?<!\\)\|", line)) - 2 for line in lines} == {width}
-    assert "75.0 [" in table.render("md")
+    assert "75.0 [" in render(table, "md")
 
-    tex = table.render("tex")
+    tex = render(table, "tex")
     assert tex.count(r"\begin{tabular}") == tex.count(r"\end{tabular}") == 1
     unescaped = re.sub(r"\\[{}&_%$#]", "", tex)
     depth = 0
@@ -271,12 +272,12 @@ def test_every_format_parses(runs):
     assert r"llama\_20" in tex and not re.search(r"(?<!\\)_", tex)
 
     parser = _Html()
-    parser.feed(table.render("html"))
+    parser.feed(render(table, "html"))
     parser.close()
     assert parser.open == []
     cells = [row for row in parser.rows if not any("colspan" in attrs for attrs in row)]
     assert len(cells) == 1 + len(table.rows) and {len(row) for row in cells} == {width}
-    assert "p &lt; 0.05" in table.render("html")
+    assert "p &lt; 0.05" in render(table, "html")
 
 
 def test_report_command_writes_every_format(runs, tmp_path, capsys):

@@ -12,7 +12,7 @@ import pytest
 
 import harness.evaluation
 from harness.benchmarks.evalplus import MBPP_PLUS
-from harness.evaluate import EvalSettings, evaluate
+from harness.benchmarks.evalplus.scoring import EvalSettings, evaluate
 from harness.evaluation import journal_path, unconfirmed_key
 
 SAMPLES = "mbpp_Mistral-7B-Instruct-v0.2.eval_results.json.gz"

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from harness.evaluate import plan, solution_of
+from harness.benchmarks.evalplus.scoring import plan, solution_of
 from harness.evaluation import assemble_results, sample_key
 from harness.samples import SamplesError, read_samples
 

@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 from harness.benchmarks.evalplus import MBPP_PLUS
-from harness.evaluate import EvalSettings, evaluate
+from harness.benchmarks.evalplus.scoring import EvalSettings, evaluate
 from harness.evaluation_runs import Execution
 
 BUSY_LOOP = "while True: pass"

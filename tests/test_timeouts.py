@@ -1,5 +1,5 @@
 """A verdict decided by a clock is final only once confirmed: each timed-out run is repeated alone (harness.evaluation_runs),
-after the reference solution was re-timed in the same conditions (harness.evaluate), and the results say how many
+after the reference solution was re-timed in the same conditions (harness.benchmarks.evalplus.scoring), and the results say how many
 were re-checked and how many timed out again."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import json
 from harness.benchmarks.evalplus import HUMANEVAL_PLUS
 from dataclasses import asdict
 
-from harness.evaluate import EvalSettings, evaluate
+from harness.benchmarks.evalplus.scoring import EvalSettings, evaluate
 from harness.evaluation import Execution, journal_path, sample_key, unconfirmed_key
 from harness.execution.function_calls import PASS, TIMEOUT, Verdict
 from harness.execution.limits import TimePolicy

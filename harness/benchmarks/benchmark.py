@@ -64,6 +64,7 @@ class Benchmark(Protocol):
     def task_texts(self, options: argparse.Namespace) -> list[str]:
         """One text per task (prompts and reference solution), which training data must not contain."""
 
-    def export(self, run_dir: Path, out_dir: Path, model_name: str | None, allow_partial: bool,
+    def export(self, run_dir: Path, runs: list, out_dir: Path, model_name: str | None, allow_partial: bool,
                options: argparse.Namespace) -> list[Path]:
-        """Its leaderboard's submission files from a run directory (the export of `leaderboard`)."""
+        """Its leaderboard's submission files (the export of `leaderboard`) from a run directory's results of the
+        benchmarks that go to it (harness.report.submission.Evaluated, found by harness.report.exports)."""

@@ -46,8 +46,19 @@ def resolve(spec: str) -> tuple[Benchmark, list[str]]:
 def add_benchmark_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     """The arguments that select and read benchmarks' data, for `command` (eval, generate, export)."""
     parser.add_argument("--data-dir", help="folder with the benchmark files (default: $SCODER_DATA_DIR, then the cache, then download)")
+    owners: dict[str, str] = {"data_dir": "every benchmark"}  # each option's destination -> the family that declared it
+    families = {benchmark.add_arguments: benchmark.name for benchmark in reversed(BENCHMARKS.values())}
     for add_arguments in dict.fromkeys(benchmark.add_arguments for benchmark in BENCHMARKS.values()):
-        add_arguments(parser, command)
+        family, known = families[add_arguments], len(parser._actions)
+        try:
+            add_arguments(parser, command)
+        except argparse.ArgumentError as error:  # a flag another family declared
+            raise ValueError(f"{family}: {error}; a benchmark's options need names of their own") from None
+        for action in parser._actions[known:]:
+            if action.dest in owners:  # two families would read one value
+                raise ValueError(f"{family}: its option {'/'.join(action.option_strings)} would share the value "
+                                 f"{action.dest!r} with {owners[action.dest]}'s; give it a name of its own")
+            owners[action.dest] = family
 
 
 class _OptionsParser(argparse.ArgumentParser):

@@ -19,12 +19,12 @@ their contest window ("2024-08-01..2025-02-01") and their release as the version
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Sequence
 
 import yaml
 
-from harness.benchmarks.livecodebench import parse_window_date
 from harness.benchmarks.registry import column_titles, windowed_columns
 from harness.report.model import GREEDY
 
@@ -134,9 +134,9 @@ def _window(group: dict, benchmark: str, where: str) -> str:
     if not separator:
         raise BaselineError(f"{problem}: expected START..END")
     try:
-        first, last = parse_window_date(start), parse_window_date(end)
-    except ValueError as error:
-        raise BaselineError(f"{problem}: {error}") from None
+        first, last = (datetime.strptime(day, "%Y-%m-%d") for day in (start, end))
+    except ValueError:
+        raise BaselineError(f"{problem}: its days are dates like 2024-08-01 (YYYY-MM-DD)") from None
     if first > last:
         raise BaselineError(f"{problem}: the start is after the end")
     return window

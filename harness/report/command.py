@@ -15,6 +15,7 @@ from harness.report.model import Table
 from harness.report.render import FORMATS
 from harness.report.runs import NoResults, read_run
 from harness.report.table import build_table
+from harness.report.render import render
 
 # Extra figures for the page, from the run directories (the method adds its per-round plots this way, so
 # the harness never imports it): name -> matplotlib Figure.
@@ -44,9 +45,9 @@ def report(run_dirs: Sequence[str | Path], baselines: Sequence[str | Path] | Non
             text = run_page(table, {plot.stem: plot for plot in written[0] if plot.suffix == ".svg"},
                             _manifests(run_dirs), _versions(run_dirs))
         else:
-            text = table.render(name)
+            text = render(table, name)
         (output_dir / f"report.{name}").write_text(text, encoding="utf-8")
-    print(table.render("md"), file=out or sys.stdout)
+    print(render(table, "md"), file=out or sys.stdout)
     files = [output_dir / f"report.{name}" for name in formats] + [path for group in written for path in group]
     print(f"report: {', '.join(map(str, files))}", file=out or sys.stdout)
     return table
@@ -71,8 +72,8 @@ def leaderboard(results_dir: str | Path, baselines: Sequence[str | Path] | None 
     generated = (f"Generated {datetime.datetime.now():%Y-%m-%d %H:%M} by scoder-harness {__version__} from "
                  f"{len(runs)} run(s) under {results_dir} and the published baselines.")
     (output_dir / "leaderboard.html").write_text(leaderboard_page(table, generated), encoding="utf-8")
-    (output_dir / "leaderboard.md").write_text(table.render("md"), encoding="utf-8")
-    print(table.render("md"), file=out or sys.stdout)
+    (output_dir / "leaderboard.md").write_text(render(table, "md"), encoding="utf-8")
+    print(render(table, "md"), file=out or sys.stdout)
     print(f"leaderboard: {output_dir / 'leaderboard.html'}", file=out or sys.stdout)
     return table
 

@@ -3,7 +3,7 @@ leaderboard (every run under results/ beside the published baselines) sortable b
 
 A page makes no request: its CSS and a few lines of sorting script are inline, and plots are data URIs
 in <img> elements (each SVG keeps its element ids to itself). Every text from outside (model names,
-configs, notes) is escaped; the table itself comes escaped from Table.render("html").
+configs, notes) is escaped; the table itself comes escaped from harness.report.render.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from html import escape
 from pathlib import Path
 
 from harness.report.model import Table
+from harness.report.render import render
 
 _CSS = """
 body { font-family: "DejaVu Sans", "Liberation Sans", Arial, sans-serif; margin: 2rem; color: #1a1a1a; max-width: 110rem; }
@@ -92,7 +93,7 @@ def run_page(table: Table, plots: dict[str, Path | bytes], manifests: dict[str, 
     """One run's page: the table, the plots (PNG or SVG, as files or bytes) under their names, each stage's
     manifest (config, inputs, timings, versions) in a collapsible section, and the package versions."""
     runs = [row.name for row in table.rows if row.kind == "run"]
-    parts = [f"<h1>{escape(', '.join(runs) or table.title)}</h1>", table.render("html")]
+    parts = [f"<h1>{escape(', '.join(runs) or table.title)}</h1>", render(table, "html")]
     if plots:
         parts.append("<h2>Plots</h2>")
         parts += [f'<figure><img src="{_data_uri(plot)}" alt="{escape(name)}"><figcaption>{escape(name)}</figcaption></figure>'
@@ -113,7 +114,7 @@ def leaderboard_page(table: Table, generated: str) -> str:
     """The leaderboard: the table (sortable by clicking a column header) and a line saying how and when it
     was generated."""
     parts = ["<h1>Leaderboard</h1>", f'<p class="generated">{escape(generated)}</p>',
-             "<p>Click a column header to sort by it.</p>", table.render("html")]
+             "<p>Click a column header to sort by it.</p>", render(table, "html")]
     return _page(f"Leaderboard: {table.title}", parts, script=_SORT_SCRIPT)
 
 

@@ -79,8 +79,3 @@ class Table:
     rows: list[Row]
     reference: str | None = None  # the row that deltas and paired tests are against
     notes: list[str] = field(default_factory=list)  # marker legend, what was left out and why
-
-    def render(self, format: str) -> str:
-        from harness.report.render import render
-
-        return render(self, format)

@@ -19,9 +19,9 @@ from pathlib import Path
 from harness.benchmarks.registry import BENCHMARKS
 from harness.files import file_sha256
 from harness.report.model import GREEDY, Column
+from harness.report.submission import MANIFEST as EXPORT_MANIFEST
 
 
-EXPORT_MANIFEST = "scoder_export.json"  # beside the files `scoder export` writes (harness.report.exports)
 
 
 class RunError(ValueError):

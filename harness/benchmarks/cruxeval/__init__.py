@@ -17,9 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.benchmarks.benchmark import ScoreColumn
-from harness.benchmarks.cruxeval.prompts import INPUT, OUTPUT
+from harness.benchmarks.cruxeval.export import export_cruxeval
+from harness.benchmarks.cruxeval.prompts import INPUT, OUTPUT, prompt_set
+from harness.benchmarks.cruxeval.scoring import plan
 from harness.benchmarks.cruxeval.tasks import DATA, load_tasks
 from harness.benchmarks.data import Availability, DatasetFile, dataset_availability
+from harness.evaluation import evaluate_samples
+from harness.report.console import print_pass_at_k
 
 CHAIN_OF_THOUGHT = "cot"  # the one variant: cruxeval-o:cot in a recipe, --cot on the command line
 
@@ -61,23 +65,16 @@ class CRUXEvalBenchmark:
         return dataset_availability([DATA], options.data_dir)
 
     def prompt_builder(self, options):
-        from harness.benchmarks.cruxeval.prompts import prompt_set
-
         return functools.partial(prompt_set, load_tasks(options.data_dir), self.mode, options.cot)
 
     def samples_name(self, options) -> str:
         return f"{self.name}-{CHAIN_OF_THOUGHT}" if options.cot else self.name
 
     def evaluate(self, samples, output, options, execution, progress: bool) -> dict:
-        from harness.benchmarks.cruxeval.scoring import plan
-        from harness.evaluation import evaluate_samples
-
         tasks = load_tasks(options.data_dir)
         return evaluate_samples(samples, output, functools.partial(plan, tasks, self.mode, self.name), progress, execution=execution)
 
     def summarize(self, results: dict, options, out=None) -> None:
-        from harness.report.console import print_pass_at_k
-
         print_pass_at_k(self.title, results, out)
 
     def score_columns(self, results: dict) -> list[ScoreColumn]:
@@ -86,10 +83,8 @@ class CRUXEvalBenchmark:
     def task_texts(self, options) -> list[str]:
         return [f"{task.code}\nassert f({task.input}) == {task.output}" for task in load_tasks(options.data_dir).values()]
 
-    def export(self, run_dir, out_dir, model_name, allow_partial: bool, options) -> list[Path]:
-        from harness.benchmarks.cruxeval.export import export_cruxeval
-
-        return export_cruxeval(run_dir, out_dir, model_name, allow_partial=allow_partial, generation=options.generation)
+    def export(self, run_dir, runs, out_dir, model_name, allow_partial: bool, options) -> list[Path]:
+        return export_cruxeval(run_dir, runs, out_dir, model_name, allow_partial)
 
 
 CRUXEVAL_O = CRUXEvalBenchmark("cruxeval-o", OUTPUT, "CRUXEval-O")

@@ -14,18 +14,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-# The evalplus, BigCodeBench and LiveCodeBench exports' checks and writer: what any leaderboard export needs.
-from harness.report.exports import ExportError, _exported_by, _gaps, _labelled, _model_name, _refuse_partial, _Writer
 from harness.benchmarks.cruxeval.prompts import is_chain_of_thought
+from harness.report.submission import Evaluated, ExportError, Writer, gaps, labelled, refuse_partial, submission_name
 
 LEADERBOARD = "cruxeval"
 
 
-def export_cruxeval(run_dir: str | Path, out_dir: str | Path, model_name: str | None = None, allow_partial: bool = False,
-                    generation: dict | None = None) -> list[Path]:
+def export_cruxeval(run_dir: str | Path, runs: list[Evaluated], out_dir: str | Path, model_name: str | None = None,
+                    allow_partial: bool = False) -> list[Path]:
     """Upstream's generations and scored files for each CRUXEval results file of a run directory (output and input
     prediction, both of one model); returns the files written."""
-    runs = _exported_by(LEADERBOARD, run_dir, generation)
     if not runs:
         raise ExportError(f"{run_dir}: no CRUXEval results")
     modes = [run.meta["mode"] for run in runs]
@@ -34,17 +32,17 @@ def export_cruxeval(run_dir: str | Path, out_dir: str | Path, model_name: str | 
                           "export from a folder holding one run")
     if len({(run.generation.get("model"), run.generation.get("adapter")) for run in runs}) > 1:
         raise ExportError(f"{run_dir}: CRUXEval samples of different models; an export is one model's")
-    partial = [gap for run in runs for gap in _gaps(run)]
-    _refuse_partial(partial, allow_partial, "CRUXEval export")
-    name = _model_name(runs[0].generation, model_name)
-    write = _Writer(out_dir)
+    partial = [gap for run in runs for gap in gaps(run)]
+    refuse_partial(partial, allow_partial, "CRUXEval export")
+    name = submission_name(runs[0].generation, model_name)
+    write = Writer(out_dir)
     for run in runs:
         cot = "+cot" if is_chain_of_thought(run.generation.get("prompt_format") or "") else ""
         run_name = f"{name.replace('/', '--')}{cot}_temp{float(run.decoding['temperature'])}_{run.meta['mode']}"
         per_task, scores = run.results["eval"], run.results["pass_at_k"]
         answers = {task_id: [entry["solution"] for entry in entries] for task_id, entries in per_task.items()}
         write.json(f"model_generations/{run_name}/generations.json", answers)
-        write.json(f"evaluation_results/{run_name}.json", _labelled({
+        write.json(f"evaluation_results/{run_name}.json", labelled({
             "raw_generations": answers,
             "raw_scored_generations": {task_id: [entry["passed"] for entry in entries] for task_id, entries in per_task.items()},
             "pass_at_1": 100 * scores["pass@1"],

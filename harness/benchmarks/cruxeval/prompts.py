@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from harness.generation.prompts import Prompt, cut_at_stops
+from harness.generation.prompts import Extraction, Prompt, cut_at_stops
 from harness.generation.sanitize import without_reasoning
 
 OUTPUT, INPUT = "output", "input"  # what is predicted; upstream's --mode
@@ -184,9 +184,9 @@ class AnswerPrompts:
     cot: bool
 
     @property
-    def extraction(self) -> str:
-        """What `scoder sanitize` records it extracted with."""
-        return f"cruxeval-{self.mode}{'-cot' if self.cot else ''}"
+    def extraction(self) -> Extraction:
+        """The answer's extraction, under the name `scoder sanitize` records."""
+        return Extraction(f"cruxeval-{self.mode}{'-cot' if self.cot else ''}", self.extract)
 
     def program(self, prompt: Prompt, output: str) -> tuple[str, str]:
         """(answer, raw output) for one output as the model gave it, cut at the stop."""

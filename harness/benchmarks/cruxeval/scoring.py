@@ -33,12 +33,12 @@ from pathlib import Path
 from harness import __version__
 from harness.benchmarks.cruxeval.prompts import INPUT, OUTPUT
 from harness.benchmarks.cruxeval.tasks import DATA, VERSION, Task
-from harness.benchmarks.evalplus import EVALPLUS_GUARD
 from harness.evaluation import Plan, refuse_unknown_tasks
 from harness.evaluation_runs import Check, Runs
 from harness.execution.function_calls import FAIL, PASS, TIMEOUT, Verdict, _reason, parse_line
 from harness.execution.limits import Limits
 from harness.execution.pool import Run
+from harness.execution.guards import EVALPLUS_GUARD
 from harness.metrics import entries_pass_at_k
 from harness.samples import Sample, SamplesError
 

@@ -12,13 +12,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from harness import __version__
-from harness.benchmarks.evalplus import EVALPLUS_GUARD, KINDS, Dataset, EvalPlusBenchmark, Problem
+from harness.benchmarks.evalplus.tasks import KINDS, Dataset, Problem
 from harness.execution import values
 from harness.execution.executor import run_alone
 from harness.execution.function_calls import PASS, Digest, OutputJudge, ReferenceRecorder, Verdict
 from harness.execution.limits import Limits, TimePolicy
 from harness.execution.pool import Run
-from harness.groundtruth import Expected, GroundTruth, reference_run
+from harness.execution.guards import EVALPLUS_GUARD
+from harness.benchmarks.evalplus.groundtruth import Expected, GroundTruth, reference_run
 from harness.evaluation import Plan, evaluate_samples, refuse_unknown_tasks
 from harness.evaluation_runs import Check, Execution, Runs
 from harness.metrics import entries_pass_at_k
@@ -47,7 +48,7 @@ def solution_of(sample: Sample, problem: Problem) -> str:
 
 
 def evaluate(
-    benchmark: EvalPlusBenchmark,
+    benchmark,  # an EvalPlusBenchmark (harness.benchmarks.evalplus)
     samples_path: str | Path,
     output_path: str | Path | None = None,
     data_dir: str | None = None,

@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from harness.benchmarks.data import DataError
 from harness.files import cache_dir, write_atomically
-from harness.benchmarks.evalplus import KINDS, MBPP_OUTPUT_NOT_NONE_TASKS, Dataset, Problem, is_floats
+from harness.benchmarks.evalplus.tasks import KINDS, MBPP_OUTPUT_NOT_NONE_TASKS, Dataset, Problem, is_floats
 from harness.execution import values
 from harness.execution.function_calls import Digest, ReferenceRecorder
 from harness.execution.pool import Run, WorkerPool

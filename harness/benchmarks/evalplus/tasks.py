@@ -10,30 +10,25 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
 
-from harness.benchmarks.data import Availability, DatasetFile, dataset_availability, read_dataset
+from harness.benchmarks.data import DatasetFile, read_dataset
 from harness.execution import values
 
 KINDS = ("base", "plus")
 
+_HUMANEVAL_RELEASE = "https://github.com/evalplus/humanevalplus_release/releases/download/v0.1.10"
+HUMANEVAL_PLUS_DATA = DatasetFile("HumanEvalPlus-v0.1.10.jsonl.gz", f"{_HUMANEVAL_RELEASE}/HumanEvalPlus.jsonl.gz",
+                                  md5="fe585eb4df8c88d844eeb463ea4d0302")
+HUMANEVAL_PLUS_MINI_DATA = DatasetFile("HumanEvalPlus-Mini-v0.1.10.jsonl.gz", f"{_HUMANEVAL_RELEASE}/HumanEvalPlus-Mini.jsonl.gz",
+                                       md5="401e75ad986361dccc7afecb4121e295")
+MBPP_PLUS_DATA = DatasetFile("MbppPlus-v0.2.0.jsonl.gz", "https://github.com/evalplus/mbppplus_release/releases/download/v0.2.0/MbppPlus.jsonl.gz",
+                             md5="ee43ecabebf20deef4bb776a405ac5b1")
+
 # Entry points with special oracles (evalplus eval/_special_oracle.py, unsafe_execute).
-# evalplus 0.3.1 eval/utils.py reliability_guard, applied before a sample runs (see worker._apply_guard).
-EVALPLUS_GUARD = {
-    "attributes": {
-        "builtins": ["exit", "quit", "open", "help"],
-        "os": ["kill", "system", "putenv", "remove", "removedirs", "rmdir", "fchdir", "setuid", "fork", "forkpty",
-               "killpg", "rename", "renames", "truncate", "replace", "unlink", "fchmod", "fchown", "chmod", "chown",
-               "chroot", "lchflags", "lchmod", "lchown", "getcwd", "chdir"],
-        "shutil": ["rmtree", "move", "chown"],
-        "subprocess": ["Popen"],
-    },
-    "modules": ["ipdb", "joblib", "resource", "psutil", "tkinter"],
-}
 MBPP_OUTPUT_NOT_NONE_TASKS = ("check_str", "text_match_three", "text_starta_endb")
 MBPP_OUTPUT_SET_EQ_TASKS = (
     "similar_elements", "find_char_long", "common_in_nested_lists", "extract_singly",
@@ -42,127 +37,14 @@ MBPP_OUTPUT_SET_EQ_TASKS = (
 _MBPP_SPECIAL = ("are_equivalent", "sum_div", "surface_Area", "digit_distance_nums") + MBPP_OUTPUT_NOT_NONE_TASKS + MBPP_OUTPUT_SET_EQ_TASKS
 
 
-def add_evalplus_arguments(parser, command: str) -> None:
-    if command != "eval":
-        return
-    from harness.arguments import positive_float
-    from harness.execution.limits import TimePolicy
-
-    group = parser.add_argument_group("HumanEval+ / MBPP+")
-    group.add_argument("--min-time-limit", type=positive_float, default=TimePolicy.min_time_limit,
-                       help="seconds of CPU per input at least (evalplus default 1.0)")
-    group.add_argument("--gt-time-limit-factor", type=positive_float, default=TimePolicy.gt_time_limit_factor,
-                       help="x the reference time per input (evalplus default 4.0)")
-
-
-@dataclass(frozen=True)
-class EvalPlusBenchmark:
-    """HumanEval+ and MBPP+ as a harness.benchmarks.benchmark.Benchmark; the work is done in harness.evaluate
-    (verdicts), harness.generation.prompts (prompts) and harness.report.exports (the evalplus leaderboard)."""
-    name: str
-    family: str  # "humaneval" or "mbpp": selects the input fix-ups and the special oracles
-    data: DatasetFile
-    title: str  # of its base + plus tests' column
-
-    execution_role = "sandbox"
-    leaderboard = "evalplus"
-    windowed = False
-    hub_only_data = False
-    add_arguments = staticmethod(add_evalplus_arguments)
-
-    def load(self, data_dir=None) -> "Dataset":
-        content = read_dataset(self.data, data_dir)
-        problems = {}
-        for line in content.decode("utf-8").split("\n"):
-            if line.strip():
-                row = json.loads(line)
-                problems[row["task_id"]] = Problem.from_row(row, self.family)
-        return Dataset(self, problems, self.data.md5)
-
-    @property
-    def columns(self) -> dict[str, str]:
-        """Its base tests' column (HumanEval, MBPP: evalplus' base score) and its base + plus tests' column."""
-        return {self.family: _BASE_TITLES[self.family], self.name: self.title}
-
-    def variant_arguments(self, variant: str) -> list[str]:
-        raise ValueError(f"{self.name} has no variants (got {self.name}:{variant})")
-
-    def data_files(self) -> list[DatasetFile]:
-        return [self.data]
-
-    def data_availability(self, options) -> Availability:
-        return dataset_availability([self.data], options.data_dir)
-
-    def prompt_builder(self, options):
-        from functools import partial
-
-        from harness.generation.prompts import evalplus_prompts
-
-        return partial(evalplus_prompts, self.load(options.data_dir))
-
-    def samples_name(self, options) -> str:
-        return self.name
-
-    def evaluate(self, samples, output, options, execution, progress: bool) -> dict:
-        from harness.evaluate import EvalSettings, evaluate
-        from harness.execution.limits import Limits, TimePolicy
-        from harness.samples import SamplesError
-
-        if not samples:
-            raise SamplesError("--samples is required")
-        settings = EvalSettings(TimePolicy(options.min_time_limit, options.gt_time_limit_factor), Limits())
-        return evaluate(self, samples, output, options.data_dir, settings, progress=progress, execution=execution)
-
-    def summarize(self, results: dict, options, out=None) -> None:
-        from harness.report.console import print_eval_summary
-
-        print_eval_summary(results, self.columns.values(), out)
-
-    def score_columns(self, results: dict) -> list:
-        from harness.benchmarks.benchmark import ScoreColumn
-        from harness.execution.function_calls import PASS
-
-        named = results["scoder"]["dataset_file"]
-        found = re.search(r"-(v\d[\w.]*?)\.jsonl", named)
-        if not found:
-            raise ValueError(f"no dataset version in the dataset file name {named!r}")
-        version = found.group(1)
-        return [ScoreColumn(self.family, version, "", lambda entry: entry["base_status"] == PASS, results["pass_at_k"]["base"]),
-                ScoreColumn(self.name, version, "", lambda entry: entry["base_status"] == PASS and entry["plus_status"] == PASS,
-                            results["pass_at_k"]["plus"])]
-
-    def task_texts(self, options) -> list[str]:
-        return [f"{problem.prompt}\n{problem.canonical_solution}" for problem in self.load(options.data_dir).problems.values()]
-
-    def export(self, run_dir, out_dir, model_name, allow_partial: bool, options) -> list:
-        from harness.report.exports import export_evalplus
-
-        return export_evalplus(run_dir, out_dir, model_name, allow_partial=allow_partial, generation=options.generation)
-
-
-_BASE_TITLES = {"humaneval": "HumanEval", "mbpp": "MBPP"}
-
-
-_HUMANEVAL_RELEASE = "https://github.com/evalplus/humanevalplus_release/releases/download/v0.1.10"
-HUMANEVAL_PLUS = EvalPlusBenchmark(
-    "humaneval+", "humaneval",
-    DatasetFile("HumanEvalPlus-v0.1.10.jsonl.gz", f"{_HUMANEVAL_RELEASE}/HumanEvalPlus.jsonl.gz", md5="fe585eb4df8c88d844eeb463ea4d0302"),
-    "HumanEval+",
-)
-HUMANEVAL_PLUS_MINI = EvalPlusBenchmark(
-    "humaneval+mini", "humaneval",
-    DatasetFile("HumanEvalPlus-Mini-v0.1.10.jsonl.gz", f"{_HUMANEVAL_RELEASE}/HumanEvalPlus-Mini.jsonl.gz", md5="401e75ad986361dccc7afecb4121e295"),
-    "HumanEval+ Mini",
-)
-MBPP_PLUS = EvalPlusBenchmark(
-    "mbpp+", "mbpp",
-    DatasetFile(
-        "MbppPlus-v0.2.0.jsonl.gz",
-        "https://github.com/evalplus/mbppplus_release/releases/download/v0.2.0/MbppPlus.jsonl.gz",
-        md5="ee43ecabebf20deef4bb776a405ac5b1",
-    ),
-    "MBPP+",
-)
+def load_dataset(benchmark, data_dir=None) -> "Dataset":
+    """The problems of an EvalPlusBenchmark's data file (its name, family and data)."""
+    problems = {}
+    for line in read_dataset(benchmark.data, data_dir).decode("utf-8").split("\n"):
+        if line.strip():
+            row = json.loads(line)
+            problems[row["task_id"]] = Problem.from_row(row, benchmark.family)
+    return Dataset(benchmark, problems, benchmark.data.md5)
 
 
 @dataclass
@@ -256,7 +138,7 @@ def is_floats(value) -> bool:
 
 @dataclass
 class Dataset:
-    benchmark: EvalPlusBenchmark
+    benchmark: object  # the EvalPlusBenchmark (harness.benchmarks.evalplus): its name, family and data file
     problems: dict[str, Problem]
     hash: str  # md5 of the decompressed file: evalplus' dataset hash, written into results
 

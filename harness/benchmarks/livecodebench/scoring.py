@@ -18,7 +18,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from harness import __version__
-from harness.benchmarks import livecodebench as lcb
+from harness.benchmarks.livecodebench import tasks as lcb
+from harness.benchmarks.livecodebench import grading
 from harness.evaluation import Plan, evaluate_samples, refuse_unknown_tasks
 from harness.evaluation_runs import Check, Execution, Runs
 from harness.execution import values
@@ -28,8 +29,8 @@ from harness.execution.pool import Run
 from harness.metrics import entries_pass_at_k
 from harness.samples import Sample
 
-LCB_GUARD = {"attributes": {module: list(names) for module, names in lcb.DISABLED_ATTRIBUTES.items()},
-             "modules": list(lcb.BLOCKED_MODULES), "int_max_str_digits": lcb.INT_MAX_STR_DIGITS}
+LCB_GUARD = {"attributes": {module: list(names) for module, names in grading.DISABLED_ATTRIBUTES.items()},
+             "modules": list(grading.BLOCKED_MODULES), "int_max_str_digits": grading.INT_MAX_STR_DIGITS}
 # lcb_runner's error codes (testing_util): -1 compilation, -2 wrong answer, -3 time limit, -4 runtime error.
 OUTPUT_SLACK_BYTES = 64 << 20
 
@@ -39,7 +40,7 @@ class LiveCodeBenchSettings:
     release: str = lcb.DEFAULT_RELEASE
     start_date: str | None = None
     end_date: str | None = None
-    test_timeout_s: float = lcb.TEST_TIMEOUT_S
+    test_timeout_s: float = grading.TEST_TIMEOUT_S
     limits: Limits = field(default_factory=Limits)
 
     def fingerprint(self) -> str:
@@ -49,26 +50,26 @@ class LiveCodeBenchSettings:
 
 
 def _arguments(problem: lcb.Problem, test: lcb.Test) -> list:
-    return lcb.parse_call_inputs(test.input) if problem.style == lcb.FUNCTIONAL else [test.input]
+    return grading.parse_call_inputs(test.input) if problem.style == lcb.FUNCTIONAL else [test.input]
 
 
 def _expected(problem: lcb.Problem, test: lcb.Test):
-    return lcb.parse_call_output(test.output) if problem.style == lcb.FUNCTIONAL else test.output
+    return grading.parse_call_output(test.output) if problem.style == lcb.FUNCTIONAL else test.output
 
 
 def _task(problem: lcb.Problem, code: str, settings: LiveCodeBenchSettings):
     tests = problem.tests()
-    program = lcb.prepare_program(problem, code)
+    program = grading.prepare_program(problem, code)
     limits = [float(settings.test_timeout_s)] * len(tests)
-    budget = float(lcb.sample_timeout_s(len(tests), int(settings.test_timeout_s)))
+    budget = float(grading.sample_timeout_s(len(tests), int(settings.test_timeout_s)))
     try:
         inputs_line = values.encode([_arguments(problem, test) for test in tests]).encode()
         expected = [values.encode(_expected(problem, test)).encode() for test in tests]
     except ValueError as error:  # a test that is not valid JSON: the data is broken, not the sample
         raise lcb.DataError(f"LiveCodeBench problem {problem.question_id}: unreadable test ({error})") from None
-    run = Run(program.text, lcb.ENTRY_NAME, inputs_line, limits, budget, budget * settings.limits.wall_factor + 5.0,
-              guard=LCB_GUARD, module_name=lcb.MODULE_NAME, devnull_stdin=True)
-    compare = lcb.call_outputs_match if problem.style == lcb.FUNCTIONAL else _stdio_match
+    run = Run(program.text, grading.ENTRY_NAME, inputs_line, limits, budget, budget * settings.limits.wall_factor + 5.0,
+              guard=LCB_GUARD, module_name=grading.MODULE_NAME, devnull_stdin=True)
+    compare = grading.call_outputs_match if problem.style == lcb.FUNCTIONAL else _stdio_match
 
     def oracle(index: int, output) -> bool:
         return compare(output, values.decode(expected[index]))
@@ -80,7 +81,7 @@ def _task(problem: lcb.Problem, code: str, settings: LiveCodeBenchSettings):
 
 
 def _stdio_match(output, expected: str) -> bool:
-    return isinstance(output, str) and lcb.stdio_outputs_match(output, expected)
+    return isinstance(output, str) and grading.stdio_outputs_match(output, expected)
 
 
 def _record(judge: OutputJudge) -> dict:
@@ -123,7 +124,7 @@ def plan(problems: list[lcb.Problem], samples: list[Sample], samples_path: Path 
     if outside:  # the release is read once, and only when a sample is outside the window
         refuse_unknown_tasks(outside, _release_ids(settings, data_dir), f"release {settings.release}")
     return Plan(
-        benchmark=lcb.LIVECODEBENCH.name,
+        benchmark=lcb.NAME,
         task_ids=list(problems),
         keyed=[(sample, sample.solution if sample.solution is not None else sample.completion)
                for sample in samples if sample.task_id in problems],

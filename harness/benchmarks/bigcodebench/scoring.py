@@ -21,7 +21,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from harness import __version__
-from harness.benchmarks.bigcodebench import DEFAULT_VERSION, BigCodeBenchmark, Dataset, Problem
+from harness.benchmarks.bigcodebench.tasks import DEFAULT_VERSION, Dataset, Problem
 from harness.evaluation import Plan, evaluate_samples, refuse_unknown_tasks
 from harness.evaluation_runs import Check, Execution, Runs
 from harness.execution.function_calls import FAIL, PASS, TIMEOUT
@@ -184,7 +184,7 @@ def _number(task_id: str) -> int:
 
 
 def evaluate(
-    benchmark: BigCodeBenchmark,
+    benchmark,  # a BigCodeBenchmark (harness.benchmarks.bigcodebench)
     samples_path: str | Path | None,
     output_path: str | Path | None = None,
     data_dir: str | None = None,
