@@ -1,5 +1,5 @@
 """Leaderboard exports from run directories, file by file in the formats the leaderboards take (their
-upstream sources are named in harness/report/exports.py), and the refusals of what cannot honestly be
+upstream sources are named in each family's harness/benchmarks/<family>/export.py), and the refusals of what cannot honestly be
 submitted.
 
 Data: real model outputs from ../shared/conformance, scored by `scoder eval` on a few tasks here, and
