@@ -140,7 +140,9 @@ def _benchmark(spec: str, data_dir: str | None, command: str, options: argparse.
     """The benchmark of a spec, and its options: those given, else the spec's variant's with the data folder."""
     benchmark, variant = resolve(spec)
     if options is None:
-        options = parse_options(variant + (["--data-dir", data_dir] if data_dir else []), command)
+        return benchmark, parse_options(variant + (["--data-dir", data_dir] if data_dir else []), command)
+    if variant:  # given options already say what a variant would: two answers, one of them silently dropped
+        raise ValueError(f"benchmark {spec}: a variant comes with options of its own; give {benchmark.name} and {' '.join(variant)}")
     return benchmark, options
 
 

@@ -100,3 +100,12 @@ def test_a_benchmark_with_one_score_names_it_pass_at_1(tmp_path, capsys):
         assert api.results_path(request) == tmp_path / "s_arithmetic_eval_results.json"
     finally:
         del BENCHMARKS[ARITHMETIC.name]
+
+
+def test_the_command_line_takes_a_variant_as_its_options_not_in_the_name(tmp_path, capsys):
+    from harness.cli import main
+
+    samples = tmp_path / "s.jsonl"
+    samples.write_text(json.dumps({"task_id": "BigCodeBench/13", "solution": "x = 1"}) + "\n")
+    assert main(["eval", "--benchmark", "bigcodebench-hard:instruct", "--samples", str(samples), "--no-progress"]) == 2
+    assert "give bigcodebench-hard and --split instruct" in capsys.readouterr().err
