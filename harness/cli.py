@@ -10,18 +10,17 @@ from pathlib import Path
 
 from harness.arguments import positive_int
 from harness.benchmarks.registry import BENCHMARKS, add_benchmark_arguments, get_benchmark, leaderboards
-from harness.benchmarks.data import DataError, read_dataset
-from harness.containers import IN_CONTAINER_VARIABLE, ContainerError
+from harness.api import USER_ERRORS
+from harness.benchmarks.data import read_dataset
+from harness.containers import IN_CONTAINER_VARIABLE
 from harness.execution.executor import EXECUTORS, Executor
-from harness.files import Busy
-from harness.execution.sandbox import LAYERS, SandboxError
-from harness.execution.task_env import ENVIRONMENTS, EnvironmentMissing, get_environment
+from harness.execution.sandbox import LAYERS
+from harness.execution.task_env import ENVIRONMENTS, get_environment
 from harness.generation.backend import BACKENDS
-from harness.generation.models import EMBEDDED_DEFAULT, ModelError
+from harness.generation.models import EMBEDDED_DEFAULT
 from harness.generation.options import add_option_arguments, options_from_arguments
 from harness.generation.random_models import SHAPES
 from harness.output_paths import output_folder
-from harness.samples import SamplesError
 
 
 def main(argv: list[str] | None = None, extensions=(), report_figures=None) -> int:
@@ -132,8 +131,7 @@ def main(argv: list[str] | None = None, extensions=(), report_figures=None) -> i
         if args.command == "eval":
             return _eval(args)
         if args.command == "generate":
-            summary = _generate(args, progress_wanted(args))
-            print(_generation_line(summary))
+            _generate(args, progress_wanted(args))
             return 0
         if args.command == "sanitize":
             return _sanitize(args)
@@ -158,7 +156,7 @@ def main(argv: list[str] | None = None, extensions=(), report_figures=None) -> i
     except BrokenPipeError:  # the reader went away (`scoder ... | head`): stop quietly, as other commands do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
-    except (DataError, SandboxError, EnvironmentMissing, SamplesError, ModelError, ContainerError, Busy, KeyError, ValueError, OSError) as error:
+    except USER_ERRORS as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"scoder: error: {message}", file=sys.stderr)
         return 2
@@ -244,23 +242,14 @@ def _in_container(args, argv: list[str]) -> int:
 
 
 def _generate(args, progress: bool, flag: str = "--output") -> dict:
-    """Generate into args.output, which `flag` named: every check that can fail comes before the model loads."""
-    from harness.generate import check_samples_output, generate_samples, precheck_output
-    from harness.generation.backend import Decoding, load_backend
+    """Generate into args.output, which `flag` named (harness.api.generate)."""
+    from harness.api import GenerationRequest, generate
+    from harness.generation.backend import Decoding
 
-    output = check_samples_output(args.output, flag)
     decoding = Decoding(args.n, args.temperature, args.top_p, args.max_new_tokens, args.seed, args.batch_size)
-    options = options_from_arguments(args.backend, args)
-    benchmark = get_benchmark(args.benchmark)
-    build_prompts = benchmark.prompt_builder(args)  # loads the data: bad data fails before the model loads
-    precheck_output(output, flag, args.backend, decoding)
-    backend = load_backend(args.backend, args.model, options)
-    return generate_samples(backend, build_prompts(backend.chat), decoding, output, args.limit, progress, flag)
-
-
-def _generation_line(summary: dict) -> str:
-    return (f"samples: {summary['output']} ({summary['generated_tasks']} tasks generated, {summary['kept_tasks']} kept; "
-            f"{summary['tokens']} tokens in {summary['seconds']} s, {summary['tokens_per_second']} tok/s)")
+    request = GenerationRequest(args.benchmark, args.model, args.output, args.backend, options_from_arguments(args.backend, args),
+                                decoding, args.limit, args.data_dir, progress)
+    return generate(request, args, flag)
 
 
 def _default_samples_path(args) -> str:
@@ -271,27 +260,22 @@ def _default_samples_path(args) -> str:
 
 
 def _eval(args) -> int:
-    from harness.evaluation import Execution, discard_results, prepared_output, refuse_repeated_samples
+    from harness.api import EvaluationRequest, evaluate
+    from harness.evaluation import Execution, prepared_output
 
-    benchmark = get_benchmark(args.benchmark)
     progress = progress_wanted(args)
     if args.model:  # generate first: into --samples if given (resumed), else into scoder_runs/
         samples_flag = "--samples" if args.samples else "--model (its default samples file, scoder_runs/...; or give --samples)"
         args.samples = args.samples or _default_samples_path(args)
-        output = prepared_output(Path(args.samples), args.output, benchmark.name)  # a bad --output is refused before
-        print(_generation_line(_generate(argparse.Namespace(**{**vars(args), "output": args.samples}), progress, samples_flag)))
+        prepared_output(Path(args.samples), args.output, get_benchmark(args.benchmark).name)  # a bad --output is refused before
+        _generate(argparse.Namespace(**{**vars(args), "output": args.samples}), progress, samples_flag)
     else:
         _refuse_generation_flags(args)
         if not args.samples:
             raise ValueError("eval needs --samples FILE (or --model to generate them first)")
-        output = prepared_output(Path(args.samples), args.output, benchmark.name)
-    if not args.allow_repeated_samples:
-        refuse_repeated_samples(Path(args.samples))
-    if args.fresh:
-        discard_results(output, Path(args.samples), benchmark.name)
     execution = Execution(args.parallel, args.isolation, Executor(args.executor, args.ray_address))
-    results = benchmark.evaluate(args.samples, str(output), args, execution, progress)
-    benchmark.summarize(results, args)
+    evaluate(EvaluationRequest(args.benchmark, args.samples, args.output, args.data_dir, progress, execution, args.fresh,
+                               args.allow_repeated_samples), args)
     return 0
 
 

@@ -21,7 +21,8 @@ from dataclasses import dataclass, replace
 from typing import Callable
 from pathlib import Path
 
-from harness.benchmarks.registry import parse_options, resolve
+from harness import api as harness_api
+from harness.benchmarks.registry import resolve
 from harness.benchmarks.data import DataError
 from harness.containers import generation_role
 from harness.generation.backend import Decoding, load_backend
@@ -36,24 +37,29 @@ class PipelineError(RuntimeError):
     """A stage cannot go on; the message says which and why."""
 
 
+def run_here(request, role: str) -> None:
+    """A harness.api request run in this process, whatever its role's image would be."""
+    harness_api.run(request)
+
+
 @dataclass(frozen=True)
 class Context:
     """How stages run, never what they make: what a body gets besides its configuration."""
     progress: bool = True
-    run_harness: Callable[[list[str], str], int] | None = None  # runs `scoder generate`/`scoder eval` in a role; None: here
+    run_request: Callable[[object, str], None] = run_here  # runs a harness.api request in a role's image
 
 
-def stages(recipe: Recipe, progress: bool = True, run_harness=None, missing: dict[str, str] | None = None) -> list[Stage]:
-    """The stage graph of a recipe, in the order they run. `run_harness(argv, role)`: how the evaluate
-    stage runs a `scoder generate` or `scoder eval` command (default: here; scoder.stage_exec: in the
-    role's container); returns its exit code. An input file that does not exist is a PipelineError, unless
+def stages(recipe: Recipe, progress: bool = True, run_request=None, missing: dict[str, str] | None = None) -> list[Stage]:
+    """The stage graph of a recipe, in the order they run. `run_request(request, role)`: how the evaluate
+    stage runs a harness.api request, a generation or an evaluation (default: here; scoder.stage_exec: in the
+    role's container); it raises if the request fails. An input file that does not exist is a PipelineError, unless
     `missing` is given (the dry run): then it gets stage name -> the error, and the graph is built anyway
     (that stage's key stands for no file).
 
     Each stage's config is everything its body reads from the recipe, and the body is a module-level function
     that gets only that config (and the Context): what a stage makes cannot depend on a recipe field its key
     does not hash (tests/test_stage_keys.py checks every field)."""
-    context = Context(progress, run_harness or _harness_here)
+    context = Context(progress, run_request or run_here)
     plan: list[Stage] = []
     if recipe.synthesis.samples:
         plan += _synthesizer_stages(recipe, missing)
@@ -116,19 +122,13 @@ def _data_dir(recipe: Recipe) -> str | None:
     return recipe.evaluation.data_dir or os.environ.get("SCODER_DATA_DIR")
 
 
-def _data_arguments(recipe: Recipe, variant: list[str]) -> list[str]:
-    """A benchmark's arguments that select its data, as the evaluate stage passes them."""
-    return variant + (["--data-dir", _data_dir(recipe)] if _data_dir(recipe) else [])
-
-
 def benchmark_data(recipe: Recipe) -> Iterator[str]:
     """Where each benchmark the recipe evaluates will find its data, a line each, in order; a PipelineError naming
     the benchmark and the fix where the data cannot be had. Asked before the first stage runs: hours of training
     must not end in an evaluation without its data."""
     for name in recipe.evaluation.benchmarks:
-        benchmark, variant = resolve(name)
         try:
-            yield f"{name}: {benchmark.data_availability(parse_options(_data_arguments(recipe, variant)))}"
+            yield f"{name}: {harness_api.data_availability(name, _data_dir(recipe))}"
         except DataError as error:
             raise PipelineError(f"evaluation.benchmarks: {name}: {error}") from None
 
@@ -276,42 +276,28 @@ def _train_target(config: dict, folder: Path, inputs: dict[str, Path], context: 
     return {"synthetic": len(synthetic), "instruction_data": len(extra), "checkpoints": [path.name for path in checkpoints]}
 
 
-def _harness_here(argv: list[str], role: str) -> int:
-    from harness.cli import main as scoder_main
-
-    return scoder_main(argv)
-
-
 def _evaluate(config: dict, folder: Path, inputs: dict[str, Path], context: Context) -> dict:
     evaluation, generation = config["evaluation"], config["generation"]
     final = checkpoints_of(inputs["target"])[-1]
-    model = ["--model", config["target_model"], "--adapter", str(final)] if sampling.is_adapter(final) else ["--model", str(final)]
+    if sampling.is_adapter(final):
+        model, options = config["target_model"], generation.backend_options(str(final))
+    else:
+        model, options = str(final), generation.backend_options()
+    decoding = Decoding(max_new_tokens=evaluation.max_new_tokens or None, batch_size=generation.batch_size)
     results = {}
     for name in evaluation.benchmarks:
-        benchmark, variant = resolve(name)
+        benchmark, _ = resolve(name)
         stem = name.replace(":", "-").replace("+", "plus")
-        samples, output = folder / f"{stem}.samples.jsonl", folder / f"{stem}.eval_results.json"
-        data = variant + (["--data-dir", config["data_dir"]] if config["data_dir"] else [])
-        # Two commands, as the sandbox that executes has no model and no network (see stage_exec).
-        generate = ["generate", "--benchmark", benchmark.name, *model, "--output", str(samples), *generation.command_line(),
-                    "--no-progress", *data]
-        generate += ["--limit", str(evaluation.limit)] if evaluation.limit else []
-        generate += ["--max-new-tokens", str(evaluation.max_new_tokens)] if evaluation.max_new_tokens else []
-        execute = ["eval", "--benchmark", benchmark.name, "--samples", str(samples), "--output", str(output), "--no-progress", *data]
-        for argv, role in ((generate, generation_role(generation.backend)), (execute, benchmark.execution_role)):
-            if context.run_harness(argv, role) != 0:
-                raise PipelineError(f"evaluate: scoder {' '.join(argv)} failed (its error is printed above)")
-        results[name] = _pass_at_1(json.loads(output.read_text()))
+        samples = folder / f"{stem}.samples.jsonl"
+        # Two requests, as the sandbox that executes has no model and no network (see stage_exec).
+        generate = harness_api.GenerationRequest(name, model, str(samples), generation.backend, options, decoding,
+                                                 evaluation.limit, config["data_dir"])
+        execute = harness_api.EvaluationRequest(name, str(samples), str(folder / f"{stem}.eval_results.json"), config["data_dir"])
+        context.run_request(generate, generation_role(generation.backend))
+        context.run_request(execute, benchmark.execution_role)
+        results[name] = {score: round(100 * value, 1) for score, value in harness_api.read_scores(execute).items()}
     write_json(folder / "scores.json", results)
     return {"checkpoint": final.name, "scores": results}
-
-
-def _pass_at_1(results: dict) -> dict[str, float]:
-    """pass@1 (percent) per test set of one results file: base and plus for evalplus, one for the others."""
-    found = results.get("pass_at_k", {})
-    if "pass@1" in found:
-        return {"pass@1": round(100 * found["pass@1"], 1)}
-    return {kind: round(100 * values["pass@1"], 1) for kind, values in found.items() if isinstance(values, dict) and "pass@1" in values}
 
 
 def _results(config: dict, folder: Path, inputs: dict[str, Path], context: Context) -> dict:

@@ -17,7 +17,7 @@ from typing import Literal
 from tqdm import tqdm
 
 from harness.generation.backend import BACKENDS, Decoding, load_backend
-from harness.generation.options import option_arguments, options_from_fields, with_recipe_options
+from harness.generation.options import options_from_fields, with_recipe_options
 from harness.generation.prompts import Prompt
 from harness.journal import Journal
 from scoder import synthesis
@@ -38,10 +38,6 @@ class GenerationConfig:
     def backend_options(self, adapter: str | None = None):
         """The backend's options dataclass; `adapter`: a checkpoint's LoRA adapter, for the backends that take one."""
         return options_from_fields(self.backend, self, **({"adapter": adapter} if adapter else {}))
-
-    def command_line(self) -> list[str]:
-        """The same settings as `scoder generate` options (the evaluate stage generates through it)."""
-        return ["--backend", self.backend, "--batch-size", str(self.batch_size), *option_arguments(self.backend_options())]
 
 
 @dataclass(frozen=True)

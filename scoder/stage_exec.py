@@ -8,7 +8,8 @@ and a run resumes across host and container alike (stage keys do not depend on w
 
 The evaluate stage is the exception: its generation needs the model (vllm or train image, GPUs) and
 its execution needs the sandbox (no network, no GPU), which one container cannot be. Its body stays
-on the host, a loop that sends each `scoder generate` and `scoder eval` to its own container.
+on the host, a loop that sends each harness.api request, a generation or an evaluation, to its own
+container: written as JSON beside the file it makes, and run there by `python -m harness.api REQUEST.json`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from harness.api import write_request
 from harness.benchmarks.registry import resolve
 from harness.containers import ensure_startable, generation_role, python_spec, run_in_container
 from scoder.config_loading import as_dict, build
@@ -60,11 +62,20 @@ def containerized_stages(recipe: Recipe, run_dir: str | os.PathLike, progress: b
     run_dir = Path(run_dir).resolve()
     inputs = _local_paths(as_dict(recipe))
 
-    def run_harness(argv: list[str], role: str) -> int:
-        # The evaluate step sees its own folder writable, the rest of the run (the checkpoints) read-only.
-        return run_in_container(python_spec("harness.cli", argv, role, config, [run_dir / "evaluate"], [run_dir, *inputs]), client)
+    def run_request(request, role: str) -> None:
+        from scoder.pipeline import PipelineError
 
-    graph = stages(recipe, progress, run_harness, missing)
+        output = Path(request.output)
+        sent = output.with_name(output.name + ".request.json")
+        write_request(request, sent)
+        # The evaluate step sees its own folder writable, the rest of the run (the checkpoints) read-only.
+        spec = python_spec("harness.api", [sent], role, config, [run_dir / "evaluate"], [run_dir, *inputs])
+        code = run_in_container(spec, client)
+        if code != 0:
+            raise PipelineError(f"evaluate: {request.benchmark}: the {spec.image} container exited with code {code} "
+                                f"running {sent} (its error is printed above)")
+
+    graph = stages(recipe, progress, run_request, missing)
     return [stage if stage.name == "evaluate" else replace(stage, body=_body_in_container(stage.name, recipe, run_dir, progress, inputs, client))
             for stage in graph]
 

@@ -1,6 +1,6 @@
 """Backend options are declared once, in each backend's dataclass: the flags of `scoder generate` and `serve`, the
-recipe's generation fields, the refusal of another backend's option, and the command line the evaluate stage
-gives `scoder generate` (in a container or here) all come from those declarations."""
+recipe's generation fields and the refusal of another backend's option all come from those declarations (what the
+evaluate stage sends a container carries the options dataclass itself: tests/test_api.py)."""
 
 import dataclasses
 import json
@@ -10,9 +10,7 @@ import sys
 import pytest
 
 from harness import cli as harness_cli
-from harness.containers import generation_role
 from harness.generation.backend import BACKENDS, load_backend, options_class
-from harness.generation.options import options_from_arguments
 from scoder.config_loading import RecipeError, build
 from scoder.recipe import load_recipe
 from scoder.sampling import GenerationConfig
@@ -93,33 +91,6 @@ def test_an_option_of_another_backend_is_refused_in_a_recipe(generation, message
 def test_a_backend_takes_only_its_own_options_dataclass():
     with pytest.raises(TypeError, match="the openai backend takes OpenAIOptions, not HFOptions"):
         load_backend("openai", "m", options_class("hf")())
-
-
-@pytest.mark.parametrize("generation", [
-    {},
-    {"backend": "hf", "dtype": "float32", "batch_size": 2},
-    {"backend": "vllm", "batch_size": 256, "tensor_parallel_size": 2, "data_parallel_size": 4, "dtype": "bfloat16"},
-    {"backend": "openai", "base_url": "http://localhost:8000/v1", "batch_size": 16},
-])
-def test_the_generate_command_line_round_trips(generation, monkeypatch, tmp_path):
-    """What the evaluate stage passes `scoder generate` (in its container or here), read by the real parser,
-    gives the backend the options the recipe asks for."""
-    config = build(GenerationConfig, generation)
-
-    class Parsed(Exception):
-        pass
-
-    def stop(args, *rest, **options):
-        raise Parsed(args)
-
-    monkeypatch.setattr(harness_cli, "_generate", stop)
-    with pytest.raises(Parsed) as stopped:
-        harness_cli.main(["generate", "--benchmark", "humaneval+", "--model", "m", "--output", str(tmp_path / "s.jsonl"),
-                          *config.command_line()])
-    args = stopped.value.args[0]
-    assert (args.backend, args.batch_size) == (config.backend, config.batch_size)
-    assert options_from_arguments(args.backend, args) == config.backend_options()
-    assert generation_role(args.backend) == BACKENDS[config.backend].image
 
 
 def test_an_adapter_goes_to_the_backends_that_take_one():

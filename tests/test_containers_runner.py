@@ -464,9 +464,10 @@ def test_a_stage_body_runs_through_stage_exec_and_records_where(tmp_path, cache,
 
 
 def test_evaluate_sends_generation_and_execution_to_their_containers(tmp_path, cache, monkeypatch):
-    """The evaluate stage's two steps, with the containers replaced by recording their specs and the
-    results file a step would write (stand-in data: no model runs here)."""
-    from harness import cli as harness_cli
+    """The evaluate stage's two requests, with the containers replaced by reading back the request each was sent
+    and writing the results file an evaluation would (stand-in scores: no model runs here)."""
+    from harness import api
+    from harness.generation.backend import Decoding
     from scoder import stage_exec
     from scoder.recipe import EvaluationConfig, load_recipe
 
@@ -476,45 +477,43 @@ def test_evaluate_sends_generation_and_execution_to_their_containers(tmp_path, c
     (run / "target" / "checkpoint-4").mkdir(parents=True)
     (run / "target" / "checkpoint-4" / "adapter_config.json").write_text("{}")
     (run / "evaluate").mkdir()
-    specs = []
+    stand_in_results = {  # as each benchmark's evaluator writes them, with made-up scores
+        "humaneval+": {"pass_at_k": {"base": {"pass@1": 0.5}, "plus": {"pass@1": 0.25}},
+                       "scoder": {"dataset_file": "HumanEvalPlus-v0.1.10.jsonl.gz"}},
+        "bigcodebench-hard:instruct": {"pass_at_k": {"pass@1": 0.5, "split": "instruct"}, "scoder": {"version": "v0.1.4"}},
+    }
+    specs, sent = [], []
 
     def as_if_in_container(spec, client=None):
+        assert spec.command[:3] == ("python", "-m", "harness.api") and len(spec.command) == 4
         specs.append(spec)
-        argv = list(spec.command[3:])
-        if argv[0] == "eval":
-            Path(argv[argv.index("--output") + 1]).write_text(json.dumps({"pass_at_k": {"pass@1": 0.5}}))
+        request = api.read_request(spec.command[3])
+        sent.append(request)
+        if isinstance(request, api.EvaluationRequest):
+            Path(request.output).write_text(json.dumps(stand_in_results[request.benchmark]))
         return 0
 
     monkeypatch.setattr(stage_exec, "run_in_container", as_if_in_container)
     monkeypatch.setattr(containers, "caller_user", lambda: "1000:1000")  # uid 0 may not evaluate BigCodeBench in one
     [evaluate] = [stage for stage in stage_exec.containerized_stages(recipe, run, progress=False) if stage.name == "evaluate"]
     summary = evaluate.body(evaluate.config, run / "evaluate", {"target": run / "target"}, evaluate.context)
-    assert summary["scores"] == {"humaneval+": {"pass@1": 50.0}, "bigcodebench-hard:instruct": {"pass@1": 50.0}}
-    assert [(spec.role, spec.command[3]) for spec in specs] == [
-        ("train", "generate"), ("sandbox", "eval"), ("train", "generate"), ("bigcodebench", "eval")]
+    assert summary["scores"] == {"humaneval+": {"base": 50.0, "plus": 25.0}, "bigcodebench-hard:instruct": {"pass@1": 50.0}}
+    assert json.loads((run / "evaluate" / "scores.json").read_text()) == summary["scores"]
+    assert [(spec.role, type(request).__name__) for spec, request in zip(specs, sent)] == [
+        ("train", "GenerationRequest"), ("sandbox", "EvaluationRequest"), ("train", "GenerationRequest"), ("bigcodebench", "EvaluationRequest")]
     for spec in specs:
         assert spec.writable[0] == str(run / "evaluate") and str(run) in spec.read_only and str(tmp_path) in spec.read_only
         assert spec.gpus == (1 if spec.role == "train" else "none")
+        assert Path(spec.command[3]).parent == run / "evaluate"  # the request lies in the stage's folder, mounted there
 
-    # Each step's command line means, to the real `scoder` parser, what the stage asks for.
-    class Parsed(Exception):
-        pass
-
-    def stop(args, *rest, **options):
-        raise Parsed(args)
-
-    monkeypatch.setattr(harness_cli, "_generate", stop)
-    monkeypatch.setattr(harness_cli, "_eval", stop)
-    parsed = []
-    for spec in specs[2:]:
-        with pytest.raises(Parsed) as stopped:
-            harness_cli.main(list(spec.command[3:]))
-        parsed.append(stopped.value.args[0])
-    generate, execute = parsed
-    assert (generate.benchmark, generate.split, generate.limit, generate.data_dir) == ("bigcodebench-hard", "instruct", 3, str(tmp_path))
-    assert generate.model == recipe.target.model and generate.adapter == str(run / "target" / "checkpoint-4")
+    # Each request says what the stage asks for.
+    generate, execute = sent[2:]
+    checkpoint = str(run / "target" / "checkpoint-4")
+    assert (generate.benchmark, generate.limit, generate.data_dir) == ("bigcodebench-hard:instruct", 3, str(tmp_path))
+    assert generate.model == recipe.target.model and generate.backend_options == recipe.generation.backend_options(checkpoint)
+    assert generate.decoding == Decoding(batch_size=recipe.generation.batch_size) and not generate.progress
     assert execute.samples == generate.output == str(run / "evaluate" / "bigcodebench-hard-instruct.samples.jsonl")
-    assert execute.split == "instruct" and not execute.model and not execute.container
+    assert (execute.benchmark, execute.data_dir) == ("bigcodebench-hard:instruct", str(tmp_path))
 
 
 def test_a_bigcodebench_evaluation_as_uid_0_is_refused_before_any_stage(tmp_path, monkeypatch):

@@ -119,7 +119,5 @@ def test_recipes_set_the_sizes(tmp_path):
                       "generation: {backend: vllm, batch_size: 256, tensor_parallel_size: 2, data_parallel_size: 4}\n")
     generation = load_recipe(recipe).generation
     assert generation.backend_options("/a") == VLLMOptions(adapter="/a", tensor_parallel_size=2, data_parallel_size=4)
-    assert generation.command_line() == ["--backend", "vllm", "--batch-size", "256", "--dtype", "auto", "--tensor-parallel-size", "2",
-                                         "--data-parallel-size", "4"]
     with pytest.raises(ValueError, match=r"the hf backend has no data_parallel_size \(an option of vllm\)"):
         GenerationConfig(backend="hf", data_parallel_size=2)

@@ -6,7 +6,7 @@ A backend is any object with
     describe() -> dict              model, backend and versions, recorded in the samples
     generate(prompts, decoding) -> iterator of (prompt index, outputs, generated tokens), in any order
 made as Backend(model, options), where options is the backend's own frozen dataclass of options, declared
-beside it (HFOptions in hf.py, ...). Flags, recipe fields and container command lines are derived from
+beside it (HFOptions in hf.py, ...). Flags and recipe fields are derived from
 those declarations (options.py). BACKENDS below registers each backend: a new one is a new file and a line.
 """
 

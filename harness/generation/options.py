@@ -3,8 +3,7 @@ per option with metadata {"help": ...} as TRL's configs have. From those declara
 - the flags of `scoder generate`, `eval` and `serve` (add_option_arguments), with their help;
 - the refusal of an option the chosen backend does not have (make_options);
 - the recipe's `generation:` fields (with_recipe_options, on scoder.sampling.GenerationConfig): every option
-  but those marked {"recipe": False}, which the method sets itself or must leave alone;
-- the command line that gives the same options to `scoder generate` in a container (option_arguments).
+  but those marked {"recipe": False}, which the method sets itself or must leave alone.
 
 An option that several backends declare (dtype, adapter) is one flag and one recipe field: they must agree
 on its type, default and recipe mark; each keeps its own help.
@@ -96,18 +95,6 @@ def make_options(backend: str, given: dict, spell=lambda name: name):
         said = ", ".join(f"{spell(name)} (an option of {', '.join(options[name].backends)})" for name in foreign)
         raise ValueError(f"the {backend} backend has no {said}; its options: {', '.join(map(spell, own))}")
     return declared(**given)
-
-
-def option_arguments(options) -> list[str]:
-    """The flags that give `options` to `scoder generate` (options_from_arguments reads them back as equal options).
-    None and False are the flags' absence."""
-    arguments = []
-    for field in dataclasses.fields(options):
-        value = getattr(options, field.name)
-        if value is not None and value is not False:
-            flag = all_options()[field.name].flag
-            arguments += [flag] if value is True else [flag, str(value)]
-    return arguments
 
 
 def with_recipe_options(cls):
