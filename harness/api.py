@@ -120,13 +120,9 @@ def read_scores(request: EvaluationRequest) -> dict[str, float]:
 
 
 def pass_at_1(benchmark: Benchmark, results: dict) -> dict[str, float]:
-    """pass@1 (a fraction) of each score a results file holds, by the name its evaluator gives the score: where the
-    results hold several, the name of its test set in pass_at_k (evalplus: base, plus); where one, "pass@1".
-    The name is found by identity: a ScoreColumn's `reported` is the very dict of pass_at_k it reads."""
-    reported = results["pass_at_k"]
-    names = {id(value): name for name, value in reported.items()}
-    return {"pass@1" if column.reported is reported else names[id(column.reported)]: column.reported["pass@1"]
-            for column in benchmark.score_columns(results)}
+    """pass@1 (a fraction) of each score a results file holds, by the name of its test set where it holds several
+    (evalplus: base, plus), else "pass@1"."""
+    return {column.tests or "pass@1": column.reported["pass@1"] for column in benchmark.score_columns(results)}
 
 
 def data_availability(benchmark: str, data_dir: str | None = None):

@@ -20,6 +20,7 @@ class ScoreColumn(NamedTuple):
     window: str  # contest dates "2024-08-01..2025-02-01"; "" for the whole release or a benchmark without dates
     passed: Callable[[dict], bool]  # whether one entry of the results' "eval" passed
     reported: dict  # the pass@k the evaluator wrote, which the entries must reproduce
+    tests: str = ""  # where a results file holds several scores, the name of this one's test set (evalplus: base, plus)
 
 
 class Benchmark(Protocol):

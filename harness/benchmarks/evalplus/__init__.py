@@ -87,9 +87,9 @@ class EvalPlusBenchmark:
         if not found:
             raise ValueError(f"no dataset version in the dataset file name {named!r}")
         version = found.group(1)
-        return [ScoreColumn(self.family, version, "", lambda entry: entry["base_status"] == PASS, results["pass_at_k"]["base"]),
+        return [ScoreColumn(self.family, version, "", lambda entry: entry["base_status"] == PASS, results["pass_at_k"]["base"], "base"),
                 ScoreColumn(self.name, version, "", lambda entry: entry["base_status"] == PASS and entry["plus_status"] == PASS,
-                            results["pass_at_k"]["plus"])]
+                            results["pass_at_k"]["plus"], "plus")]
 
     def task_texts(self, options) -> list[str]:
         return [f"{problem.prompt}\n{problem.canonical_solution}" for problem in self.load(options.data_dir).problems.values()]
