@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from harness.benchmarks.data import Availability, DataError, DatasetFile, dataset_availability, read_dataset
+from harness.execution.task_env import CONTAINERS, TaskEnvironment
 
 _RELEASES = "https://github.com/bigcode-project/bigcodebench-annotation/releases/download"
 VERSIONS = {
@@ -118,9 +119,14 @@ class BigCodeBenchmark:
     name: str
     subset: str  # full or hard
     title: str
+    decontaminate: bool = True  # False for the hard subset, whose tasks are the full set's
 
     family = "bigcodebench"
     execution_role = "bigcodebench"  # its task libraries' image
+    task_environment = TaskEnvironment("bigcodebench", "3.10", CONTAINERS / "bigcodebench" / "requirements.lock",
+                                       "SCODER_BIGCODEBENCH_PYTHON")
+    starts_processes = True  # subprocess, multiprocessing, servers
+    data_variables = ()
     leaderboard = "bigcodebench"
     windowed = False
     hub_only_data = False
@@ -212,4 +218,4 @@ def _libs(value) -> list[str]:
 
 
 BIGCODEBENCH = BigCodeBenchmark("bigcodebench", "full", "BigCodeBench")
-BIGCODEBENCH_HARD = BigCodeBenchmark("bigcodebench-hard", "hard", "BigCodeBench-Hard")
+BIGCODEBENCH_HARD = BigCodeBenchmark("bigcodebench-hard", "hard", "BigCodeBench-Hard", decontaminate=False)

@@ -63,8 +63,12 @@ class EvalPlusBenchmark:
     family: str  # "humaneval" or "mbpp": selects the input fix-ups and the special oracles
     data: DatasetFile
     title: str  # of its base + plus tests' column
+    decontaminate: bool = True  # False for HumanEval+ Mini, whose tasks are HumanEval+'s
 
     execution_role = "sandbox"
+    task_environment = None
+    starts_processes = False
+    data_variables = ()
     leaderboard = "evalplus"
     windowed = False
     hub_only_data = False
@@ -152,7 +156,7 @@ HUMANEVAL_PLUS = EvalPlusBenchmark(
 HUMANEVAL_PLUS_MINI = EvalPlusBenchmark(
     "humaneval+mini", "humaneval",
     DatasetFile("HumanEvalPlus-Mini-v0.1.10.jsonl.gz", f"{_HUMANEVAL_RELEASE}/HumanEvalPlus-Mini.jsonl.gz", md5="401e75ad986361dccc7afecb4121e295"),
-    "HumanEval+ Mini",
+    "HumanEval+ Mini", decontaminate=False,
 )
 MBPP_PLUS = EvalPlusBenchmark(
     "mbpp+", "mbpp",
