@@ -221,7 +221,7 @@ def ensure_startable(role: str, user: str | None = None) -> None:
     cannot create them."""
     if role in roles_starting_processes() and _is_root(user or caller_user()):
         raise ContainerError(
-            f"the tests run in the {role} image start processes, which the harness allows only in a PID and network "
+            f"the {role} image runs tests that start processes, which the harness allows only in a PID and network "
             "namespace of their own; in a container uid 0 cannot create one (the kernel asks for CAP_SETFCAP, which the "
             "container does not get). Run scoder as a non-root user that may use the engine's socket, or without "
             "--container (bubblewrap on the host)")

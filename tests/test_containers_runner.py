@@ -169,7 +169,7 @@ def test_a_benchmark_registered_outside_brings_its_own_isolated_execution_image(
         env = dict(item.split("=", 1) for item in sent_to_engine(spec)["Env"])
         assert env["SCODER_ARITHMETIC_DIR"] == str(data) and env["SCODER_OFFLINE"] == "1"
         assert {mount["Target"]: mount["ReadOnly"] for mount in host["Mounts"]}[str(data)] is True
-        with pytest.raises(ContainerError, match="arithmetic-libraries image start processes.*non-root user"):
+        with pytest.raises(ContainerError, match="arithmetic-libraries image runs tests that start processes.*non-root user"):
             run_in_container(replace(spec, user="0:0"), client_with(StandInEngine(images=(spec.image,))))
         assert task_environments()[role] is OwnImageArithmetic.task_environment
         assert DecontaminationConfig().benchmarks == ("humaneval+", "mbpp+", "bigcodebench", "livecodebench", "arithmetic-own-image")
