@@ -9,19 +9,15 @@ cd "$(dirname "$0")/.."
 roles=("$@")
 [ ${#roles[@]} -gt 0 ] || roles=($(ls containers/*/requirements.in | cut -d/ -f2))
 
-# Each role: the Python minor version its lock is for, and how it is resolved:
+# Each role: the Python minor version its lock is for, and how it is resolved, 3.11 portable unless its
+# folder's lock.env says otherwise (PYTHON_VERSION=3.10, LOCK_TARGET=native, with why):
 #   portable  PyPI only, wheels for CPython on manylinux x86_64 up to glibc 2.36 (Debian 12, the
 #             images' base), so the lock does not depend on this machine: it is for the images.
-#   native    this machine's Python, platform and pip configuration: bigcodebench (some of its
-#             distributions exist only as source, which pip refuses to resolve for another platform;
-#             its image is Debian 12 x86_64 like these machines) and local (the CPU torch wheel this
-#             machine's pip finds, for ./.venv).
+#   native    this machine's Python, platform and pip configuration.
 settings() {
-  case "$1" in
-    bigcodebench) echo "3.10 native" ;;
-    local) echo "3.11 native" ;;
-    *) echo "3.11 portable" ;;
-  esac
+  local PYTHON_VERSION=3.11 LOCK_TARGET=portable
+  if [ -f "containers/$1/lock.env" ]; then source "containers/$1/lock.env"; fi
+  echo "$PYTHON_VERSION $LOCK_TARGET"
 }
 
 # A working python<version>: on PATH, else the newest pyenv version (a pyenv shim on PATH fails where

@@ -9,13 +9,12 @@ import warnings
 from pathlib import Path
 
 from harness.arguments import positive_int
-from harness.benchmarks.registry import BENCHMARKS, add_benchmark_arguments, get_benchmark, leaderboards
+from harness.benchmarks.registry import BENCHMARKS, add_benchmark_arguments, get_benchmark, leaderboards, task_environments
 from harness.api import USER_ERRORS
 from harness.benchmarks.data import read_dataset
 from harness.containers import IN_CONTAINER_VARIABLE
 from harness.execution.executor import EXECUTORS, Executor
 from harness.execution.sandbox import LAYERS
-from harness.execution.task_env import ENVIRONMENTS, get_environment
 from harness.generation.backend import BACKENDS
 from harness.generation.models import EMBEDDED_DEFAULT
 from harness.generation.options import add_option_arguments, options_from_arguments
@@ -92,7 +91,7 @@ def main(argv: list[str] | None = None, extensions=(), report_figures=None) -> i
     sandbox = commands.add_parser("sandbox", help="show which isolation layer this machine gives, or build a task environment")
     sandbox_commands = sandbox.add_subparsers(dest="action")
     setup = sandbox_commands.add_parser("setup", help="build a benchmark's task-library environment (virtualenv from its lock file)")
-    setup.add_argument("environment", choices=tuple(ENVIRONMENTS))
+    setup.add_argument("environment", choices=tuple(task_environments()))
     setup.add_argument("--python", help="the base interpreter (default: python3.10 on PATH, else pyenv's)")
     setup.add_argument("--force", action="store_true", help="rebuild even if it is ready")
 
@@ -150,7 +149,7 @@ def main(argv: list[str] | None = None, extensions=(), report_figures=None) -> i
             serve(load_backend("hf", args.model, options_from_arguments("hf", args)), args.model, args.host, args.port)
             return 0
         if args.action == "setup":
-            get_environment(args.environment).setup(args.python, args.force)
+            task_environments()[args.environment].setup(args.python, args.force)
             return 0
         return _sandbox()
     except BrokenPipeError:  # the reader went away (`scoder ... | head`): stop quietly, as other commands do

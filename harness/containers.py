@@ -23,23 +23,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.benchmarks.data import DATA_DIR_VARIABLE, OFFLINE_VARIABLE
-from harness.benchmarks.livecodebench.tasks import DATA_DIR_VARIABLE as LCB_DIR_VARIABLE
+from harness.benchmarks.registry import data_variables, execution_roles, roles_starting_processes
 from harness.container_engine import ContainerError, engine_client
 from harness.execution.sandbox import IN_CONTAINER_VARIABLE
 from harness.files import CACHE_DIR_VARIABLE, cache_dir
 from harness.generation.backend import BACKENDS
 
-# The image roles, each built from containers/<role>/Dockerfile by containers/build.sh (a recipe or --image
-# may name another image).
-ROLES = ("train", "vllm", "sandbox", "bigcodebench")
-# Roles that execute untrusted programs: no network, no capabilities, read-only root, no GPU.
-ISOLATED_ROLES = ("sandbox", "bigcodebench")
+TRAINING_ROLE = "train"  # the method's training stages
 SOURCE_ROOT = Path(__file__).resolve().parents[1]
 _LOCK_FILES = re.compile(r"containers/\S*\.lock")
 # Which scoder process started a container (process_identity), so that a later run removes it if that process died.
 OWNER_LABEL = "scoder.owner"
 # Host variables a trusted (training, generation) container receives as they are.
 PASSED_VARIABLES = ("HF_TOKEN", "HF_HUB_OFFLINE", OFFLINE_VARIABLE, "OPENAI_BASE_URL", "OPENAI_API_KEY")
+
+
+def roles() -> tuple[str, ...]:
+    """The image roles, each built from containers/<role>/Dockerfile by containers/build.sh (a recipe or --image
+    may name another image): training's, the generation backends' and the benchmarks' execution roles."""
+    return tuple(dict.fromkeys((TRAINING_ROLE, *(backend.image for backend in BACKENDS.values()), *execution_roles())))
+
+
+def is_isolated(role: str) -> bool:
+    """Whether the role executes untrusted programs: no network, no capabilities, read-only root, no GPU."""
+    return role in execution_roles()
 
 
 def image_name(role: str, source_root: Path = SOURCE_ROOT) -> str:
@@ -69,9 +76,9 @@ class ContainerConfig:
     gpus: int | str = "all"  # for the train and vllm roles: all, none, a count, or device=0,1
 
     def __post_init__(self):
-        unknown = sorted(set(self.images) - set(ROLES))
+        unknown = sorted(set(self.images) - set(roles()))
         if unknown:
-            raise ValueError(f"images: unknown role {', '.join(map(repr, unknown))}; the roles are {', '.join(ROLES)}")
+            raise ValueError(f"images: unknown role {', '.join(map(repr, unknown))}; the roles are {', '.join(roles())}")
         _check_gpus(self.gpus)
 
     def image(self, role: str) -> str:
@@ -95,10 +102,10 @@ class ContainerSpec:
     environment: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self):
-        if self.role not in ROLES:
-            raise ValueError(f"unknown container role {self.role!r}; the roles are {', '.join(ROLES)}")
+        if self.role not in roles():
+            raise ValueError(f"unknown container role {self.role!r}; the roles are {', '.join(roles())}")
         _check_gpus(self.gpus)
-        if self.role in ISOLATED_ROLES and self.gpus != "none":
+        if is_isolated(self.role) and self.gpus != "none":
             raise ValueError(f"the {self.role} role runs untrusted programs and gets no GPU")
         relative = [path for path in self.writable + self.read_only if not os.path.isabs(path)]
         if relative:
@@ -113,7 +120,7 @@ def python_spec(module: str, args: list[str], role: str, config: ContainerConfig
                 writable: list[str | os.PathLike] = (), read_only: list[str | os.PathLike] = ()) -> ContainerSpec:
     """`python -m MODULE ARGS` in the role's image, in the caller's working directory (so relative
     paths mean what they mean on the host), with the given paths and the caches mounted."""
-    isolated = role in ISOLATED_ROLES
+    isolated = is_isolated(role)
     image = config.image(role)
     cache = cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
@@ -122,7 +129,7 @@ def python_spec(module: str, args: list[str], role: str, config: ContainerConfig
     read_only = [*read_only, SOURCE_ROOT]
     environment = {"HOME": "/tmp", "PYTHONPATH": str(SOURCE_ROOT), "PYTHONUNBUFFERED": "1",
                    IN_CONTAINER_VARIABLE: image, CACHE_DIR_VARIABLE: str(cache)}
-    for variable in (DATA_DIR_VARIABLE, LCB_DIR_VARIABLE):
+    for variable in (DATA_DIR_VARIABLE, *data_variables()):
         if os.environ.get(variable):
             environment[variable] = os.environ[variable]
             read_only.append(os.environ[variable])
@@ -160,7 +167,7 @@ def docker_arguments(spec: ContainerSpec) -> dict:
                      labels={"scoder.role": spec.role, OWNER_LABEL: process_identity(os.getpid())},
                      init=True,  # reaps the workers' children and forwards signals
                      security_opt=["no-new-privileges"], device_requests=_device_requests(spec.gpus, DeviceRequest))
-    if spec.role in ISOLATED_ROLES:
+    if is_isolated(spec.role):
         arguments.update(network_mode="none", cap_drop=["ALL"], read_only=True, tmpfs={"/tmp": "rw,nosuid,nodev"})
         if not runs_as_root(spec):
             # The engine's masked /proc paths keep bubblewrap from mounting a /proc of its own, and the harness
@@ -209,14 +216,15 @@ def _is_root(user: str) -> bool:
 
 
 def ensure_startable(role: str, user: str | None = None) -> None:
-    """Refuses, before anything runs, a container that could only fail: BigCodeBench's tests start processes, which
-    the harness allows only in PID and network namespaces of their own, and uid 0 in a container cannot create them."""
-    if role == "bigcodebench" and _is_root(user or caller_user()):
+    """Refuses, before anything runs, a container that could only fail: some benchmarks' tests (BigCodeBench's) start
+    processes, which the harness allows only in PID and network namespaces of their own, and uid 0 in a container
+    cannot create them."""
+    if role in roles_starting_processes() and _is_root(user or caller_user()):
         raise ContainerError(
-            "BigCodeBench's tests start processes, which the harness allows only in a PID and network namespace of "
-            "their own; in a container uid 0 cannot create one (the kernel asks for CAP_SETFCAP, which the container "
-            "does not get). Run scoder as a non-root user that may use the engine's socket, or without --container "
-            "(bubblewrap on the host)")
+            f"the {role} image runs tests that start processes, which the harness allows only in a PID and network "
+            "namespace of their own; in a container uid 0 cannot create one (the kernel asks for CAP_SETFCAP, which the "
+            "container does not get). Run scoder as a non-root user that may use the engine's socket, or without "
+            "--container (bubblewrap on the host)")
 
 
 def _device_requests(gpus: int | str, DeviceRequest) -> list:

@@ -69,7 +69,7 @@ class FinalSynthesisConfig:
     top_p: float = 0.95
     max_new_tokens: int = 1024
     dedup: DedupConfig = DedupConfig()
-    decontamination: DecontaminationConfig = DecontaminationConfig()
+    decontamination: DecontaminationConfig = field(default_factory=DecontaminationConfig)  # made per recipe: the benchmarks registered by then
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,11 @@ import hashlib
 import itertools
 import re
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from harness.benchmarks.registry import parse_options, resolve
+from harness.benchmarks.registry import decontamination_benchmarks, parse_options, resolve
 from harness.benchmarks.data import DataError
 
 # ------------------------------------------------------------------------------------------- the task format
@@ -331,9 +331,6 @@ def lsh_bands(threshold: float, num_perm: int) -> tuple[int, int]:
 
 # ---------------------------------------------------------------------------------------- decontamination
 
-DEFAULT_BENCHMARKS = ("humaneval+", "mbpp+", "bigcodebench", "livecodebench")
-
-
 @dataclass(frozen=True)
 class DecontaminationConfig:
     """A record is contaminated when it shares a word n-gram with a benchmark task's prompt or solution.
@@ -346,7 +343,8 @@ class DecontaminationConfig:
     not evidence. Two, because benchmarks hold near-identical pairs of tasks (HumanEval/56 and /61, Mbpp/104
     and /569, BigCodeBench/1120 and /1121) whose n-grams are all shared by two. Measured: a record holding
     any task's prompt is caught, except the two MBPP+ prompts under 13 words (Mbpp/127, Mbpp/583)."""
-    benchmarks: tuple[str, ...] = DEFAULT_BENCHMARKS  # what benchmark_texts loads
+    # What benchmark_texts loads; by default those the registry marks (Benchmark.decontaminate).
+    benchmarks: tuple[str, ...] = field(default_factory=decontamination_benchmarks)
     fields: tuple[str, ...] = ("problem", "solution")  # the record text compared
     ngram: int = 13
     max_tasks_per_ngram: int = 2

@@ -39,9 +39,13 @@ class ArithmeticBenchmark:
     name = "arithmetic"
     columns = {"arithmetic": "Arithmetic (test fixture)"}
     execution_role = "sandbox"
+    task_environment = None
+    starts_processes = False
+    data_variables = ()
     leaderboard = "arithmetic-board"
     windowed = False
     hub_only_data = False
+    decontaminate = False  # a test's: a recipe's default decontamination does not read it
     add_arguments = staticmethod(add_arithmetic_arguments)
 
     def variant_arguments(self, variant: str) -> list[str]:

@@ -21,13 +21,14 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from harness import containers
+from harness.benchmarks.registry import BENCHMARKS, task_environments
 
 ROOT = Path(__file__).resolve().parents[1]
 CONTAINERS = ROOT / "containers"
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 PROJECT_NAME = canonicalize_name(PROJECT["project"]["name"])
 
-ROLES = containers.ROLES
+ROLES = containers.roles()
 LOCKS = sorted(path.parent.name for path in CONTAINERS.glob("*/requirements.lock"))
 # What issue 7 asks each role's lock to hold, beyond what its requirements.in says.
 ROLE_EXTRAS = {"train": {"train"}, "vllm": {"vllm"}, "sandbox": set(), "local": {"dev"}}
@@ -261,6 +262,39 @@ def test_build_sh_tags_images_with_the_name_the_runner_starts(role):
     tag = subprocess.run(["bash", "-c", f"source <(sed -n '/^image_tag()/,/^}}/p' containers/build.sh) && image_tag {role}"],
                          cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
     assert containers.image_name(role) == f"scoder-{role}:{tag}" and re.fullmatch(r"[0-9a-f]{12}", tag)
+
+
+def test_build_sh_builds_every_role_and_only_them():
+    """build.sh's roles are the folders with a Dockerfile (no list to keep), and the harness' roles are the same."""
+    listed = subprocess.run(["bash", "-c", "source <(grep '^ROLES=' containers/build.sh) && echo ${ROLES[@]}"],
+                            cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    assert sorted(listed) == sorted(ROLES) and len(listed) == len(set(listed))
+
+
+@pytest.mark.parametrize("name", sorted(task_environments()))
+def test_a_task_environment_is_its_execution_roles_lock_on_the_same_python(name):
+    """`scoder sandbox setup` installs the lock the benchmark's image installs, on the Python lock.sh resolved it for
+    (its folder's lock.env) and the image's pinned base runs."""
+    environment = task_environments()[name]
+    roles = {benchmark.execution_role for benchmark in BENCHMARKS.values() if benchmark.task_environment == environment}
+    assert len(roles) == 1 and environment.lock_file == CONTAINERS / roles.pop() / "requirements.lock"
+    folder = environment.lock_file.parent
+    assert lock_settings(folder.name)[0] == environment.python_version
+    base = re.search(r"^ARG BASE_IMAGE=python:(\d+\.\d+)\.", (folder / "Dockerfile").read_text(), re.MULTILINE)
+    assert base and base[1] == environment.python_version
+
+
+def lock_settings(folder: str) -> list[str]:
+    """What containers/lock.sh resolves a folder's lock for: [Python version, portable or native]."""
+    return subprocess.run(["bash", "-c", f"source <(sed -n '/^settings()/,/^}}/p' containers/lock.sh) && settings {folder}"],
+                          cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+
+
+def test_lock_sh_reads_each_folders_python_and_target():
+    """3.11 portable unless a folder's lock.env says otherwise: the two native locks say so."""
+    assert {folder: lock_settings(folder) for folder in LOCKS} == {
+        "bigcodebench": ["3.10", "native"], "installer": ["3.11", "portable"], "local": ["3.11", "native"],
+        "sandbox": ["3.11", "portable"], "train": ["3.11", "portable"], "vllm": ["3.11", "portable"]}
 
 
 def test_image_names_follow_their_lock_files(tmp_path):

@@ -135,6 +135,49 @@ def test_sandbox_container_has_no_network_no_capabilities_and_read_only_inputs(t
     assert env[containers.IN_CONTAINER_VARIABLE] == SANDBOX
 
 
+def test_a_benchmark_registered_outside_brings_its_own_isolated_execution_image(tmp_path, cache, monkeypatch):
+    """A benchmark family with an image of its own (as DS-1000's would be) is one registration: harness.containers
+    knows its role, isolates it as the sandbox, passes its data variable, refuses uid 0 where its programs start
+    processes, and `scoder sandbox setup` and the default decontamination find it; none of them names it."""
+    from harness.benchmarks.registry import BENCHMARKS, register, task_environments
+    from harness.execution.task_env import TaskEnvironment
+    from scoder.synthesis import DecontaminationConfig
+    from tests.fixture_benchmark import ArithmeticBenchmark
+
+    class OwnImageArithmetic(ArithmeticBenchmark):
+        name = "arithmetic-own-image"
+        execution_role = "arithmetic-libraries"
+        task_environment = TaskEnvironment("arithmetic-libraries", "3.12", tmp_path / "requirements.lock", "SCODER_ARITHMETIC_PYTHON")
+        starts_processes = True
+        data_variables = ("SCODER_ARITHMETIC_DIR",)
+        decontaminate = True
+
+    role, data = "arithmetic-libraries", tmp_path / "arithmetic-data"
+    data.mkdir()
+    monkeypatch.setenv("SCODER_ARITHMETIC_DIR", str(data))
+    assert role not in containers.roles()
+    with pytest.raises(ValueError, match="unknown container role"):
+        ContainerSpec("arithmetic:1", ("python",), role)
+    register(OwnImageArithmetic())
+    try:
+        assert containers.roles() == ("train", "vllm", "sandbox", "bigcodebench", role)
+        spec = python_spec("harness.cli", ["eval"], role, ContainerConfig(images={role: "arithmetic:1"}, gpus="all"), [tmp_path])
+        spec = replace(spec, user="1000:1000")
+        host = sent_to_engine(spec)["HostConfig"]
+        assert host["NetworkMode"] == "none" and host["CapDrop"] == ["ALL"] and host["ReadonlyRootfs"] is True
+        assert not host.get("DeviceRequests")  # gpus: all is for the trusted roles
+        env = dict(item.split("=", 1) for item in sent_to_engine(spec)["Env"])
+        assert env["SCODER_ARITHMETIC_DIR"] == str(data) and env["SCODER_OFFLINE"] == "1"
+        assert {mount["Target"]: mount["ReadOnly"] for mount in host["Mounts"]}[str(data)] is True
+        with pytest.raises(ContainerError, match="arithmetic-libraries image runs tests that start processes.*non-root user"):
+            run_in_container(replace(spec, user="0:0"), client_with(StandInEngine(images=(spec.image,))))
+        assert task_environments()[role] is OwnImageArithmetic.task_environment
+        assert DecontaminationConfig().benchmarks == ("humaneval+", "mbpp+", "bigcodebench", "livecodebench", "arithmetic-own-image")
+    finally:
+        del BENCHMARKS[OwnImageArithmetic.name]
+    assert role not in containers.roles()
+
+
 def test_outputs_are_owned_by_the_caller(tmp_path, cache):
     made_here = tmp_path / "made-by-the-caller"
     made_here.write_text("")

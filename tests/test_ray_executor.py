@@ -28,7 +28,6 @@ from harness.execution.limits import Limits  # noqa: E402
 from harness.execution.pool import Run  # noqa: E402
 from harness.execution.ray_pool import RayPool  # noqa: E402
 from harness.execution.sandbox import Sandbox, SandboxError, choose  # noqa: E402
-from harness.execution.task_env import BIGCODEBENCH as TASK_ENVIRONMENT  # noqa: E402
 from harness.execution.task_env import EnvironmentMissing  # noqa: E402
 from tests.conftest import SHARED  # noqa: E402
 from tests.test_hostile import hostile_programs, program  # noqa: E402
@@ -119,7 +118,7 @@ def test_bigcodebench_verdicts_through_ray(cluster, data_dir, tmp_path):
     waiting runs (idle workers per core) go through the cluster unchanged. BigCodeBench/0 is left out: its
     program shuffles without a seed, so even which of its tests fail changes from one run to the next."""
     try:
-        TASK_ENVIRONMENT.python()
+        BIGCODEBENCH.task_environment.python()
     except EnvironmentMissing as missing:
         pytest.skip(str(missing))
     lines = gzip.decompress((SHARED / "conformance" / "bigcodebench" / "qwen2.5-coder-1.5b-base.full.complete.samples.jsonl.gz")

@@ -13,6 +13,8 @@ import argparse
 from pathlib import Path
 from typing import Callable, NamedTuple, Protocol
 
+from harness.execution.task_env import TaskEnvironment
+
 class ScoreColumn(NamedTuple):
     """One score a results file holds, for the report: which column, and how to recount it."""
     key: str  # a key of the benchmark's `columns`
@@ -25,11 +27,24 @@ class ScoreColumn(NamedTuple):
 
 class Benchmark(Protocol):
     name: str  # the registry's name: --benchmark, recipes, and the results' "benchmark"
-    execution_role: str  # the container role whose image runs its programs (harness.containers.ROLES)
+    # The container role whose image, containers/<role>/Dockerfile, runs its programs: isolated (no network, no GPU),
+    # as every benchmark's execution role is. "sandbox" (the standard library) unless its tasks need libraries.
+    execution_role: str
+    # The Python and libraries its programs run on when not the harness's own (None): built on the host by
+    # `scoder sandbox setup NAME` from the same lock file its execution role's image installs.
+    task_environment: TaskEnvironment | None
+    # Its programs start processes, which the sandbox allows only in PID and network namespaces of their own: a
+    # container of its execution role cannot run them as uid 0.
+    starts_processes: bool
+    # Host variables naming its data outside --data-dir (a folder of its own): every container receives them.
+    data_variables: tuple[str, ...]
     leaderboard: str  # the `scoder export` format its results go to
     columns: dict[str, str]  # the report's column keys for its scores -> their titles, in table order
     windowed: bool  # whether its scores have a contest-date window (published baselines may give one)
     hub_only_data: bool  # its data lives on the Hugging Face hub only: decontamination goes on without it
+    # Whether training data is checked against its task texts where a recipe does not name the benchmarks
+    # (decontamination.benchmarks): SCoder's evaluation benchmarks, each once (not a subset of another's tasks).
+    decontaminate: bool
 
     # A function, shared by the benchmarks of one family (a staticmethod): the command line calls each distinct
     # one once. It adds the arguments the benchmark reads to the parser of `command`: eval and generate select

@@ -9,6 +9,7 @@ from harness.benchmarks.bigcodebench import BIGCODEBENCH, BIGCODEBENCH_HARD
 from harness.benchmarks.cruxeval import CRUXEVAL_I, CRUXEVAL_O
 from harness.benchmarks.evalplus import HUMANEVAL_PLUS, HUMANEVAL_PLUS_MINI, MBPP_PLUS
 from harness.benchmarks.livecodebench import LIVECODEBENCH
+from harness.execution.task_env import TaskEnvironment
 
 BENCHMARKS: dict[str, Benchmark] = {
     benchmark.name: benchmark
@@ -90,3 +91,29 @@ def column_titles() -> dict[str, str]:
 def windowed_columns() -> set[str]:
     """The report columns whose scores may have a contest-date window."""
     return {key for benchmark in BENCHMARKS.values() if benchmark.windowed for key in benchmark.columns}
+
+
+def execution_roles() -> tuple[str, ...]:
+    """The container roles that run benchmarks' programs, each once."""
+    return tuple(dict.fromkeys(benchmark.execution_role for benchmark in BENCHMARKS.values()))
+
+
+def task_environments() -> dict[str, TaskEnvironment]:
+    """The task-library environments the benchmarks run on, by name (`scoder sandbox setup NAME`)."""
+    return {benchmark.task_environment.name: benchmark.task_environment
+            for benchmark in BENCHMARKS.values() if benchmark.task_environment is not None}
+
+
+def data_variables() -> tuple[str, ...]:
+    """The host variables naming benchmarks' own data folders, each once."""
+    return tuple(dict.fromkeys(variable for benchmark in BENCHMARKS.values() for variable in benchmark.data_variables))
+
+
+def decontamination_benchmarks() -> tuple[str, ...]:
+    """The benchmarks whose task texts training data is checked against where a recipe names none."""
+    return tuple(name for name, benchmark in BENCHMARKS.items() if benchmark.decontaminate)
+
+
+def roles_starting_processes() -> set[str]:
+    """The execution roles of the benchmarks whose programs start processes."""
+    return {benchmark.execution_role for benchmark in BENCHMARKS.values() if benchmark.starts_processes}

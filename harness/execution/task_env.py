@@ -1,9 +1,9 @@
 """Task-library environments: the Python a benchmark's programs run on, when it is not the harness's.
 
-BigCodeBench's tasks import about 75 pinned libraries (numpy 1.21, pandas 2.0, tensorflow 2.11, ...)
-that only install on Python 3.10. `scoder sandbox setup bigcodebench` builds them into a virtualenv
-from containers/bigcodebench/requirements.lock (versions and sha256 of every distribution); the
-container image of the same name installs the same lock file. The harness stays on its own Python
+A benchmark declares its environment (Benchmark.task_environment; BigCodeBench's tasks import about 75
+pinned libraries, numpy 1.21 ... tensorflow 2.11, that only install on Python 3.10). `scoder sandbox
+setup NAME` builds it into a virtualenv from the lock file of its execution role (versions and sha256 of
+every distribution), which that role's container image installs too. The harness stays on its own Python
 and starts sandbox workers with the environment's interpreter; the worker is standard library only.
 
 The folder is named after the lock file's hash, so a changed lock file gets a new environment, and a
@@ -17,7 +17,6 @@ import hashlib
 import os
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,16 +102,3 @@ def find_python(version: str) -> str:
         f"(for example `pyenv install {version}`) or pass its path with --python"
     )
 
-
-BIGCODEBENCH = TaskEnvironment("bigcodebench", "3.10", CONTAINERS / "bigcodebench" / "requirements.lock", "SCODER_BIGCODEBENCH_PYTHON")
-ENVIRONMENTS = {environment.name: environment for environment in (BIGCODEBENCH,)}
-
-
-def get_environment(name: str) -> TaskEnvironment:
-    if name not in ENVIRONMENTS:
-        raise KeyError(f"unknown task environment {name!r}; choose one of {', '.join(ENVIRONMENTS)}")
-    return ENVIRONMENTS[name]
-
-
-if __name__ == "__main__":  # python -m harness.execution.task_env NAME: what CI runs before the tests
-    get_environment(sys.argv[1]).setup()

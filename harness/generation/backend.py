@@ -69,7 +69,7 @@ class Registered:
     module: str
     options: str  # its frozen dataclass of options
     backend: str  # its class
-    image: str  # the container role it generates in (harness.containers.ROLES)
+    image: str  # the container role it generates in (harness.containers.roles())
 
 
 BACKENDS = {

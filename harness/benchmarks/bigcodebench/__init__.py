@@ -14,7 +14,7 @@ from harness.benchmarks.benchmark import ScoreColumn
 from harness.benchmarks.bigcodebench.export import export_bigcodebench
 from harness.benchmarks.bigcodebench.prompts import bigcodebench_prompts
 from harness.benchmarks.bigcodebench.scoring import BigCodeBenchSettings, evaluate
-from harness.benchmarks.bigcodebench.tasks import DEFAULT_VERSION, SPLITS, VERSIONS, Dataset, load_dataset
+from harness.benchmarks.bigcodebench.tasks import DEFAULT_VERSION, SPLITS, TASK_ENVIRONMENT, VERSIONS, Dataset, load_dataset
 from harness.benchmarks.data import Availability, DatasetFile, dataset_availability
 from harness.execution.function_calls import PASS
 from harness.report.console import print_pass_at_k
@@ -39,9 +39,13 @@ class BigCodeBenchmark:
     name: str
     subset: str  # full or hard
     title: str
+    decontaminate: bool = True  # False for the hard subset, whose tasks are the full set's
 
     family = "bigcodebench"
     execution_role = "bigcodebench"  # its task libraries' image
+    task_environment = TASK_ENVIRONMENT
+    starts_processes = True  # subprocess, multiprocessing, servers
+    data_variables = ()
     leaderboard = "bigcodebench"
     windowed = False
     hub_only_data = False
@@ -96,4 +100,4 @@ class BigCodeBenchmark:
 
 
 BIGCODEBENCH = BigCodeBenchmark("bigcodebench", "full", "BigCodeBench")
-BIGCODEBENCH_HARD = BigCodeBenchmark("bigcodebench-hard", "hard", "BigCodeBench-Hard")
+BIGCODEBENCH_HARD = BigCodeBenchmark("bigcodebench-hard", "hard", "BigCodeBench-Hard", decontaminate=False)

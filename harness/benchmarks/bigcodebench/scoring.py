@@ -21,14 +21,13 @@ from pathlib import Path
 from tqdm import tqdm
 
 from harness import __version__
-from harness.benchmarks.bigcodebench.tasks import DEFAULT_VERSION, Dataset, Problem
+from harness.benchmarks.bigcodebench.tasks import DEFAULT_VERSION, TASK_ENVIRONMENT, Dataset, Problem
 from harness.evaluation import Plan, evaluate_samples, refuse_unknown_tasks
 from harness.evaluation_runs import Check, Execution, Runs
 from harness.execution.function_calls import FAIL, PASS, TIMEOUT
 from harness.execution.limits import GIB, MIB, Limits
 from harness.execution.pool import Run, WorkerPool
 from harness.execution.sandbox import SandboxError, choose
-from harness.execution.task_env import BIGCODEBENCH as TASK_ENVIRONMENT
 from harness.files import cache_dir, write_atomically
 from harness.metrics import entries_pass_at_k
 from harness.samples import Sample, SamplesError

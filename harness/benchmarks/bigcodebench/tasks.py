@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from harness.benchmarks.data import DataError, DatasetFile, read_dataset
+from harness.execution.task_env import CONTAINERS, TaskEnvironment
 
 _RELEASES = "https://github.com/bigcode-project/bigcodebench-annotation/releases/download"
 VERSIONS = {
@@ -27,6 +28,8 @@ VERSIONS = {
 }
 DEFAULT_VERSION = "v0.1.4"
 SPLITS = ("complete", "instruct")
+# The Python and task libraries its programs run on (`scoder sandbox setup bigcodebench`; its image installs the same lock).
+TASK_ENVIRONMENT = TaskEnvironment("bigcodebench", "3.10", CONTAINERS / "bigcodebench" / "requirements.lock", "SCODER_BIGCODEBENCH_PYTHON")
 
 # The BigCodeBench-Hard task numbers (148), as upstream's Hard files list them; taken from the full
 # file of the chosen version, so Hard needs no file of its own.

@@ -44,9 +44,15 @@ class CRUXEvalBenchmark:
     title: str
 
     execution_role = "sandbox"
+    task_environment = None
+    starts_processes = False
+    data_variables = ()
     leaderboard = "cruxeval"
     windowed = False
     hub_only_data = False
+    # Not among SCoder's benchmarks, whose default decontamination (and stage keys) stay the paper's; a recipe
+    # evaluating CRUXEval names it in decontamination.benchmarks.
+    decontaminate = False
     add_arguments = staticmethod(add_cruxeval_arguments)
 
     @property

@@ -42,8 +42,12 @@ class EvalPlusBenchmark:
     family: str  # "humaneval" or "mbpp": selects the input fix-ups and the special oracles
     data: DatasetFile
     title: str  # of its base + plus tests' column
+    decontaminate: bool = True  # False for HumanEval+ Mini, whose tasks are HumanEval+'s
 
     execution_role = "sandbox"
+    task_environment = None
+    starts_processes = False
+    data_variables = ()
     leaderboard = "evalplus"
     windowed = False
     hub_only_data = False
@@ -102,5 +106,5 @@ _BASE_TITLES = {"humaneval": "HumanEval", "mbpp": "MBPP"}
 
 
 HUMANEVAL_PLUS = EvalPlusBenchmark("humaneval+", "humaneval", HUMANEVAL_PLUS_DATA, "HumanEval+")
-HUMANEVAL_PLUS_MINI = EvalPlusBenchmark("humaneval+mini", "humaneval", HUMANEVAL_PLUS_MINI_DATA, "HumanEval+ Mini")
+HUMANEVAL_PLUS_MINI = EvalPlusBenchmark("humaneval+mini", "humaneval", HUMANEVAL_PLUS_MINI_DATA, "HumanEval+ Mini", decontaminate=False)
 MBPP_PLUS = EvalPlusBenchmark("mbpp+", "mbpp", MBPP_PLUS_DATA, "MBPP+")

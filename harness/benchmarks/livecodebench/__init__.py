@@ -40,9 +40,13 @@ class LiveCodeBenchmark:
     name = NAME
     columns = {NAME: "LiveCodeBench"}
     execution_role = "sandbox"
+    task_environment = None
+    starts_processes = False
+    data_variables = (DATA_DIR_VARIABLE,)
     leaderboard = "livecodebench"
     windowed = True
     hub_only_data = True  # large shards on the hub, no file to pin here
+    decontaminate = True
     add_arguments = staticmethod(add_livecodebench_arguments)
 
     def variant_arguments(self, variant: str) -> list[str]:
