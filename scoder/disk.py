@@ -42,6 +42,8 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.benchmarks.registry import resolve
+
 BLOCK = 4096  # ext4's and xfs' allocation unit: what `du` counts per file
 
 # --- models ---------------------------------------------------------------------------------------
@@ -316,10 +318,6 @@ EVAL_FILL = 0.15  # greedy solutions to benchmark tasks are short: 52 of 384 tok
 EVAL_SAMPLE_OVERHEAD = 740  # a solution's record besides its text (twice: solution and raw_solution): the generation settings
 EVAL_RESULT_BYTES = 950  # a task's verdicts in a results file
 EVAL_JOURNAL_BYTES = 475  # and in the evaluator's journal
-BENCHMARK_TASKS = {"humaneval+": 164, "humaneval+-mini": 164, "mbpp+": 378, "bigcodebench": 1140, "bigcodebench-hard": 148,
-                   "livecodebench": 1055}  # release_v6; a date window or an older release has fewer
-EVAL_MAX_NEW_TOKENS = {"humaneval+": 768, "humaneval+-mini": 768, "mbpp+": 768, "bigcodebench": 1280, "bigcodebench-hard": 1280,
-                       "livecodebench": 2000}  # the benchmarks' defaults (harness/cli.py --max-new-tokens)
 # A checkpoint's small files, measured on the smoke run's checkpoints: kept, chat_template.jinja,
 # tokenizer_config.json, training_args.bin (5.8 KB: 2 blocks), and for LoRA README.md (PEFT's card, 5.3 KB)
 # and adapter_config.json, for full config.json and generation_config.json; resume state only,
@@ -529,9 +527,9 @@ class _Counts:
         if name == "evaluate":
             size, tasks = base + BLOCK, 0  # scores.json
             for spec in recipe.evaluation.benchmarks:
-                benchmark = spec.partition(":")[0]
-                count = min(BENCHMARK_TASKS.get(benchmark, 1000), recipe.evaluation.limit or 10 ** 9)
-                tokens = recipe.evaluation.max_new_tokens or EVAL_MAX_NEW_TOKENS.get(benchmark, 1024)
+                benchmark = resolve(spec)[0]  # its task count and token budget, as planned before any data is read
+                count = min(benchmark.task_count, recipe.evaluation.limit or 10 ** 9)
+                tokens = recipe.evaluation.max_new_tokens or benchmark.max_new_tokens
                 size += blocks(count * (EVAL_SAMPLE_OVERHEAD + 2 * self._output(tokens, EVAL_FILL))) + blocks(count * EVAL_RESULT_BYTES) \
                     + blocks(100 + count * EVAL_JOURNAL_BYTES)
                 tasks += count

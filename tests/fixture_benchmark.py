@@ -46,6 +46,8 @@ class ArithmeticBenchmark:
     windowed = False
     hub_only_data = False
     decontaminate = False  # a test's: a recipe's default decontamination does not read it
+    task_count = len(TASKS)
+    max_new_tokens = 0  # it has no prompts: evaluation only
     add_arguments = staticmethod(add_arithmetic_arguments)
 
     def variant_arguments(self, variant: str) -> list[str]:

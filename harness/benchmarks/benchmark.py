@@ -42,6 +42,10 @@ class Benchmark(Protocol):
     columns: dict[str, str]  # the report's column keys for its scores -> their titles, in table order
     windowed: bool  # whether its scores have a contest-date window (published baselines may give one)
     hub_only_data: bool  # its data lives on the Hugging Face hub only: decontamination goes on without it
+    # For planning a run before any data is read (its disk estimate): how many tasks its default data holds at most,
+    # and its prompts' default generation budget in tokens, the largest where its prompt forms differ.
+    task_count: int
+    max_new_tokens: int
     # Whether training data is checked against its task texts where a recipe does not name the benchmarks
     # (decontamination.benchmarks): SCoder's evaluation benchmarks, each once (not a subset of another's tasks).
     decontaminate: bool

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from harness.benchmarks.benchmark import ScoreColumn
 from harness.benchmarks.bigcodebench.export import export_bigcodebench
-from harness.benchmarks.bigcodebench.prompts import bigcodebench_prompts
+from harness.benchmarks.bigcodebench.prompts import MAX_NEW_TOKENS, bigcodebench_prompts
 from harness.benchmarks.bigcodebench.scoring import BigCodeBenchSettings, evaluate
-from harness.benchmarks.bigcodebench.tasks import DEFAULT_VERSION, SPLITS, TASK_ENVIRONMENT, VERSIONS, Dataset, load_dataset
+from harness.benchmarks.bigcodebench.tasks import DEFAULT_VERSION, FULL_TASK_COUNT, HARD_TASK_NUMBERS, SPLITS, TASK_ENVIRONMENT, VERSIONS, Dataset, load_dataset
 from harness.benchmarks.data import Availability, DatasetFile, dataset_availability
 from harness.execution.function_calls import PASS
 from harness.report.console import print_pass_at_k
@@ -46,6 +46,7 @@ class BigCodeBenchmark:
     task_environment = TASK_ENVIRONMENT
     starts_processes = True  # subprocess, multiprocessing, servers
     data_variables = ()
+    max_new_tokens = MAX_NEW_TOKENS
     leaderboard = "bigcodebench"
     windowed = False
     hub_only_data = False
@@ -54,6 +55,10 @@ class BigCodeBenchmark:
     @property
     def data(self) -> DatasetFile:
         return VERSIONS[DEFAULT_VERSION]
+
+    @property
+    def task_count(self) -> int:
+        return len(HARD_TASK_NUMBERS) if self.subset == "hard" else FULL_TASK_COUNT
 
     @property
     def columns(self) -> dict[str, str]:

@@ -8,6 +8,7 @@ from harness.generation.sanitize import BIGCODEBENCH
 
 DIRECT_COMPLETION_STOPS = ("\ndef ", "\nclass ", "\nimport ", "\nfrom ", "\nassert ")  # provider/utility.py EOS
 EXTRACTION = sanitized(BIGCODEBENCH)
+MAX_NEW_TOKENS = 1280  # generate.py's default
 
 
 def bigcodebench_prompts(dataset, split: str, chat: bool) -> PromptSet:
@@ -25,4 +26,4 @@ def bigcodebench_prompts(dataset, split: str, chat: bool) -> PromptSet:
         instruction = (f"{INSTRUCTION_PREFIX}\n```\n{task.strip()}\n```\n" if split == "complete"
                        else f"{INSTRUCTION_PREFIX}\n{task.strip()}\n")
         prompts.append(fenced_chat(task_id, instruction, problem.entry_point))
-    return PromptSet(f"bigcodebench-{split}-{'chat' if chat else 'base'}", prompts, default_max_new_tokens=1280, extraction=EXTRACTION)
+    return PromptSet(f"bigcodebench-{split}-{'chat' if chat else 'base'}", prompts, default_max_new_tokens=MAX_NEW_TOKENS, extraction=EXTRACTION)

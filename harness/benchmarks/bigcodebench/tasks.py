@@ -28,6 +28,7 @@ VERSIONS = {
 }
 DEFAULT_VERSION = "v0.1.4"
 SPLITS = ("complete", "instruct")
+FULL_TASK_COUNT = 1140
 # The Python and task libraries its programs run on (`scoder sandbox setup bigcodebench`; its image installs the same lock).
 TASK_ENVIRONMENT = TaskEnvironment("bigcodebench", "3.10", CONTAINERS / "bigcodebench" / "requirements.lock", "SCODER_BIGCODEBENCH_PYTHON")
 

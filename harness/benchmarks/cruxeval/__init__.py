@@ -18,7 +18,7 @@ from pathlib import Path
 
 from harness.benchmarks.benchmark import ScoreColumn
 from harness.benchmarks.cruxeval.export import export_cruxeval
-from harness.benchmarks.cruxeval.prompts import INPUT, OUTPUT, prompt_set
+from harness.benchmarks.cruxeval.prompts import INPUT, MAX_NEW_TOKENS, OUTPUT, prompt_set
 from harness.benchmarks.cruxeval.scoring import plan
 from harness.benchmarks.cruxeval.tasks import DATA, load_tasks
 from harness.benchmarks.data import Availability, DatasetFile, dataset_availability
@@ -47,6 +47,8 @@ class CRUXEvalBenchmark:
     task_environment = None
     starts_processes = False
     data_variables = ()
+    task_count = 800
+    max_new_tokens = max(MAX_NEW_TOKENS.values())
     leaderboard = "cruxeval"
     windowed = False
     hub_only_data = False

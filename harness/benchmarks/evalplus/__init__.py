@@ -17,9 +17,9 @@ from harness.arguments import positive_float
 from harness.benchmarks.benchmark import ScoreColumn
 from harness.benchmarks.data import Availability, DatasetFile, dataset_availability
 from harness.benchmarks.evalplus.export import export_evalplus
-from harness.benchmarks.evalplus.prompts import evalplus_prompts
+from harness.benchmarks.evalplus.prompts import MAX_NEW_TOKENS, evalplus_prompts
 from harness.benchmarks.evalplus.scoring import EvalSettings, evaluate
-from harness.benchmarks.evalplus.tasks import HUMANEVAL_PLUS_DATA, HUMANEVAL_PLUS_MINI_DATA, MBPP_PLUS_DATA, Dataset, load_dataset
+from harness.benchmarks.evalplus.tasks import HUMANEVAL_PLUS_DATA, HUMANEVAL_PLUS_MINI_DATA, MBPP_PLUS_DATA, TASK_COUNTS, Dataset, load_dataset
 from harness.execution.function_calls import PASS
 from harness.execution.limits import Limits, TimePolicy
 from harness.report.console import print_eval_summary
@@ -48,10 +48,15 @@ class EvalPlusBenchmark:
     task_environment = None
     starts_processes = False
     data_variables = ()
+    max_new_tokens = MAX_NEW_TOKENS
     leaderboard = "evalplus"
     windowed = False
     hub_only_data = False
     add_arguments = staticmethod(add_evalplus_arguments)
+
+    @property
+    def task_count(self) -> int:
+        return TASK_COUNTS[self.family]
 
     def load(self, data_dir=None) -> Dataset:
         return load_dataset(self, data_dir)

@@ -12,6 +12,7 @@ DIRECT_COMPLETION_STOPS = {
     "mbpp": ('\n"""', "\nassert"),
 }
 EXTRACTION = sanitized(EVALPLUS)
+MAX_NEW_TOKENS = 768  # codegen.py's default
 
 
 def evalplus_prompts(dataset, chat: bool) -> PromptSet:
@@ -24,4 +25,4 @@ def evalplus_prompts(dataset, chat: bool) -> PromptSet:
             prompts.append(fenced_chat(task_id, f"{INSTRUCTION_PREFIX}\n```\n{text.strip()}\n```\n", problem.entry_point))
         else:
             prompts.append(Prompt(task_id, text=text, stop=COMMON_STOPS + DIRECT_COMPLETION_STOPS[family], entry_point=problem.entry_point))
-    return PromptSet(f"evalplus-{'chat' if chat else 'base'}", prompts, default_max_new_tokens=768, extraction=EXTRACTION)
+    return PromptSet(f"evalplus-{'chat' if chat else 'base'}", prompts, default_max_new_tokens=MAX_NEW_TOKENS, extraction=EXTRACTION)

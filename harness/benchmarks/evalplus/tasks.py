@@ -19,6 +19,7 @@ from harness.benchmarks.data import DatasetFile, read_dataset
 from harness.execution import values
 
 KINDS = ("base", "plus")
+TASK_COUNTS = {"humaneval": 164, "mbpp": 378}  # HumanEval+ v0.1.10 (and its Mini), MBPP+ v0.2.0
 
 _HUMANEVAL_RELEASE = "https://github.com/evalplus/humanevalplus_release/releases/download/v0.1.10"
 HUMANEVAL_PLUS_DATA = DatasetFile("HumanEvalPlus-v0.1.10.jsonl.gz", f"{_HUMANEVAL_RELEASE}/HumanEvalPlus.jsonl.gz",

@@ -15,9 +15,9 @@ from functools import partial
 from harness.benchmarks.benchmark import ScoreColumn
 from harness.benchmarks.data import Availability
 from harness.benchmarks.livecodebench.export import export_livecodebench
-from harness.benchmarks.livecodebench.prompts import livecodebench_prompts
+from harness.benchmarks.livecodebench.prompts import MAX_NEW_TOKENS, livecodebench_prompts
 from harness.benchmarks.livecodebench.scoring import LiveCodeBenchSettings, evaluate
-from harness.benchmarks.livecodebench.tasks import (DATA_DIR_VARIABLE, DEFAULT_RELEASE, NAME, data_availability, load_problems,
+from harness.benchmarks.livecodebench.tasks import (DATA_DIR_VARIABLE, DEFAULT_RELEASE, NAME, SHARD_CONTENTS, data_availability, load_problems,
                                                     release_label, shards_for, window)
 from harness.report.console import print_pass_at_k
 from harness.samples import SamplesError
@@ -43,6 +43,8 @@ class LiveCodeBenchmark:
     task_environment = None
     starts_processes = False
     data_variables = (DATA_DIR_VARIABLE,)
+    task_count = sum(count for count, _ in SHARD_CONTENTS.values())  # every shard; a window or an older release has fewer
+    max_new_tokens = MAX_NEW_TOKENS
     leaderboard = "livecodebench"
     windowed = True
     hub_only_data = True  # large shards on the hub, no file to pin here

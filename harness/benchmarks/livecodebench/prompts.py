@@ -15,6 +15,7 @@ from harness.generation.prompts import Extraction, Prompt, PromptSet
 from harness.generation.sanitize import last_fenced_block
 
 EXTRACTION = Extraction("fenced", lambda prompt, output: last_fenced_block(output))
+MAX_NEW_TOKENS = 2000  # lcb_runner's --max_tokens default
 LCB_SYSTEM_MESSAGE = ("You are an expert Python programmer. You will be given a question (problem specification) and will "
                       "generate a correct Python program that matches the specification and passes all tests. You will NOT "
                       "return anything except for the program.")
@@ -58,7 +59,7 @@ def livecodebench_prompts(problems, chat: bool) -> PromptSet:
         prompts = [Prompt(problem.question_id, ({"role": "system", "content": LCB_SYSTEM_MESSAGE},
                                                 {"role": "user", "content": _lcb_question(problem)}), stop=LCB_STOPS)
                    for problem in problems]
-        return PromptSet("livecodebench-chat", prompts, default_max_new_tokens=2000, extraction=EXTRACTION)
+        return PromptSet("livecodebench-chat", prompts, default_max_new_tokens=MAX_NEW_TOKENS, extraction=EXTRACTION)
     examples = _lcb_fewshot_examples()
     prompts = []
     for problem in problems:
@@ -69,4 +70,4 @@ def livecodebench_prompts(problems, chat: bool) -> PromptSet:
             text = _lcb_base_block(example["question"], example["sample_code"], example["answer"], with_starter)
         text += _lcb_base_block(problem.question_content, problem.starter_code, "", with_starter)
         prompts.append(Prompt(problem.question_id, text=text, stop=LCB_STOPS))
-    return PromptSet(f"livecodebench-base{'' if examples else '-zero-shot'}", prompts, default_max_new_tokens=2000, extraction=EXTRACTION)
+    return PromptSet(f"livecodebench-base{'' if examples else '-zero-shot'}", prompts, default_max_new_tokens=MAX_NEW_TOKENS, extraction=EXTRACTION)
