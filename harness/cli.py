@@ -90,9 +90,10 @@ def main(argv: list[str] | None = None, extensions=(), report_figures=None) -> i
 
     sandbox = commands.add_parser("sandbox", help="show which isolation layer this machine gives, or build a task environment")
     sandbox_commands = sandbox.add_subparsers(dest="action")
-    setup = sandbox_commands.add_parser("setup", help="build a benchmark's task-library environment (virtualenv from its lock file)")
-    setup.add_argument("environment", choices=tuple(task_environments()))
-    setup.add_argument("--python", help="the base interpreter (default: python3.10 on PATH, else pyenv's)")
+    setup = sandbox_commands.add_parser("setup", help="build the benchmarks' task-library environments (virtualenvs from their lock files)")
+    setup.add_argument("environment", nargs="?", choices=tuple(task_environments()), help="only this one (default: every one)")
+    setup.add_argument("--python", help="the base interpreter of the one environment named (default: its Python version on PATH, "
+                                        "else pyenv's)")
     setup.add_argument("--force", action="store_true", help="rebuild even if it is ready")
 
     report = commands.add_parser("report", help="comparison table of run directories against published baselines")
@@ -149,7 +150,7 @@ def main(argv: list[str] | None = None, extensions=(), report_figures=None) -> i
             serve(load_backend("hf", args.model, options_from_arguments("hf", args)), args.model, args.host, args.port)
             return 0
         if args.action == "setup":
-            task_environments()[args.environment].setup(args.python, args.force)
+            _set_up_environments(args.environment, args.python, args.force)
             return 0
         return _sandbox()
     except BrokenPipeError:  # the reader went away (`scoder ... | head`): stop quietly, as other commands do
@@ -238,6 +239,15 @@ def _in_container(args, argv: list[str]) -> int:
     config = containers.ContainerConfig(enabled=True, images={role: args.image} if args.image else {}, gpus=gpus)
     spec = containers.python_spec("harness.cli", argv, role, config, writable=folders, read_only=inputs)
     return containers.run_in_container(spec)
+
+
+def _set_up_environments(name: str | None, python: str | None, force: bool) -> None:
+    environments = task_environments()
+    chosen = [environments[name]] if name else list(environments.values())
+    if python and len(chosen) > 1:
+        raise ValueError(f"--python is the base interpreter of one environment: name it ({', '.join(environments)})")
+    for environment in chosen:
+        environment.setup(python, force)
 
 
 def _generate(args, progress: bool, flag: str = "--output") -> dict:

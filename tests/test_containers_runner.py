@@ -135,11 +135,12 @@ def test_sandbox_container_has_no_network_no_capabilities_and_read_only_inputs(t
     assert env[containers.IN_CONTAINER_VARIABLE] == SANDBOX
 
 
-def test_a_benchmark_registered_outside_brings_its_own_isolated_execution_image(tmp_path, cache, monkeypatch):
+def test_a_benchmark_registered_outside_brings_its_own_isolated_execution_image(tmp_path, cache, monkeypatch, capsys):
     """A benchmark family with an image of its own (as DS-1000's would be) is one registration: harness.containers
     knows its role, isolates it as the sandbox, passes its data variable, refuses uid 0 where its programs start
     processes, and `scoder sandbox setup` and the default decontamination find it; none of them names it."""
     from harness.benchmarks.registry import BENCHMARKS, register, task_environments
+    from harness.cli import main as harness_main
     from harness.execution.task_env import TaskEnvironment
     from scoder.synthesis import DecontaminationConfig
     from tests.fixture_benchmark import ArithmeticBenchmark
@@ -173,6 +174,9 @@ def test_a_benchmark_registered_outside_brings_its_own_isolated_execution_image(
             run_in_container(replace(spec, user="0:0"), client_with(StandInEngine(images=(spec.image,))))
         assert task_environments()[role] is OwnImageArithmetic.task_environment
         assert DecontaminationConfig().benchmarks == ("humaneval+", "mbpp+", "bigcodebench", "livecodebench", "arithmetic-own-image")
+        # `scoder sandbox setup` sets up every environment; one base interpreter cannot serve two Pythons.
+        assert harness_main(["sandbox", "setup", "--python", sys.executable]) == 2
+        assert "--python is the base interpreter of one environment: name it (bigcodebench, arithmetic-libraries)" in capsys.readouterr().err
     finally:
         del BENCHMARKS[OwnImageArithmetic.name]
     assert role not in containers.roles()
