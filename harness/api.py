@@ -20,7 +20,7 @@ from pathlib import Path
 
 from harness.benchmarks.benchmark import Benchmark
 from harness.benchmarks.data import DataError
-from harness.benchmarks.registry import parse_options, resolve
+from harness.benchmarks.registry import benchmark_options, resolve
 from harness.container_engine import ContainerError
 from harness.evaluation_runs import Execution
 from harness.execution.executor import Executor
@@ -134,11 +134,12 @@ def data_availability(benchmark: str, data_dir: str | None = None):
 
 def _benchmark(spec: str, data_dir: str | None, command: str, options: argparse.Namespace | None):
     """The benchmark of a spec, and its options: those given, else the spec's variant's with the data folder."""
-    benchmark, variant = resolve(spec)
     if options is None:
-        return benchmark, parse_options(variant + (["--data-dir", data_dir] if data_dir else []), command)
+        return benchmark_options(spec, command, data_dir=data_dir)
+    benchmark, variant = resolve(spec)
     if variant:  # given options already say what a variant would: two answers, one of them silently dropped
-        raise ValueError(f"benchmark {spec}: a variant comes with options of its own; give {benchmark.name} and {' '.join(variant)}")
+        flags = " ".join(f"--{name.replace('_', '-')} {value}" for name, value in variant.items())
+        raise ValueError(f"benchmark {spec}: a variant comes with options of its own; give {benchmark.name} and {flags}")
     return benchmark, options
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from harness.benchmarks.registry import decontamination_benchmarks, parse_options, resolve
+from harness.benchmarks.registry import benchmark_options, decontamination_benchmarks, resolve
 from harness.benchmarks.data import DataError
 
 # ------------------------------------------------------------------------------------------- the task format
@@ -365,22 +365,19 @@ def _decontamination_ngrams(texts: list[str], n: int) -> tuple[np.ndarray, np.nd
     return ngram_hashes([_IMPORT_LINE.sub("", text) for text in texts], n)
 
 
-def benchmark_texts(benchmarks: tuple[str, ...] | list[str], data_dir=None,
-                    arguments: list[str] = ()) -> tuple[dict[str, list[str]], dict[str, str]]:
+def benchmark_texts(benchmarks: tuple[str, ...] | list[str], data_dir=None, **options) -> tuple[dict[str, list[str]], dict[str, str]]:
     """One text per task (its prompts and reference solution) for each benchmark, keyed by the registry's
     name, and the benchmarks skipped with the reason.
 
     A benchmark is named as in a recipe: `name` or `name:variant` ("livecodebench" is its default release,
     "livecodebench:release_v5" one release, as lcb_runner names them). `data_dir` is harness.benchmarks.data's
-    folder (--data-dir / SCODER_DATA_DIR); `arguments`, more benchmark options as `scoder eval` takes them
-    (--lcb-data FILE). Only a benchmark whose data lives on the hub alone is skipped when its data is missing;
+    folder (--data-dir / SCODER_DATA_DIR); `options`, more benchmark options by name (lcb_dir=FILE). Only a benchmark whose data lives on the hub alone is skipped when its data is missing;
     a missing evalplus or BigCodeBench file is an error."""
     texts, skipped = {}, {}
     for spec in benchmarks:
-        benchmark, variant = resolve(spec)
-        options = parse_options([*(["--data-dir", str(data_dir)] if data_dir else []), *arguments, *variant])
+        benchmark, selected = benchmark_options(spec, data_dir=str(data_dir) if data_dir else None, **options)
         try:
-            texts[benchmark.name] = benchmark.task_texts(options)
+            texts[benchmark.name] = benchmark.task_texts(selected)
         except DataError as error:
             if not benchmark.hub_only_data:
                 raise

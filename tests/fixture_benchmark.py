@@ -50,7 +50,7 @@ class ArithmeticBenchmark:
     max_new_tokens = 0  # it has no prompts: evaluation only
     add_arguments = staticmethod(add_arithmetic_arguments)
 
-    def variant_arguments(self, variant: str) -> list[str]:
+    def variant_options(self, variant: str) -> dict:
         raise ValueError(f"{self.name} has no variants")
 
     def data_files(self) -> list:

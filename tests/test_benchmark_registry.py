@@ -8,7 +8,7 @@ import json
 import pytest
 
 from harness import benchmarks
-from harness.benchmarks.registry import BENCHMARKS, get_benchmark, parse_options, register, resolve
+from harness.benchmarks.registry import BENCHMARKS, benchmark_options, get_benchmark, parse_options, register, resolve
 from harness.cli import main
 from tests.fixture_benchmark import ARITHMETIC
 
@@ -59,9 +59,9 @@ def test_a_name_is_registered_once(arithmetic):
 
 
 def test_recipe_names_resolve_to_a_benchmark_and_its_arguments():
-    assert resolve("bigcodebench-hard:instruct") == (get_benchmark("bigcodebench-hard"), ["--split", "instruct"])
-    assert resolve("livecodebench:release_v5") == (get_benchmark("livecodebench"), ["--release", "release_v5"])
-    assert resolve("HumanEval") == (get_benchmark("humaneval+"), [])
+    assert resolve("bigcodebench-hard:instruct") == (get_benchmark("bigcodebench-hard"), {"split": "instruct"})
+    assert resolve("livecodebench:release_v5") == (get_benchmark("livecodebench"), {"release": "release_v5"})
+    assert resolve("HumanEval") == (get_benchmark("humaneval+"), {})
     for bad, message in (("humanevl+", "unknown benchmark"), ("bigcodebench:hard", "a split"),
                          ("livecodebench:release_v99", "unknown LiveCodeBench release"), ("mbpp+:plus", "no variants")):
         with pytest.raises(ValueError, match=message):
@@ -74,6 +74,12 @@ def test_options_outside_the_command_line_have_the_command_lines_defaults():
         "instruct", "v0.1.4", "release_latest", None, False)
     with pytest.raises(ValueError, match="--split"):
         parse_options(["--split", "both"])
+    # Code that is not the command line gives a recipe's spec and values by name; it gets the same options.
+    benchmark, typed = benchmark_options("bigcodebench-hard:instruct", data_dir="/data")
+    assert benchmark is get_benchmark("bigcodebench-hard") and typed == parse_options(["--split", "instruct", "--data-dir", "/data"])
+    assert benchmark_options("cruxeval-i:cot", "generate")[1] == parse_options(["--cot"], "generate")
+    with pytest.raises(ValueError, match="no benchmark option lcb_data for eval"):
+        benchmark_options("livecodebench", lcb_data="/x")
 
 
 def test_every_registered_benchmark_offers_the_whole_interface():

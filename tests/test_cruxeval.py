@@ -336,7 +336,7 @@ def test_pass_at_k_of_upstreams_verdicts_is_upstreams_score():
 
 def test_the_registry_knows_both_and_their_variant():
     assert get_benchmark("CRUXEval-O") is CRUXEVAL_O and get_benchmark("cruxeval-i") is CRUXEVAL_I
-    assert resolve("cruxeval-i:cot") == (CRUXEVAL_I, ["--cot"])
+    assert resolve("cruxeval-i:cot") == (CRUXEVAL_I, {"cot": True})
     with pytest.raises(ValueError, match="the one variant is cot"):
         resolve("cruxeval-o:fewshot")
 

@@ -299,7 +299,7 @@ def test_shared_imports_and_stock_code_are_not_contamination(texts):
 
 def test_livecodebench_from_local_shards():
     # The fixtures are hand-written problems in LiveCodeBench's format (tests/fixtures/livecodebench/README.md).
-    texts, skipped = benchmark_texts(("livecodebench:release_v2",), arguments=["--lcb-data", str(LCB_FIXTURES)])
+    texts, skipped = benchmark_texts(("livecodebench:release_v2",), lcb_dir=str(LCB_FIXTURES))
     assert not skipped and len(texts["livecodebench"]) == 4
     copied = _record("You are given an integer array nums and an integer target. Return the number of pairs "
                      "(i, j) with i < j and nums[i] + nums[j] == target.", "def count(nums, target):\n    ...", "copied")

@@ -1,10 +1,10 @@
 """What a benchmark is to the rest of the harness: the one interface the command line, the containers, the
 report, the exports and the method's decontamination ask, so that none of them knows a benchmark by name.
 
-A benchmark's options are its command-line arguments (add_arguments): the command line parses them, and
-code that is not the command line (a recipe's evaluation, decontamination) gets them the same way, from an
-argv (harness.benchmarks.registry.parse_options), so a default is declared once. Options arrive as an
-argparse.Namespace holding every registered benchmark's arguments; each benchmark reads its own.
+A benchmark's options are its command-line arguments (add_arguments), a default declared once: the command line
+parses them, and code that is not the command line (harness.api, decontamination) gets their defaults with the
+values a recipe's `name:variant` gives (harness.benchmarks.registry.benchmark_options). Options arrive as an
+argparse.Namespace holding every registered benchmark's options; each benchmark reads its own.
 """
 
 from __future__ import annotations
@@ -55,8 +55,9 @@ class Benchmark(Protocol):
     # its problems, export reads what its submission needs.
     add_arguments: Callable[[argparse.ArgumentParser, str], None]
 
-    def variant_arguments(self, variant: str) -> list[str]:
-        """A recipe's `name:variant` (bigcodebench-hard:instruct, livecodebench:release_v5) as arguments."""
+    def variant_options(self, variant: str) -> dict:
+        """A recipe's `name:variant` (bigcodebench-hard:instruct, livecodebench:release_v5) as the values of its options
+        (their destinations: {"split": "instruct"}); a ValueError for a variant it does not have."""
 
     def data_files(self) -> list:
         """The harness.benchmarks.data.DatasetFile it reads, for `scoder data` (none if fetched otherwise)."""

@@ -33,15 +33,27 @@ def get_benchmark(name: str) -> Benchmark:
     return BENCHMARKS[key]
 
 
-def resolve(spec: str) -> tuple[Benchmark, list[str]]:
-    """A recipe's benchmark, `name` or `name:variant`: the benchmark, and the variant as its arguments.
+def resolve(spec: str) -> tuple[Benchmark, dict]:
+    """A recipe's benchmark, `name` or `name:variant`: the benchmark, and the variant as the values of its options.
     Refuses an unknown name or variant (a ValueError saying which)."""
     name, _, variant = spec.partition(":")
     try:
         benchmark = get_benchmark(name)
     except KeyError as error:
         raise ValueError(error.args[0]) from None
-    return benchmark, benchmark.variant_arguments(variant) if variant else []
+    return benchmark, benchmark.variant_options(variant) if variant else {}
+
+
+def benchmark_options(spec: str, command: str = "eval", **values) -> tuple[Benchmark, argparse.Namespace]:
+    """The benchmark a spec (`name` or `name:variant`) names, and its options as code that is not the command line
+    gets them: the command line's defaults, then the variant's values, then `values` (data_dir=..., lcb_dir=...).
+    A ValueError for a value no option of `command` takes."""
+    benchmark, variant = resolve(spec)
+    defaults = vars(parse_options([], command))
+    unknown = sorted(set(values) - set(defaults))
+    if unknown:
+        raise ValueError(f"no benchmark option {', '.join(unknown)} for {command}; the options are {', '.join(sorted(defaults))}")
+    return benchmark, argparse.Namespace(**{**defaults, **variant, **values})
 
 
 def add_benchmark_arguments(parser: argparse.ArgumentParser, command: str) -> None:
@@ -68,8 +80,8 @@ class _OptionsParser(argparse.ArgumentParser):
 
 
 def parse_options(argv: list[str], command: str = "eval") -> argparse.Namespace:
-    """The benchmarks' options from arguments as the command line takes them (the defaults for the rest): how code
-    that is not the command line (a recipe, decontamination) gets them."""
+    """The benchmarks' options from arguments as the command line takes them (the defaults for the rest), so that a
+    default is declared once: in the family's add_arguments."""
     parser = _OptionsParser(add_help=False)
     add_benchmark_arguments(parser, command)
     return parser.parse_args(argv)

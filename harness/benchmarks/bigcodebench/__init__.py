@@ -64,10 +64,10 @@ class BigCodeBenchmark:
     def columns(self) -> dict[str, str]:
         return {f"bigcodebench-{self.subset}-{split}": f"{self.title} {split.capitalize()}" for split in SPLITS}
 
-    def variant_arguments(self, variant: str) -> list[str]:
+    def variant_options(self, variant: str) -> dict:
         if variant not in SPLITS:
             raise ValueError(f"{self.name}:{variant}: the variant is a split, one of {', '.join(SPLITS)}")
-        return ["--split", variant]
+        return {"split": variant}
 
     def data_files(self) -> list[DatasetFile]:
         return list(VERSIONS.values())

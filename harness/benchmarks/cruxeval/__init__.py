@@ -61,10 +61,10 @@ class CRUXEvalBenchmark:
     def columns(self) -> dict[str, str]:
         return {self.name: self.title}
 
-    def variant_arguments(self, variant: str) -> list[str]:
+    def variant_options(self, variant: str) -> dict:
         if variant != CHAIN_OF_THOUGHT:
             raise ValueError(f"{self.name}:{variant}: the one variant is {CHAIN_OF_THOUGHT} (chain-of-thought prompts)")
-        return ["--cot"]
+        return {"cot": True}
 
     def data_files(self) -> list[DatasetFile]:
         return [DATA]

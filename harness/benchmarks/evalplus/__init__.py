@@ -66,7 +66,7 @@ class EvalPlusBenchmark:
         """Its base tests' column (HumanEval, MBPP: evalplus' base score) and its base + plus tests' column."""
         return {self.family: _BASE_TITLES[self.family], self.name: self.title}
 
-    def variant_arguments(self, variant: str) -> list[str]:
+    def variant_options(self, variant: str) -> dict:
         raise ValueError(f"{self.name} has no variants (got {self.name}:{variant})")
 
     def data_files(self) -> list[DatasetFile]:

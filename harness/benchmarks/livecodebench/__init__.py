@@ -51,9 +51,9 @@ class LiveCodeBenchmark:
     decontaminate = True
     add_arguments = staticmethod(add_livecodebench_arguments)
 
-    def variant_arguments(self, variant: str) -> list[str]:
+    def variant_options(self, variant: str) -> dict:
         shards_for(variant)  # an unknown release is refused
-        return ["--release", variant]
+        return {"release": variant}
 
     def data_files(self) -> list:
         return []
