@@ -128,3 +128,36 @@ def test_cli_with_lcb_runner_samples_format(tmp_path, capsys):
                  "--samples", str(samples), "--output", str(output), "--no-progress"]) == 0
     assert "pass@1 100.0" in capsys.readouterr().out
     assert json.loads(output.read_text())["scoder"]["release"] == "release_v2"
+
+
+# Written for this test (labelled, not a model's): the right answer, after a recursion 60000 deep through
+# lru_cache's C wrapper, which needs more than the 8 MiB stack most machines give (and lcb_runner inherits).
+DEEP_RECURSION = textwrap.dedent("""\
+    import sys
+    from functools import lru_cache
+    sys.setrecursionlimit(10 ** 6)
+    n = int(input())
+    values = list(map(int, input().split()))
+    @lru_cache(None)
+    def depth(k):
+        return 0 if k == 0 else depth(k - 1) + 1
+    depth(60000)
+    print(sum(values))
+    """)
+
+
+def test_the_stack_is_the_machines_as_lcb_runners_unless_asked(tmp_path, settings):
+    import resource
+
+    from harness.benchmarks.livecodebench.grading import machine_stack_bytes
+    from harness.execution.limits import GIB, MIB
+
+    assert LiveCodeBenchSettings().stack_bytes == machine_stack_bytes() == resource.getrlimit(resource.RLIMIT_STACK)[0]
+    samples = write_samples(tmp_path / "deep.jsonl", {"9002_A": DEEP_RECURSION})
+    verdicts = {}
+    for stack in (8 * MIB, 4 * GIB):
+        results = evaluate(str(samples), str(tmp_path / f"{stack}.json"), FIXTURES,
+                           LiveCodeBenchSettings(release="release_v2", test_timeout_s=2, stack_bytes=stack), progress=False)
+        verdicts[stack] = results["eval"]["9002_A"][0]["passed"]
+        assert results["scoder"]["stack_bytes"] == stack
+    assert verdicts == {8 * MIB: False, 4 * GIB: True}

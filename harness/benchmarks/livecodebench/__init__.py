@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 
+from harness.arguments import positive_int
 from harness.benchmarks.benchmark import ScoreColumn
 from harness.benchmarks.data import Availability
 from harness.benchmarks.livecodebench.export import export_livecodebench
@@ -19,6 +20,7 @@ from harness.benchmarks.livecodebench.prompts import MAX_NEW_TOKENS, livecodeben
 from harness.benchmarks.livecodebench.scoring import LiveCodeBenchSettings, evaluate
 from harness.benchmarks.livecodebench.tasks import (DATA_DIR_VARIABLE, DEFAULT_RELEASE, NAME, SHARD_CONTENTS, data_availability, load_problems,
                                                     release_label, shards_for, window)
+from harness.execution.limits import MIB
 from harness.report.console import print_pass_at_k
 from harness.samples import SamplesError
 
@@ -29,6 +31,9 @@ def add_livecodebench_arguments(parser, command: str) -> None:
         group.add_argument("--release", default=DEFAULT_RELEASE, help="release_v1 ... release_v6, release_latest, or shards v1 ... v6, vA_vB")
         group.add_argument("--start-date", help="first contest date included (YYYY-MM-DD)")
         group.add_argument("--end-date", help="last contest date included (YYYY-MM-DD)")
+    if command == "eval":
+        group.add_argument("--lcb-stack-mib", type=positive_int, help="the programs' stack limit in MiB (default: this "
+                           "machine's, as lcb_runner's process inherits it: `ulimit -s`)")
     group.add_argument("--lcb-data", "--lcb-dir", dest="lcb_dir",
                        help="folder with the JSONL shards, or one JSONL(.gz) file of problems in the upstream row format "
                             f"(default: ${DATA_DIR_VARIABLE}, then the cache, then the hub)")
@@ -71,7 +76,8 @@ class LiveCodeBenchmark:
         if not samples:
             raise SamplesError("--samples is required")
         shards_for(options.release)  # an unknown release is refused before anything runs
-        settings = LiveCodeBenchSettings(options.release, options.start_date, options.end_date)
+        stack = {"stack_bytes": options.lcb_stack_mib * MIB} if options.lcb_stack_mib else {}
+        settings = LiveCodeBenchSettings(options.release, options.start_date, options.end_date, **stack)
         return evaluate(samples, output, options.lcb_dir, settings, progress, execution)
 
     def summarize(self, results: dict, options, out=None) -> None:

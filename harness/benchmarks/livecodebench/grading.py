@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import json
+import resource
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -247,6 +248,16 @@ def stdio_outputs_match(produced: str, expected: str) -> bool:
 # lcb_runner's --timeout default (runner/parser.py; also run_test's and codegen_metrics' default): seconds of
 # wall time (signal.alarm) for loading the program and again for each test.
 TEST_TIMEOUT_S = 6
+
+
+def machine_stack_bytes() -> int | None:
+    """The stack limit lcb_runner runs programs with: its process's own, inherited from the machine (`ulimit -s`,
+    8 MiB on most Linux systems). testing_util.py's run_test calls reliability_guard() without maximum_memory_bytes
+    (line 437), and only that argument sets RLIMIT_STACK (lines 521-532; LiveCodeBench commit 28fef95). It decides
+    verdicts: recursion through C code (an @lru_cache'd search, map, sorted with a key) crashes at a depth of tens of
+    thousands in 8 MiB and runs in 4 GiB. None where the machine sets no limit."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_STACK)
+    return None if soft == resource.RLIM_INFINITY else soft
 
 
 def sample_timeout_s(test_count: int, test_timeout_s: int = TEST_TIMEOUT_S) -> int:

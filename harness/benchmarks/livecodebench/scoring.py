@@ -42,10 +42,11 @@ class LiveCodeBenchSettings:
     end_date: str | None = None
     test_timeout_s: float = grading.TEST_TIMEOUT_S
     limits: Limits = field(default_factory=Limits)
+    stack_bytes: int | None = field(default_factory=grading.machine_stack_bytes)  # None: no limit but the memory's
 
     def fingerprint(self) -> str:
         decisive = {"harness": __version__, "revision": lcb.PINNED_REVISION, "timeout": self.test_timeout_s,
-                    "limits": asdict(self.limits.resolved())}
+                    "limits": asdict(self.limits.resolved()), "stack_bytes": self.stack_bytes}
         return hashlib.sha256(json.dumps(decisive, sort_keys=True).encode()).hexdigest()
 
 
@@ -68,7 +69,7 @@ def _task(problem: lcb.Problem, code: str, settings: LiveCodeBenchSettings):
     except ValueError as error:  # a test that is not valid JSON: the data is broken, not the sample
         raise lcb.DataError(f"LiveCodeBench problem {problem.question_id}: unreadable test ({error})") from None
     run = Run(program.text, grading.ENTRY_NAME, inputs_line, limits, budget, budget * settings.limits.wall_factor + 5.0,
-              guard=LCB_GUARD, module_name=grading.MODULE_NAME, devnull_stdin=True)
+              guard=LCB_GUARD, module_name=grading.MODULE_NAME, devnull_stdin=True, stack_bytes=settings.stack_bytes)
     compare = grading.call_outputs_match if problem.style == lcb.FUNCTIONAL else _stdio_match
 
     def oracle(index: int, output) -> bool:
@@ -136,7 +137,8 @@ def plan(problems: list[lcb.Problem], samples: list[Sample], samples_path: Path 
         meta={"release": settings.release, "revision": lcb.PINNED_REVISION, "start_date": settings.start_date,
               "end_date": settings.end_date, "data_file": str(data_file.path) if data_file else None,
               "data_file_holds": data_file.record() if data_file else None,  # what the file is, not only what it is called
-              "test_timeout_s": settings.test_timeout_s, "limits": asdict(settings.limits.resolved())},
+              "test_timeout_s": settings.test_timeout_s, "limits": asdict(settings.limits.resolved()),
+              "stack_bytes": settings.stack_bytes},
     )
 
 
