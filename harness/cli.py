@@ -8,6 +8,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from harness import unwatched  # first: before anything imports tqdm
 from harness.arguments import positive_int
 from harness.benchmarks.registry import BENCHMARKS, add_benchmark_arguments, get_benchmark, leaderboards, task_environments
 from harness.api import USER_ERRORS
@@ -201,14 +202,7 @@ def progress_wanted(args) -> bool:
     """Progress bars on a terminal; never in a redirected log (its carriage returns make a mess there) unless asked."""
     if args.progress is not None:
         return args.progress
-    if sys.stderr.isatty() and not os.environ.get("CI"):
-        return True
-    # No terminal for the whole process: the libraries' own bars (a model's loading) go too. tqdm reads its
-    # defaults from TQDM_* variables (tqdm 4.66), which reaches bars made with tqdm directly, as transformers'
-    # GGUF loading does; huggingface_hub's switch covers the hub's and transformers' logging bars.
-    os.environ.setdefault("TQDM_DISABLE", "1")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    return False
+    return unwatched.WATCHED
 
 
 def _add_container_arguments(parser, image: str) -> None:

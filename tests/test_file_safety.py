@@ -362,3 +362,15 @@ def test_nothing_is_written_unasked_beside_samples_in_a_read_only_folder(tmp_pat
                       "--output", tmp_path / "r.json").returncode == 0
     finally:
         folder.chmod(0o755)
+
+
+def test_libraries_bars_are_off_where_no_terminal_watches():
+    """A bar a library makes with tqdm itself (transformers' GGUF loading) in a command without a terminal: tqdm reads
+    its settings when imported, which the command line's first import (harness.unwatched) comes before."""
+    library_bar = "from tqdm.auto import tqdm\nfor _ in tqdm(range(3), desc='a library bar'): pass\n"
+    for environment in ({"CI": "true"}, {}):  # stderr is a pipe here: no terminal either way
+        done = subprocess.run([sys.executable, "-c", f"import harness.cli\n{library_bar}"], capture_output=True, text=True,
+                              env={**{key: value for key, value in os.environ.items() if not key.startswith(("CI", "TQDM"))}, **environment})
+        assert done.returncode == 0 and "a library bar" not in done.stderr, done.stderr
+    shown = subprocess.run([sys.executable, "-c", library_bar], capture_output=True, text=True)
+    assert "a library bar" in shown.stderr  # the check itself: the same bar without the command line shows
