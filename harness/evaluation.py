@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from harness import __version__
-from harness.evaluation_runs import Execution, Runs, Todo, execute, unconfirmed_key
+from harness.evaluation_runs import NO_VERDICT_KEY, Execution, Runs, Todo, execute, unconfirmed_key
 from harness.files import Busy, Interrupted, exclusive, file_sha256, write_atomically
 from harness.output_paths import output_file, writable_folder
 from harness.journal import Journal
@@ -179,10 +179,10 @@ def _evaluate(samples_path: Path, output_path: Path, plan: Plan, execution: Exec
     todo: Todo = {}
     for sample, code in plan.keyed:
         key = sample_key(sample.task_id, code)
-        if key not in journal.records:
+        if NO_VERDICT_KEY in journal.records.get(key, {NO_VERDICT_KEY: "not run yet"}):  # a grader fault is tried again
             todo[key] = (sample.task_id, code)
     # Counted from the journal: a sample repeated word for word runs once but was not reused from anywhere.
-    reused = sum(sample_key(sample.task_id, code) in journal.records for sample, code in plan.keyed)
+    reused = sum(sample_key(sample.task_id, code) not in todo for sample, code in plan.keyed)
     if reused:
         log(f"resumed: {reused} of {len(plan.keyed)} samples' verdicts reused from {journal.path} (--fresh to run them again)")
     restarts = 0
@@ -207,6 +207,9 @@ def _evaluate(samples_path: Path, output_path: Path, plan: Plan, execution: Exec
     write_atomically(output_path, json.dumps(results, indent=1).encode())
     for path, content in companions.items():
         write_atomically(path, content)
+    warning = no_verdict_warning(results)
+    if warning:
+        log(warning)
     results["scoder"]["output"] = str(output_path)
     return results
 
@@ -218,13 +221,17 @@ def assemble_results(plan: Plan, records: dict, samples_path: Path, restarts: in
     for sample, code in plan.keyed:
         record = records[sample_key(sample.task_id, code)]
         kept_records.append(record)
-        per_task.setdefault(sample.task_id, []).append(plan.entry(sample, code, record))
+        entry = ({"task_id": sample.task_id, "solution": code, NO_VERDICT_KEY: record[NO_VERDICT_KEY]}
+                 if NO_VERDICT_KEY in record else plan.entry(sample, code, record))
+        per_task.setdefault(sample.task_id, []).append(entry)
     evaluated = {task_id: per_task[task_id] for task_id in plan.task_ids if task_id in per_task}
+    judged = decided(evaluated)
+    faults = [entry for entries in evaluated.values() for entry in entries if NO_VERDICT_KEY in entry]
     return {
         "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
         **plan.fields,
         "eval": evaluated,
-        "pass_at_k": plan.scores(evaluated),
+        "pass_at_k": plan.scores(judged),
         "scoder": {
             "harness_version": __version__,
             "benchmark": plan.benchmark,
@@ -239,8 +246,28 @@ def assemble_results(plan: Plan, records: dict, samples_path: Path, restarts: in
             "isolation": sorted({record["isolation"] for record in kept_records}),
             "timeouts": timeout_counts(kept_records),
             "worker_restarts": restarts,
+            # Samples the harness could not judge (a grader fault): left out of pass_at_k, with their reasons.
+            "no_verdict": {"samples": len(faults), "tasks_left_out": [task_id for task_id in evaluated if task_id not in judged],
+                           "reasons": sorted({entry[NO_VERDICT_KEY] for entry in faults})[:10]},
         },
     }
+
+
+def decided(evaluated: dict[str, list[dict]]) -> dict[str, list[dict]]:
+    """A results file's entries that have a verdict, per task; a task none of whose samples has one is left out."""
+    judged = {task_id: [entry for entry in entries if NO_VERDICT_KEY not in entry] for task_id, entries in evaluated.items()}
+    return {task_id: entries for task_id, entries in judged.items() if entries}
+
+
+def no_verdict_warning(results: dict) -> str | None:
+    """What the console says of samples without a verdict, if any."""
+    found = results["scoder"].get("no_verdict") or {}
+    if not found.get("samples"):
+        return None
+    left_out = found["tasks_left_out"]
+    tasks = f", and {len(left_out)} tasks with none judged ({', '.join(left_out[:5])})" if left_out else ""
+    return (f"warning: {found['samples']} samples have no verdict: the harness could not judge them (a grader fault, "
+            f"not the program's); they are left out of pass@k{tasks}. First reason: {found['reasons'][0]}")
 
 
 def timeout_counts(records) -> dict:

@@ -10,6 +10,9 @@ outcomes make its record. Everything else is here:
   waiting (`unconfirmed_key`), and each such check is then repeated alone, after everything else, since CPU time
   is not load-invariant (processes on sibling hyperthreads slow each other down). The repeat's outcome is final.
   An interrupted run keeps the waiting outcomes, and its re-run goes straight to their re-check.
+- a grader fault (the harness's own error while making, judging or recording a sample's runs; an outcome whose status
+  is NO_VERDICT, as OutputJudge gives where the comparison breaks on the expected output) is that sample's record,
+  {"no_verdict": the reason}: harness.evaluation leaves it out of the scores and says so, never a pass nor a fail.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Callable
 from tqdm import tqdm
 
 from harness.execution.executor import Executor, run_alone
+from harness.execution.function_calls import NO_VERDICT
 from harness.execution.limits import Limits
 from harness.execution.pool import Run
 from harness.execution.sandbox import choose
@@ -78,9 +82,13 @@ def execute(runs: Runs, todo: Todo, journal: Journal, execution: Execution, prog
         for key, (task_id, code) in todo.items():
             if key in waiting:
                 continue
-            checks = runs.checks(task_id, code)
+            try:
+                checks = runs.checks(task_id, code)
+            except Exception as error:  # whatever the harness's own code raises is a grader fault
+                journal.append(key, _final(no_verdict(error), layers))
+                continue
             if not checks:
-                journal.append(key, _final(runs.record(task_id, code, {}), layers))
+                journal.append(key, _final(_recorded(runs, task_id, code, {}), layers))
             for part, check in checks.items():
                 pool.submit(((key, part), check.run, check.listener), check.priority)
             started[key] = len(checks)
@@ -89,25 +97,66 @@ def execute(runs: Runs, todo: Todo, journal: Journal, execution: Execution, prog
         bar = tqdm(total=len(started), desc=f"{runs.label}", unit="sample", disable=not progress)
         for _ in range(sum(started.values())):
             (key, part), listener = pool.next_result()
-            outcomes.setdefault(key, {})[part] = runs.outcome(listener)
+            outcomes.setdefault(key, {})[part] = _outcome(runs, listener)
             if len(outcomes[key]) == started[key]:
                 found = outcomes.pop(key)
-                if any(map(runs.timed_out, found.values())):
+                if not _fault(found) and any(map(runs.timed_out, found.values())):
                     waiting[key] = found
                     journal.append(unconfirmed_key(key), found)
                 else:
-                    journal.append(key, _final(runs.record(*todo[key], found), layers))
+                    journal.append(key, _final(_recorded(runs, *todo[key], found), layers))
                 bar.update()
         bar.close()
         for key, found in tqdm(waiting.items(), desc="re-checking timeouts alone", unit="sample", disable=not progress or not waiting):
             task_id, code = todo[key]
             rechecked = [part for part, outcome in found.items() if runs.timed_out(outcome)]
             for part in rechecked:
-                check = runs.recheck(pool, task_id, code, part) if runs.recheck else runs.checks(task_id, code)[part]
-                found[part] = runs.outcome(run_alone(pool, check.run, check.listener))
-            confirmed = sum(runs.timed_out(found[part]) for part in rechecked)
-            journal.append(key, _final(runs.record(task_id, code, found), layers, len(rechecked), confirmed))
+                try:
+                    check = runs.recheck(pool, task_id, code, part) if runs.recheck else runs.checks(task_id, code)[part]
+                    found[part] = _outcome(runs, run_alone(pool, check.run, check.listener))
+                except Exception as error:  # a grader fault, as above
+                    found[part] = {"status": NO_VERDICT, "reason": _fault_reason(error)}
+            confirmed = sum(runs.timed_out(found[part]) for part in rechecked if not _fault({part: found[part]}))
+            journal.append(key, _final(_recorded(runs, task_id, code, found), layers, len(rechecked), confirmed))
         return pool.restarts
+
+
+NO_VERDICT_KEY = "no_verdict"  # in a sample's record and its results entry: why the harness could not judge it
+
+
+def no_verdict(error: Exception | str) -> dict:
+    """The record of a sample the harness could not judge."""
+    return {NO_VERDICT_KEY: error if isinstance(error, str) else _fault_reason(error)}
+
+
+def _fault_reason(error: Exception) -> str:
+    return f"grader fault: {type(error).__name__}: {error}"
+
+
+def _outcome(runs: Runs, listener) -> dict:
+    try:
+        return runs.outcome(listener)
+    except Exception as error:  # a grader fault
+        return {"status": NO_VERDICT, "reason": _fault_reason(error)}
+
+
+def _fault(outcomes: dict[str, dict]) -> str | None:
+    """The grader fault among a sample's outcomes, if any."""
+    for outcome in outcomes.values():
+        if isinstance(outcome, dict) and outcome.get("status") == NO_VERDICT:
+            return outcome.get("reason") or "grader fault"
+    return None
+
+
+def _recorded(runs: Runs, task_id: str, code: str, outcomes: dict[str, dict]) -> dict:
+    """The sample's record, or its grader fault's."""
+    fault = _fault(outcomes)
+    if fault:
+        return no_verdict(fault)
+    try:
+        return runs.record(task_id, code, outcomes)
+    except Exception as error:  # a grader fault
+        return no_verdict(error)
 
 
 def isolation_layers(protection: dict) -> str:

@@ -100,7 +100,7 @@ def _plan(samples, samples_path) -> Plan:
                for sample in samples],
         fingerprint=hashlib.sha256(json.dumps([VERSION, CPU_SECONDS_PER_INPUT]).encode()).hexdigest(),
         runs=Runs(limits=Limits(), checks=lambda task_id, code: {"inputs": Check(*_task(task_id, code))},
-                  outcome=lambda judge: {"status": judge.verdict.status}, timed_out=lambda outcome: False,
+                  outcome=lambda judge: {"status": judge.verdict.status, "reason": judge.verdict.reason}, timed_out=lambda outcome: False,
                   record=lambda task_id, code, outcomes: outcomes["inputs"], label="arithmetic samples"),
         entry=lambda sample, code, record: {"task_id": sample.task_id, "solution": code, "status": record["status"]},
         scores=lambda evaluated: entries_pass_at_k(evaluated, lambda entry: entry["status"] == PASS),

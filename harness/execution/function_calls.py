@@ -16,6 +16,9 @@ from typing import Callable
 from harness.execution import values
 
 PASS, FAIL, TIMEOUT = "pass", "fail", "timeout"
+# The harness could not judge the run (its own comparison broke, not the program): the sample has no verdict and is
+# left out of the scores (harness.evaluation), never counted as a pass or a fail.
+NO_VERDICT = "no verdict"
 
 
 @dataclass
@@ -94,6 +97,10 @@ class ReferenceRecorder:
 Oracle = Callable[[int, object], bool]  # (input index, decoded output) -> matches
 
 
+class _GraderFault(Exception):
+    """The harness cannot judge an input (see OutputJudge._refuse_to_judge)."""
+
+
 @dataclass
 class OutputJudge:
     """Streams an untrusted run against `expected` (encoded texts). `exact_text_ok(i)` says whether equal
@@ -124,7 +131,12 @@ class OutputJudge:
             return self._fail(index, _reason(payload))
         if kind == "D":
             return False
-        if self._matches(index, kind, payload):
+        try:
+            matches = self._matches(index, kind, payload)
+        except _GraderFault as fault:
+            self.verdict = Verdict(NO_VERDICT, index, str(fault))
+            return True
+        if matches:
             self.checked += 1
             if self.checked == len(self.expected):
                 self.verdict = Verdict(PASS)
@@ -145,9 +157,22 @@ class OutputJudge:
             return False  # far larger than anything equal to the expected value could be
         try:
             output = values.decode(payload)
-            return bool(self.oracle(index, output))
-        except Exception:  # any error while comparing is a failed input, as in evalplus
+        except Exception:  # the program's output, as its process encoded it: a failed input
             return False
+        try:
+            return bool(self.oracle(index, output))
+        except Exception as error:  # a comparison the output breaks fails the input, as in evalplus
+            self._refuse_to_judge(index, error)
+            return False
+
+    def _refuse_to_judge(self, index: int, error: Exception) -> None:
+        """A _GraderFault where the comparison, not the program, is at fault: it breaks on the expected output itself
+        (which cannot be decoded, or which the comparison cannot take), so no output could have been judged."""
+        try:
+            self.oracle(index, values.decode(self.expected[index]))
+        except Exception as own:
+            raise _GraderFault(f"grader fault on input {index}: comparing the expected output with itself raises "
+                               f"{type(own).__name__}: {own} (the output's comparison raised {type(error).__name__})") from None
 
     def _fail(self, index: int | None, reason: str) -> bool:
         self.verdict = Verdict(FAIL, index, reason)

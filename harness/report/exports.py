@@ -33,6 +33,12 @@ def export_run(leaderboard: str, run_dir: str | Path, out_dir: str | Path, model
     if leaderboard not in leaderboards():
         raise ExportError(f"unknown leaderboard {leaderboard!r}; choose one of {', '.join(leaderboards())}")
     runs = [run for run in evaluated_runs(run_dir, generation) if get_benchmark(run.meta["benchmark"]).leaderboard == leaderboard]
+    for run in runs:
+        unjudged = (run.meta.get("no_verdict") or {}).get("samples")
+        if unjudged:  # a submission says how every sample did; these have no status to say
+            raise ExportError(f"{run.path}: {unjudged} samples have no verdict (the harness could not judge them: "
+                              f"{run.meta['no_verdict']['reasons'][0]}); no submission without them: re-run `scoder eval` "
+                              "once the cause is fixed (it judges them again)")
     options = options or argparse.Namespace(lcb_dir=None)
     return leaderboards()[leaderboard].export(run_dir, runs, out_dir, model_name, allow_partial, options)
 

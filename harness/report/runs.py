@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.benchmarks.registry import BENCHMARKS
+from harness.evaluation import decided
 from harness.files import file_sha256
 from harness.report.model import GREEDY, Column
 from harness.report.submission import MANIFEST as EXPORT_MANIFEST
@@ -135,7 +136,8 @@ def read_results(path: str | Path, notes: list[str] | None = None) -> list[Score
     try:
         protocol = _protocol(path, meta, per_task, notes if notes is not None else [])
         tasks = _tasks(per_task, meta)
-        return [_score(path, Column(found.key, found.version, protocol, found.window, tasks), per_task, found.passed, found.reported)
+        judged = decided(per_task)  # samples the harness could not judge are not in the evaluator's pass@k either
+        return [_score(path, Column(found.key, found.version, protocol, found.window, tasks), judged, found.passed, found.reported)
                 for found in benchmark.score_columns(results)]
     except RunError:
         raise
