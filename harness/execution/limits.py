@@ -48,15 +48,28 @@ class TimePolicy:
     min_time_limit: float = 1.0  # DEFAULT_MIN_TIME_LIMIT
     gt_time_limit_factor: float = 4.0  # DEFAULT_GT_TIME_LIMIT_FACTOR
     timeout_per_task: float = 60.0  # EVALPLUS_TIMEOUT_PER_TASK default
+    # None: the official absolute limits (the floor and the task budget). A speed (harness.execution.calibration: 1.0
+    # is the reference machine) divides them, so a machine half as fast gets twice the seconds: not the official setting.
+    speed: float | None = None
 
     def __post_init__(self):
-        for name in ("min_time_limit", "gt_time_limit_factor", "timeout_per_task"):
+        for name in ("min_time_limit", "gt_time_limit_factor", "timeout_per_task", "speed"):
             value = getattr(self, name)
+            if value is None and name == "speed":
+                continue
             if not value > 0 or value == float("inf"):  # NaN compares false
                 raise ValueError(f"time policy: {name} must be a number of seconds (a factor) above 0, got {value}")
 
+    @property
+    def floor(self) -> float:
+        return self.min_time_limit / (self.speed or 1.0)
+
+    @property
+    def task_budget(self) -> float:
+        return self.timeout_per_task / (self.speed or 1.0)
+
     def per_input(self, reference_seconds: list[float]) -> list[float]:
-        return [max(self.min_time_limit, self.gt_time_limit_factor * t) for t in reference_seconds]
+        return [max(self.floor, self.gt_time_limit_factor * t) for t in reference_seconds]
 
     def per_run(self, per_input: list[float]) -> float:
-        return min(self.timeout_per_task, sum(per_input)) + 1.0
+        return min(self.task_budget, sum(per_input)) + 1.0

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from harness.benchmarks.registry import BENCHMARKS
 from harness.evaluation import decided
+from harness.execution.calibration import REFERENCE
 from harness.files import file_sha256
 from harness.report.model import GREEDY, Column
 from harness.report.submission import MANIFEST as EXPORT_MANIFEST
@@ -63,13 +64,19 @@ def read_run(directory: str | Path) -> ScoredRun:
     if not files:
         raise NoResults(f"{where}: no results of `scoder eval` (or of a pipeline's evaluate stage) in it")
     run = ScoredRun(_run_name(directory), directory, [])
+    speeds = []
     for path in files:
+        speed = (_load_json(path)["scoder"].get("calibration") or {}).get("speed")
+        speeds += [speed] if speed is not None and speed not in speeds else []
         for score in read_results(path, run.notes):
             earlier = [other.source for other in run.scores if other.column == score.column]
             if earlier:
                 raise RunError(f"{directory}: two results for {score.column.title!r}: {earlier[0]} and {path}; "
                                "give each run its own directory")
             run.scores.append(score)
+    if speeds:  # beside every run's scores: how fast the machine that decided its time limits was
+        run.notes.append(f"{run.name}: machine speed {', '.join(f'{speed:.2f}' for speed in speeds)} "
+                         f"(harness.execution.calibration; 1.00 = {REFERENCE})")
     return run
 
 
@@ -180,6 +187,13 @@ def _order(task_id: str) -> tuple:
 
 
 def _protocol(path: Path, meta: dict, per_task: dict, notes: list[str]) -> str:
+    """How the score was measured: the decoding protocol, and any setting that is not the official one."""
+    not_official = meta.get("not_official") or []
+    decoding = _decoding_of(path, meta, per_task, notes)
+    return f"{decoding}, {', '.join(not_official)} (not the official setting)" if not_official else decoding
+
+
+def _decoding_of(path: Path, meta: dict, per_task: dict, notes: list[str]) -> str:
     """The decoding protocol from the samples' generation records: greedy pass@1, or sampled pass@1."""
     samples = samples_file(path, meta)
     protocols = _protocols(samples) if samples else set()

@@ -20,6 +20,7 @@ from harness.benchmarks.evalplus.export import export_evalplus
 from harness.benchmarks.evalplus.prompts import MAX_NEW_TOKENS, evalplus_prompts
 from harness.benchmarks.evalplus.scoring import EvalSettings, evaluate
 from harness.benchmarks.evalplus.tasks import HUMANEVAL_PLUS_DATA, HUMANEVAL_PLUS_MINI_DATA, MBPP_PLUS_DATA, TASK_COUNTS, Dataset, load_dataset
+from harness.execution.calibration import measure
 from harness.execution.function_calls import PASS
 from harness.execution.limits import Limits, TimePolicy
 from harness.report.console import print_eval_summary
@@ -33,6 +34,14 @@ def add_evalplus_arguments(parser, command: str) -> None:
                        help="seconds of CPU per input at least (evalplus default 1.0)")
     group.add_argument("--gt-time-limit-factor", type=positive_float, default=TimePolicy.gt_time_limit_factor,
                        help="x the reference time per input (evalplus default 4.0)")
+    group.add_argument("--speed", type=_speed, default="official",
+                       help="official (default): the floor and the task budget in evalplus' seconds; measured: divided by "
+                            "this machine's speed (harness.execution.calibration, 1.0 = its reference machine); or a speed "
+                            "to divide them by. Not the official setting: results and reports say so")
+
+
+def _speed(text: str) -> str | float:
+    return text if text in ("official", "measured") else positive_float(text)
 
 
 @dataclass(frozen=True)
@@ -84,7 +93,8 @@ class EvalPlusBenchmark:
     def evaluate(self, samples, output, options, execution, progress: bool) -> dict:
         if not samples:
             raise SamplesError("--samples is required")
-        settings = EvalSettings(TimePolicy(options.min_time_limit, options.gt_time_limit_factor), Limits())
+        speed = None if options.speed == "official" else measure().speed if options.speed == "measured" else options.speed
+        settings = EvalSettings(TimePolicy(options.min_time_limit, options.gt_time_limit_factor, speed=speed), Limits())
         return evaluate(self, samples, output, options.data_dir, settings, progress=progress, execution=execution)
 
     def summarize(self, results: dict, options, out=None) -> None:

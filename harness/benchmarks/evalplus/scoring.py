@@ -71,7 +71,8 @@ def plan(dataset: Dataset, samples: list[Sample], samples_path: Path | None = No
         entry=_entry,
         scores=_scores,
         meta={"dataset_file": dataset.benchmark.data.filename, "time_policy": asdict(settings.time_policy),
-              "limits": asdict(settings.limits.resolved())},
+              "limits": asdict(settings.limits.resolved()),
+              **({"not_official": [f"floors scaled to speed {settings.time_policy.speed:.2f}"]} if settings.time_policy.speed else {})},
         fields={"hash": dataset.hash},
     )
 

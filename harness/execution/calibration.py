@@ -1,0 +1,64 @@
+"""This machine's speed, measured on a fixed CPU-bound workload: a figure that results from machines of different
+speed carry side by side, and by which evalplus' absolute floors may be scaled on request (TimePolicy.speed).
+
+The workload is pure Python (integer arithmetic, dict and list operations, sorting, string building: what the
+programs judged spend their time on), run in a fresh interpreter of the harness's Python, several times; its CPU
+time is the best of those runs, the one least disturbed by other processes. Speed is the reference machine's CPU
+time over this machine's: 2.0 means twice as fast as the reference. Measured once per process (a run).
+"""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+import sys
+from dataclasses import dataclass
+
+# The reference: this project's 2-core development machine (AMD EPYC, Python 3.11.7), quiet: the median of 7
+# measurements on 2026-12-05 (0.084-0.102 s: this virtual machine's own speed drifts by about 20% over minutes).
+REFERENCE = "the project's 2-core reference machine (AMD EPYC, Python 3.11.7)"
+REFERENCE_CPU_S = 0.092
+REPEATS = 7
+WORKLOAD = """
+import time
+def workload():
+    total, table = 0, {}
+    for i in range(600_000):
+        total = (total * 31 + i) % 1_000_003
+        table[i % 1024] = table.get(i % 1024, 0) + total
+    words = sorted(str(value) for value in table.values())
+    return total + len("".join(words))
+started = time.process_time()
+while time.process_time() - started < 0.3:  # warm-up: an idle core is clocked down until it has been busy a while
+    workload()
+best = float("inf")
+for _ in range(REPEATS):
+    started = time.process_time()
+    workload()
+    best = min(best, time.process_time() - started)
+print(best)
+"""
+
+
+@dataclass(frozen=True)
+class Calibration:
+    cpu_s: float  # the workload's CPU seconds here, best of REPEATS
+
+    @property
+    def speed(self) -> float:
+        return REFERENCE_CPU_S / self.cpu_s
+
+    def record(self) -> dict:
+        """As results record it."""
+        return {"speed": round(self.speed, 3), "workload_cpu_s": round(self.cpu_s, 4), "reference": REFERENCE,
+                "reference_cpu_s": REFERENCE_CPU_S}
+
+
+@functools.cache
+def measure() -> Calibration:
+    """The calibration of this machine, now (once per process)."""
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", WORKLOAD.replace("REPEATS", str(REPEATS))],
+                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    if done.returncode != 0:
+        raise RuntimeError(f"the calibration workload failed: {done.stderr[-500:]}")
+    return Calibration(float(done.stdout))

@@ -1,0 +1,69 @@
+"""The machine's speed (harness.execution.calibration) travels with every results file and beside every run in a
+report; `--speed` scales evalplus' absolute floors by it, and the results and the report say that this is not the
+official setting. The slow program here is written for the purpose (labelled): correct, but its first call spins
+0.5 s of CPU, under evalplus' 1 s floor and over the floor of a machine taken to be 4 times as fast."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from harness.cli import main
+from harness.execution.calibration import REFERENCE, measure
+from harness.execution.limits import TimePolicy
+from tests.test_file_safety import GREEDY, samples_file
+
+SLOW_FIRST_CALL = '''import time
+_calls = []
+def has_close_elements(numbers, threshold):
+    if not _calls:
+        started = time.process_time()
+        while time.process_time() - started < 0.5:
+            pass
+    _calls.append(1)
+    return any(abs(a - b) < threshold for i, a in enumerate(numbers) for b in numbers[i + 1:])
+'''
+
+
+def test_the_calibration_is_a_speed_against_the_reference():
+    found = measure()
+    assert found is measure()  # once per process
+    assert 0 < found.cpu_s < 10 and found.speed == pytest.approx(found.record()["reference_cpu_s"] / found.cpu_s, rel=1e-9)
+    assert found.record()["reference"] == REFERENCE
+
+
+def test_a_speed_divides_the_absolute_limits_only():
+    official, fast = TimePolicy(), TimePolicy(speed=4.0)
+    assert official.per_input([0.01, 1.0]) == [1.0, 4.0]
+    assert fast.per_input([0.01, 1.0]) == [0.25, 4.0]  # the floor scales; a limit from the reference's time does not
+    assert (official.per_run([30.0, 40.0]), fast.per_run([30.0, 40.0])) == (61.0, 16.0)
+    with pytest.raises(ValueError, match="speed must be a number"):
+        TimePolicy(speed=0.0)
+
+
+def test_two_runs_on_different_speed_settings_show_side_by_side(tmp_path, data_dir, capsys):
+    runs = {}
+    for name, speed in (("official", []), ("fast-machine", ["--speed", "4"])):
+        folder = tmp_path / name
+        folder.mkdir()
+        samples = samples_file(folder / "s.jsonl", {"HumanEval/0": SLOW_FIRST_CALL}, GREEDY)
+        assert main(["eval", "--benchmark", "humaneval+", "--samples", str(samples), "--data-dir", str(data_dir),
+                     "--no-progress", *speed]) == 0
+        runs[name] = json.loads(next(folder.glob("*_eval_results.json")).read_text())
+    official, fast = runs["official"], runs["fast-machine"]
+    assert official["eval"]["HumanEval/0"][0]["base_status"] == "pass"
+    # 0.5 s over a floor of 0.25 s: an input over its limit, which evalplus calls a failure (TimeoutException)
+    assert fast["eval"]["HumanEval/0"][0]["base_status"] == "fail"
+    assert fast["scoder"]["timeouts"] == {"rechecked": 2, "confirmed": 2}
+    assert official["scoder"]["time_policy"]["speed"] is None and "not_official" not in official["scoder"]
+    assert fast["scoder"]["time_policy"]["speed"] == 4.0 and fast["scoder"]["not_official"] == ["floors scaled to speed 4.00"]
+    assert official["scoder"]["calibration"] == fast["scoder"]["calibration"] == measure().record()
+
+    capsys.readouterr()
+    assert main(["report", str(tmp_path / "official"), str(tmp_path / "fast-machine"), "--no-baselines",
+                 "--output", str(tmp_path / "report")]) == 0
+    table = (tmp_path / "report" / "report.md").read_text()
+    assert "floors scaled to speed 4.00 (not the official setting)" in table  # a column of its own
+    speed = f"{measure().speed:.2f}"
+    assert f"official: machine speed {speed}" in table and f"fast-machine: machine speed {speed}" in table
