@@ -368,9 +368,11 @@ def test_libraries_bars_are_off_where_no_terminal_watches():
     """A bar a library makes with tqdm itself (transformers' GGUF loading) in a command without a terminal: tqdm reads
     its settings when imported, which the command line's first import (harness.unwatched) comes before."""
     library_bar = "from tqdm.auto import tqdm\nfor _ in tqdm(range(3), desc='a library bar'): pass\n"
+    # Without the variables this test process may have set itself (it imported the command line too).
+    clean = {key: value for key, value in os.environ.items() if not key.startswith(("CI", "TQDM", "HF_HUB_DISABLE"))}
     for environment in ({"CI": "true"}, {}):  # stderr is a pipe here: no terminal either way
         done = subprocess.run([sys.executable, "-c", f"import harness.cli\n{library_bar}"], capture_output=True, text=True,
-                              env={**{key: value for key, value in os.environ.items() if not key.startswith(("CI", "TQDM"))}, **environment})
+                              env={**clean, **environment})
         assert done.returncode == 0 and "a library bar" not in done.stderr, done.stderr
-    shown = subprocess.run([sys.executable, "-c", library_bar], capture_output=True, text=True)
+    shown = subprocess.run([sys.executable, "-c", library_bar], capture_output=True, text=True, env=clean)
     assert "a library bar" in shown.stderr  # the check itself: the same bar without the command line shows
