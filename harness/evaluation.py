@@ -180,7 +180,8 @@ def _evaluate(samples_path: Path, output_path: Path, plan: Plan, execution: Exec
     todo: Todo = {}
     for sample, code in plan.keyed:
         key = sample_key(sample.task_id, code)
-        if NO_VERDICT_KEY in journal.records.get(key, {NO_VERDICT_KEY: "not run yet"}):  # a grader fault is tried again
+        record = journal.records.get(key)
+        if record is None or NO_VERDICT_KEY in record:  # not run yet, or a grader fault: judged (again)
             todo[key] = (sample.task_id, code)
     # Counted from the journal: a sample repeated word for word runs once but was not reused from anywhere.
     reused = sum(sample_key(sample.task_id, code) not in todo for sample, code in plan.keyed)

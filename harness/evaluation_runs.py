@@ -115,8 +115,8 @@ def execute(runs: Runs, todo: Todo, journal: Journal, execution: Execution, prog
                     check = runs.recheck(pool, task_id, code, part) if runs.recheck else runs.checks(task_id, code)[part]
                     found[part] = _outcome(runs, run_alone(pool, check.run, check.listener))
                 except Exception as error:  # a grader fault, as above
-                    found[part] = {"status": NO_VERDICT, "reason": _fault_reason(error)}
-            confirmed = sum(runs.timed_out(found[part]) for part in rechecked if not _fault({part: found[part]}))
+                    found[part] = _fault_outcome(error)
+            confirmed = sum(runs.timed_out(found[part]) for part in rechecked if not _fault_in(found[part]))
             journal.append(key, _final(_recorded(runs, task_id, code, found), layers, len(rechecked), confirmed))
         return pool.restarts
 
@@ -133,19 +133,25 @@ def _fault_reason(error: Exception) -> str:
     return f"grader fault: {type(error).__name__}: {error}"
 
 
+def _fault_outcome(error: Exception) -> dict:
+    return {"status": NO_VERDICT, "reason": _fault_reason(error)}
+
+
 def _outcome(runs: Runs, listener) -> dict:
     try:
         return runs.outcome(listener)
     except Exception as error:  # a grader fault
-        return {"status": NO_VERDICT, "reason": _fault_reason(error)}
+        return _fault_outcome(error)
+
+
+def _fault_in(outcome: dict) -> str | None:
+    """The grader fault an outcome records, if it does."""
+    return (outcome.get("reason") or "grader fault") if outcome.get("status") == NO_VERDICT else None
 
 
 def _fault(outcomes: dict[str, dict]) -> str | None:
     """The grader fault among a sample's outcomes, if any."""
-    for outcome in outcomes.values():
-        if isinstance(outcome, dict) and outcome.get("status") == NO_VERDICT:
-            return outcome.get("reason") or "grader fault"
-    return None
+    return next(filter(None, map(_fault_in, outcomes.values())), None)
 
 
 def _recorded(runs: Runs, task_id: str, code: str, outcomes: dict[str, dict]) -> dict:

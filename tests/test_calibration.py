@@ -6,6 +6,9 @@ official setting. The slow program here is written for the purpose (labelled): c
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +17,7 @@ from harness.execution.calibration import REFERENCE, measure
 from harness.execution.limits import TimePolicy
 from tests.test_file_safety import GREEDY, samples_file
 
+REPO = Path(__file__).resolve().parent.parent
 SLOW_FIRST_CALL = '''import time
 _calls = []
 def has_close_elements(numbers, threshold):
@@ -26,11 +30,14 @@ def has_close_elements(numbers, threshold):
 '''
 
 
-def test_the_calibration_is_a_speed_against_the_reference():
+def test_the_calibration_is_measured_once_per_process_and_agrees_across_processes():
     found = measure()
     assert found is measure()  # once per process
-    assert 0 < found.cpu_s < 10 and found.speed == pytest.approx(found.record()["reference_cpu_s"] / found.cpu_s, rel=1e-9)
-    assert found.record()["reference"] == REFERENCE
+    another = subprocess.run([sys.executable, "-c", "from harness.execution.calibration import measure; print(measure().cpu_s)"],
+                             cwd=REPO, capture_output=True, text=True, check=True)
+    # Loosely: a measurement that took the interpreter's start-up or a warm-up into account would be far off.
+    assert 0.5 < float(another.stdout) / found.cpu_s < 2
+    assert found.record()["reference"] == REFERENCE and found.speed > 0
 
 
 def test_a_speed_divides_the_absolute_limits_only():

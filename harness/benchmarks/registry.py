@@ -60,11 +60,14 @@ def add_benchmark_arguments(parser: argparse.ArgumentParser, command: str) -> No
     """The arguments that select and read benchmarks' data, for `command` (eval, generate, export)."""
     parser.add_argument("--data-dir", help="folder with the benchmark files (default: $SCODER_DATA_DIR, then the cache, then download)")
     owners: dict[str, str] = {"data_dir": "every benchmark"}  # each option's destination -> the family that declared it
-    families = {benchmark.add_arguments: benchmark.name for benchmark in reversed(BENCHMARKS.values())}
-    for add_arguments in dict.fromkeys(benchmark.add_arguments for benchmark in BENCHMARKS.values()):
-        family, known = families[add_arguments], len(parser._actions)
+    added = set()
+    for benchmark in BENCHMARKS.values():
+        if benchmark.add_arguments in added:  # a family's benchmarks share one
+            continue
+        added.add(benchmark.add_arguments)
+        family, known = benchmark.name, len(parser._actions)
         try:
-            add_arguments(parser, command)
+            benchmark.add_arguments(parser, command)
         except argparse.ArgumentError as error:  # a flag another family declared
             raise ValueError(f"{family}: {error}; a benchmark's options need names of their own") from None
         for action in parser._actions[known:]:

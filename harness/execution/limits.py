@@ -53,10 +53,9 @@ class TimePolicy:
     speed: float | None = None
 
     def __post_init__(self):
-        for name in ("min_time_limit", "gt_time_limit_factor", "timeout_per_task", "speed"):
+        optional = () if self.speed is None else ("speed",)
+        for name in ("min_time_limit", "gt_time_limit_factor", "timeout_per_task", *optional):
             value = getattr(self, name)
-            if value is None and name == "speed":
-                continue
             if not value > 0 or value == float("inf"):  # NaN compares false
                 raise ValueError(f"time policy: {name} must be a number of seconds (a factor) above 0, got {value}")
 

@@ -18,7 +18,7 @@ import argparse
 import json
 from pathlib import Path
 
-from harness.benchmarks.registry import get_benchmark, leaderboards
+from harness.benchmarks.registry import get_benchmark, leaderboards, parse_options
 from harness.files import numbered_rows
 from harness.report.runs import missing_samples, read_run, samples_file
 from harness.report.submission import Evaluated, ExportError, generation_settings
@@ -39,7 +39,7 @@ def export_run(leaderboard: str, run_dir: str | Path, out_dir: str | Path, model
             raise ExportError(f"{run.path}: {unjudged} samples have no verdict (the harness could not judge them: "
                               f"{run.meta['no_verdict']['reasons'][0]}); no submission without them: re-run `scoder eval` "
                               "once the cause is fixed (it judges them again)")
-    options = options or argparse.Namespace(lcb_dir=None)
+    options = options or parse_options([], "export")  # the export options' defaults
     return leaderboards()[leaderboard].export(run_dir, runs, out_dir, model_name, allow_partial, options)
 
 

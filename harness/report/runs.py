@@ -13,7 +13,7 @@ import gzip
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from harness.benchmarks.registry import BENCHMARKS
@@ -41,6 +41,7 @@ class Score:
     per_task: dict[str, float]  # task id -> fraction of its samples that pass (bootstrap over tasks)
     verdicts: dict[str, bool] | None  # task id -> passed, when each task has one sample (paired tests)
     source: Path  # the results file
+    machine_speed: float | None = None  # its calibration (harness.execution.calibration), where it has one
 
 
 @dataclass
@@ -64,16 +65,14 @@ def read_run(directory: str | Path) -> ScoredRun:
     if not files:
         raise NoResults(f"{where}: no results of `scoder eval` (or of a pipeline's evaluate stage) in it")
     run = ScoredRun(_run_name(directory), directory, [])
-    speeds = []
     for path in files:
-        speed = (_load_json(path)["scoder"].get("calibration") or {}).get("speed")
-        speeds += [speed] if speed is not None and speed not in speeds else []
         for score in read_results(path, run.notes):
             earlier = [other.source for other in run.scores if other.column == score.column]
             if earlier:
                 raise RunError(f"{directory}: two results for {score.column.title!r}: {earlier[0]} and {path}; "
                                "give each run its own directory")
             run.scores.append(score)
+    speeds = list(dict.fromkeys(score.machine_speed for score in run.scores if score.machine_speed is not None))
     if speeds:  # beside every run's scores: how fast the machine that decided its time limits was
         run.notes.append(f"{run.name}: machine speed {', '.join(f'{speed:.2f}' for speed in speeds)} "
                          f"(harness.execution.calibration; 1.00 = {REFERENCE})")
@@ -144,7 +143,9 @@ def read_results(path: str | Path, notes: list[str] | None = None) -> list[Score
         protocol = _protocol(path, meta, per_task, notes if notes is not None else [])
         tasks = _tasks(per_task, meta)
         judged = decided(per_task)  # samples the harness could not judge are not in the evaluator's pass@k either
-        return [_score(path, Column(found.key, found.version, protocol, found.window, tasks), judged, found.passed, found.reported)
+        speed = (meta.get("calibration") or {}).get("speed")
+        return [replace(_score(path, Column(found.key, found.version, protocol, found.window, tasks), judged, found.passed,
+                               found.reported), machine_speed=speed)
                 for found in benchmark.score_columns(results)]
     except RunError:
         raise
