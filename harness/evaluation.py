@@ -39,6 +39,10 @@ class Plan:
     fields: dict = field(default_factory=dict)  # top-level fields of the benchmark's official format (evalplus' hash)
     always_execute: bool = False  # run (its `prepare`) even when the journal has every sample (a reference check)
     companions: Callable[[dict, Path], dict[Path, bytes]] = lambda results, output: {}  # files written beside
+    # (entry, slow-down) -> the entry as a machine that many times slower decides it (below 1: faster), from the
+    # margins of the verdicts clocks decided (harness.execution.margins); None: the benchmark keeps no margins
+    at_speed: Callable[[dict, float], dict] | None = None
+    margin_factor: float = 2.0  # the slow-down and speed-up the results' score range is given for
 
 
 def default_output_path(samples_path: Path, benchmark: str) -> Path:
@@ -247,6 +251,7 @@ def assemble_results(plan: Plan, records: dict, samples_path: Path, restarts: in
             "partial": f"{len(evaluated)} of {len(plan.task_ids)} tasks" if len(evaluated) < len(plan.task_ids) else None,
             "isolation": sorted({record["isolation"] for record in kept_records}),
             "timeouts": timeout_counts(kept_records),
+            **({"margins": score_range(plan, judged)} if plan.at_speed else {}),
             "worker_restarts": restarts,
             "calibration": measure().record(),  # this machine's speed: results of other machines are read beside it
             # Samples the harness could not judge (a grader fault): left out of pass_at_k, with their reasons.
@@ -254,6 +259,16 @@ def assemble_results(plan: Plan, records: dict, samples_path: Path, restarts: in
                            "reasons": sorted({entry[NO_VERDICT_KEY] for entry in faults})[:10]},
         },
     }
+
+
+def score_range(plan: Plan, judged: dict[str, list[dict]]) -> dict:
+    """How much of the score depends on the machine's speed: the scores on a machine `margin_factor` times slower and
+    one that many times faster, each verdict re-decided from its margin, and how many samples differ between them."""
+    factor = plan.margin_factor
+    slower = {task_id: [plan.at_speed(entry, factor) for entry in entries] for task_id, entries in judged.items()}
+    faster = {task_id: [plan.at_speed(entry, 1 / factor) for entry in entries] for task_id, entries in judged.items()}
+    near = sum(one != other for task_id in judged for one, other in zip(slower[task_id], faster[task_id]))
+    return {"factor": factor, "near": near, "slower": plan.scores(slower), "faster": plan.scores(faster)}
 
 
 def decided(evaluated: dict[str, list[dict]]) -> dict[str, list[dict]]:
@@ -274,7 +289,7 @@ def no_verdict_warning(results: dict) -> str | None:
 
 
 def timeout_counts(records) -> dict:
-    """How many timed-out runs were re-checked alone, and how many of those timed out again."""
+    """How many timed-out runs were re-checked, and how many of those timed out again."""
     counts = {"rechecked": 0, "confirmed": 0}
     for record in records:
         counts["rechecked"] += record.get("timeouts_rechecked", 0)

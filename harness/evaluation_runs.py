@@ -6,10 +6,13 @@ run), how a finished run's listener becomes a JSON outcome, which outcomes a clo
 outcomes make its record. Everything else is here:
 - the pool, from the Execution (where programs run; never a verdict) and the benchmark's sandbox needs;
 - `prepare` (reference solutions) before the samples, then every check, longest first;
-- a sample whose outcomes are final is journaled at once; one with an outcome decided by a clock is journaled as
-  waiting (`unconfirmed_key`), and each such check is then repeated alone, after everything else, since CPU time
-  is not load-invariant (processes on sibling hyperthreads slow each other down). The repeat's outcome is final.
-  An interrupted run keeps the waiting outcomes, and its re-run goes straight to their re-check.
+- a sample whose outcomes are final is journaled at once; one with an outcome decided by a clock that its margin
+  leaves open (`final` says which are not) is journaled as waiting (`unconfirmed_key`), and each such check runs
+  again, since CPU time is not load-invariant (processes on sibling hyperthreads slow each other down). Re-checks
+  queue behind every first run, so they take the cores the first runs leave idle at the end rather than waiting for
+  all of them; the trusted runs a re-check needs first (`Recheck.before`) run once for all that need them. The
+  repeat's outcome is final. An interrupted run keeps the waiting outcomes, and its re-run goes straight to their
+  re-check.
 - a grader fault (the harness's own error while making, judging or recording a sample's runs; an outcome whose status
   is NO_VERDICT, as OutputJudge gives where the comparison breaks on the expected output) is that sample's record,
   {"no_verdict": the reason}: harness.evaluation leaves it out of the scores and says so, never a pass nor a fail.
@@ -17,12 +20,13 @@ outcomes make its record. Everything else is here:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Callable
 
 from tqdm import tqdm
 
-from harness.execution.executor import Executor, run_alone
+from harness.execution.executor import Executor
 from harness.execution.function_calls import NO_VERDICT
 from harness.execution.limits import Limits
 from harness.execution.pool import Run
@@ -50,15 +54,25 @@ class Check:
 
 
 @dataclass(frozen=True)
+class Recheck:
+    """A timed-out check run again: `check` builds it from the listeners of the trusted runs in `before` (evalplus
+    re-times its reference solution there), each (key, run, listener factory); re-checks needing the same key share
+    one run of it."""
+    check: Callable[[list], Check]
+    before: tuple = ()
+
+
+@dataclass(frozen=True)
 class Runs:
     """What a benchmark tells the skeleton about running its programs."""
     limits: Limits  # the sandbox's limits (they decide verdicts: part of the fingerprint)
     checks: Callable[[str, str], dict[str, Check]]  # (task id, code) -> its checks by part; none: decided without running
     outcome: Callable[[object], dict]  # a done listener -> its part's outcome, as JSON (journaled while it waits)
-    timed_out: Callable[[dict], bool]  # whether a clock decided an outcome: then the check is repeated alone
+    timed_out: Callable[[dict], bool]  # whether a clock decided an outcome: then the check is repeated
     record: Callable[[str, str, dict[str, dict]], dict]  # (task id, code, outcomes by part) -> the sample's record
-    # (pool, task id, code, part) -> the check to repeat alone; default: the same check (evalplus re-times its reference)
-    recheck: Callable[[object, str, str, str], Check] | None = None
+    # (task id, code, part, first outcome) -> how to repeat it; default: the same check again
+    recheck: Callable[[str, str, str, dict], Recheck] | None = None
+    final: Callable[[dict], bool] = lambda outcome: False  # a timed-out outcome whose margin says no repeat can change it
     prepare: Callable[[object, list[str], bool], None] | None = None  # (pool, task ids in order, progress): reference runs
     sandbox: Callable[[str], object] = choose  # isolation -> Sandbox (a benchmark may need its own interpreter)
     idle_per_core: int = 0  # extra workers per core for runs that wait rather than compute
@@ -66,8 +80,12 @@ class Runs:
 
 
 def unconfirmed_key(key: str) -> str:
-    """The journal key of a sample's outcomes while one decided by a clock waits to be re-checked alone."""
+    """The journal key of a sample's outcomes while one decided by a clock waits to be re-checked."""
     return f"{key}:unconfirmed"
+
+
+# Behind every first run: re-checks take the cores the samples' first runs no longer need, never one they do.
+RECHECK_PRIORITY = math.inf
 
 
 def execute(runs: Runs, todo: Todo, journal: Journal, execution: Execution, progress: bool) -> int:
@@ -76,49 +94,116 @@ def execute(runs: Runs, todo: Todo, journal: Journal, execution: Execution, prog
                                  idle_per_core=runs.idle_per_core) as pool:
         if runs.prepare:
             runs.prepare(pool, list(dict.fromkeys(task_id for task_id, _ in todo.values())), progress)
-        layers = isolation_layers(pool.describe())
-        waiting = {key: journal.records[unconfirmed_key(key)] for key in todo if unconfirmed_key(key) in journal.records}
-        started: dict[str, int] = {}  # sample key -> how many checks it has in the pool
-        for key, (task_id, code) in todo.items():
-            if key in waiting:
-                continue
-            try:
-                checks = runs.checks(task_id, code)
-            except Exception as error:  # whatever the harness's own code raises is a grader fault
-                journal.append(key, _final(no_verdict(error), layers))
-                continue
-            if not checks:
-                journal.append(key, _final(_recorded(runs, task_id, code, {}), layers))
-            for part, check in checks.items():
-                pool.submit(((key, part), check.run, check.listener), check.priority)
-            started[key] = len(checks)
-        started = {key: count for key, count in started.items() if count}
-        outcomes: dict[str, dict[str, dict]] = {}
-        bar = tqdm(total=len(started), desc=f"{runs.label}", unit="sample", disable=not progress)
-        for _ in range(sum(started.values())):
-            (key, part), listener = pool.next_result()
-            outcomes.setdefault(key, {})[part] = _outcome(runs, listener)
-            if len(outcomes[key]) == started[key]:
-                found = outcomes.pop(key)
-                if not _fault(found) and any(map(runs.timed_out, found.values())):
-                    waiting[key] = found
-                    journal.append(unconfirmed_key(key), found)
-                else:
-                    journal.append(key, _final(_recorded(runs, *todo[key], found), layers))
-                bar.update()
-        bar.close()
-        for key, found in tqdm(waiting.items(), desc="re-checking timeouts alone", unit="sample", disable=not progress or not waiting):
-            task_id, code = todo[key]
-            rechecked = [part for part, outcome in found.items() if runs.timed_out(outcome)]
-            for part in rechecked:
-                try:
-                    check = runs.recheck(pool, task_id, code, part) if runs.recheck else runs.checks(task_id, code)[part]
-                    found[part] = _outcome(runs, run_alone(pool, check.run, check.listener))
-                except Exception as error:  # a grader fault, as above
-                    found[part] = _fault_outcome(error)
-            confirmed = sum(runs.timed_out(found[part]) for part in rechecked if not _fault_in(found[part]))
-            journal.append(key, _final(_recorded(runs, task_id, code, found), layers, len(rechecked), confirmed))
+        _Execution(runs, todo, journal, pool, progress).run()
         return pool.restarts
+
+
+class _Execution:
+    """One execute(): every result the pool gives back is a first run ("check"), a trusted run a re-check needs
+    ("before") or a re-check ("recheck"); a sample is journaled once its last part is settled."""
+
+    def __init__(self, runs: Runs, todo: Todo, journal: Journal, pool, progress: bool):
+        self.runs, self.todo, self.journal, self.pool = runs, todo, journal, pool
+        self.layers = isolation_layers(pool.describe())
+        self.pending = 0  # results the pool still owes
+        self.parts: dict[str, int] = {}  # sample key -> parts not settled yet
+        self.found: dict[str, dict[str, dict]] = {}  # sample key -> its outcomes so far
+        self.rechecked: dict[str, list[str]] = {}  # sample key -> its parts being re-checked
+        self.before: dict = {}  # a trusted run's key -> its listener, once done
+        self.blocked: dict = {}  # a trusted run's key -> the re-checks waiting for it: (sample key, part, Recheck)
+        waiting = [key for key in todo if unconfirmed_key(key) in journal.records]
+        self.bar = tqdm(total=len(todo), desc=runs.label, unit="sample", disable=not progress)
+        for key in waiting:  # an interrupted run's outcomes: straight to their re-check
+            self._settle_first(key, journal.records[unconfirmed_key(key)], journaled=True)
+        for key, (task_id, code) in todo.items():
+            if key not in waiting:
+                self._start(key, task_id, code)
+
+    def run(self) -> None:
+        while self.pending:
+            tag, listener = self.pool.next_result()
+            self.pending -= 1
+            kind, key, part = tag
+            if kind == "before":
+                self._before_done(key, listener)
+            elif kind == "check":
+                self.found[key][part] = _outcome(self.runs, listener)
+                self.parts[key] -= 1
+                if not self.parts[key]:
+                    self._settle_first(key, self.found.pop(key))
+            else:
+                self.found[key][part] = _outcome(self.runs, listener)
+                self._part_rechecked(key)
+        self.bar.close()
+
+    def _submit(self, tag: tuple, run, listener, priority: float) -> None:
+        self.pool.submit((tag, run, listener), priority)
+        self.pending += 1
+
+    def _start(self, key: str, task_id: str, code: str) -> None:
+        try:
+            checks = self.runs.checks(task_id, code)
+        except Exception as error:  # whatever the harness's own code raises is a grader fault
+            return self._final(key, no_verdict(error))
+        if not checks:
+            return self._final(key, _recorded(self.runs, task_id, code, {}))
+        self.parts[key], self.found[key] = len(checks), {}
+        for part, check in checks.items():
+            self._submit(("check", key, part), check.run, check.listener, check.priority)
+
+    def _settle_first(self, key: str, found: dict[str, dict], journaled: bool = False) -> None:
+        """A sample's first outcomes: final, or journaled as waiting while the ones a clock left open run again."""
+        open_parts = [] if _fault(found) else [part for part, outcome in found.items()
+                                              if self.runs.timed_out(outcome) and not self.runs.final(outcome)]
+        if not open_parts:
+            return self._final(key, _recorded(self.runs, *self.todo[key], found))
+        if not journaled:
+            self.journal.append(unconfirmed_key(key), found)
+        self.found[key], self.rechecked[key], self.parts[key] = dict(found), open_parts, len(open_parts)
+        task_id, code = self.todo[key]
+        for part in open_parts:
+            try:
+                recheck = (self.runs.recheck(task_id, code, part, found[part]) if self.runs.recheck
+                           else Recheck(lambda done, part=part: self.runs.checks(task_id, code)[part]))
+            except Exception as error:  # a grader fault, as above
+                self.found[key][part] = _fault_outcome(error)
+                self._part_rechecked(key)
+                continue
+            missing = [step for step in recheck.before if step[0] not in self.before]
+            for step_key, run, listener in missing:
+                if step_key not in self.blocked:
+                    self.blocked[step_key] = []
+                    self._submit(("before", step_key, None), run, listener, RECHECK_PRIORITY)
+            for step_key, _, _ in missing:
+                self.blocked[step_key].append((key, part, recheck))
+            if not missing:
+                self._submit_recheck(key, part, recheck)
+
+    def _before_done(self, step_key, listener) -> None:
+        self.before[step_key] = listener
+        for key, part, recheck in self.blocked.pop(step_key):
+            if all(step[0] in self.before for step in recheck.before):
+                self._submit_recheck(key, part, recheck)
+
+    def _submit_recheck(self, key: str, part: str, recheck: Recheck) -> None:
+        try:
+            check = recheck.check([self.before[step[0]] for step in recheck.before])
+        except Exception as error:  # a grader fault, as above
+            self.found[key][part] = _fault_outcome(error)
+            return self._part_rechecked(key)
+        self._submit(("recheck", key, part), check.run, check.listener, RECHECK_PRIORITY)
+
+    def _part_rechecked(self, key: str) -> None:
+        self.parts[key] -= 1
+        if self.parts[key]:
+            return
+        found, parts = self.found.pop(key), self.rechecked.pop(key)
+        confirmed = sum(self.runs.timed_out(found[part]) for part in parts if not _fault_in(found[part]))
+        self._final(key, _recorded(self.runs, *self.todo[key], found), len(parts), confirmed)
+
+    def _final(self, key: str, record: dict, rechecked: int = 0, confirmed: int = 0) -> None:
+        self.journal.append(key, _final(record, self.layers, rechecked, confirmed))
+        self.bar.update()
 
 
 NO_VERDICT_KEY = "no_verdict"  # in a sample's record and its results entry: why the harness could not judge it

@@ -10,7 +10,7 @@ Everything the child sent is untrusted: lines are parsed defensively and any pro
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from harness.execution import values
@@ -27,6 +27,7 @@ class Verdict:
     fail_index: int | None = None  # the input that failed or was running when the run was stopped
     reason: str | None = None
     cpu_s: float = 0.0
+    margin: dict | None = None  # how near a clock it was (harness.execution.margins.Margin.record), where one was
 
     @property
     def timed_out(self) -> bool:
@@ -56,6 +57,8 @@ def parse_line(line: bytes) -> tuple[str, int | None, float | None, bytes]:
     if kind in ("O", "H"):
         _, index, seconds, payload = line.split(b" ", 3)
         return kind, int(index), float(seconds), payload
+    if kind == "B":
+        return kind, None, float(line[2:]), b""
     if kind in ("E", "D"):
         _, index, *rest = line.split(b" ", 2)
         return kind, int(index), None, rest[0] if rest else b""
@@ -113,14 +116,21 @@ class OutputJudge:
     max_output_bytes: Callable[[int], int]
     verdict: Verdict | None = None
     checked: int = 0
+    # The verdict as the benchmark's clocks settle it from the run's times (evalplus: its margin, harness.execution.margins)
+    settle: Callable[["OutputJudge"], Verdict] = lambda judge: judge.verdict
+    seconds: list[float] = field(default_factory=list)  # the CPU each input judged right took, in order
+    loading: float = 0.0  # the CPU used before the first call
 
     def on_line(self, line: bytes) -> bool:
         if self.verdict is not None:
             return False  # decided; a failing run was already told to stop
         try:
-            kind, index, _, payload = parse_line(line)
+            kind, index, seconds, payload = parse_line(line)
         except (ValueError, UnicodeDecodeError):
             return self._fail(self.checked, "malformed report from the program's process")
+        if kind == "B":
+            self.loading = seconds
+            return False
         if kind == "L":
             return self._fail(None, f"did not load: {_reason(payload)}")
         if index != self.checked:
@@ -138,6 +148,7 @@ class OutputJudge:
             return True
         if matches:
             self.checked += 1
+            self.seconds.append(seconds)
             if self.checked == len(self.expected):
                 self.verdict = Verdict(PASS)
             return False

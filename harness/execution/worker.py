@@ -16,8 +16,8 @@ A job's "style" says how the program is tested:
   calls     (default) its entry point is called on each input. Child lines: "O <i> <cpu seconds>
             <encoded output>"; "H <i> <cpu seconds> <sha256> <bytes> <nan>" for an output whose
             encoding is over max_output_bytes (hashed piece by piece, never held whole); "E <i>
-            <reason>" (input i raised or timed out); "L <reason>" (the program did not load); "D <n>"
-            (all n inputs ran). The harness alone compares outputs with expected values, which never
+            <reason>" (input i raised or timed out); "L <reason>" (the program did not load); "B <cpu
+            seconds>" (it loaded, using that much CPU, before the first call); "D <n>" (all n inputs ran). The harness alone compares outputs with expected values, which never
             enter the sandbox.
   unittest  the task's TestCases run on it (unittest_runner.py, which lists its lines). These tests
             start processes and local servers, so the child may fork (seccomp's relaxed rules) and
@@ -162,6 +162,7 @@ def _run_program(job: dict, inputs_line: bytes, report_fd: int) -> None:
         signal.signal(signal.SIGALRM, _on_timer)
     wall_factor = job.get("wall_factor", 3.0)
     clock = time.process_time
+    _report(report_fd, f"B {clock()!r}")  # the run's budget counts loading too (harness.execution.margins)
     for index, arguments in enumerate(inputs):
         started = clock()
         try:

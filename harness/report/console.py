@@ -21,6 +21,7 @@ def print_eval_summary(results: dict, titles, out=None) -> None:
         shown = ", ".join(meta["missing_tasks"][:5]) + (" ..." if len(meta["missing_tasks"]) > 5 else "")
         print(f"warning: {len(meta['missing_tasks'])} tasks have no samples and are not scored: {shown}", file=out)
     _print_timeouts(meta, out)
+    _print_margins(meta, [(name, key) for (name, _), key in zip(rows, ("base", "plus"))], results["pass_at_k"], out)
     print(f"results: {meta.get('output')}", file=out)
 
 
@@ -54,5 +55,24 @@ def _tasks(meta: dict) -> str:
 def _print_timeouts(meta: dict, out) -> None:
     timeouts = meta.get("timeouts")
     if timeouts and timeouts["rechecked"]:
-        print(f"timeouts: {timeouts['rechecked']} re-checked alone, {timeouts['confirmed']} confirmed "
+        print(f"timeouts: {timeouts['rechecked']} re-checked, {timeouts['confirmed']} confirmed "
               f"({timeouts['rechecked'] - timeouts['confirmed']} finished in time on the second run)", file=out)
+
+
+def _print_margins(meta: dict, columns: list[tuple[str, str]], scores: dict, out) -> None:
+    """How much of each pass@1 the machine's speed decides (harness.evaluation.score_range); `columns`: (title, key
+    of its scores)."""
+    margins = meta.get("margins")
+    if not margins:
+        return
+    factor = f"{margins['factor']:g}"
+    if not margins["near"]:
+        print(f"margins: no verdict within a factor {factor} of a time limit: the scores hold on a machine {factor}x "
+              "faster or slower", file=out)
+        return
+    print(f"margins: {margins['near']} verdicts within a factor {factor} of a time limit; on a machine {factor}x slower "
+          f"or faster the scores could be:", file=out)
+    for title, key in columns:
+        if "pass@1" in scores[key]:
+            low, high = (100 * margins[side][key]["pass@1"] for side in ("slower", "faster"))
+            print(f"  {title}: between {low:.1f} and {high:.1f} (here {100 * scores[key]['pass@1']:.1f})", file=out)

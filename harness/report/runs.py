@@ -144,15 +144,33 @@ def read_results(path: str | Path, notes: list[str] | None = None) -> list[Score
         tasks = _tasks(per_task, meta)
         judged = decided(per_task)  # samples the harness could not judge are not in the evaluator's pass@k either
         speed = (meta.get("calibration") or {}).get("speed")
-        return [replace(_score(path, Column(found.key, found.version, protocol, found.window, tasks), judged, found.passed,
-                               found.reported), machine_speed=speed)
-                for found in benchmark.score_columns(results)]
+        scores = [replace(_score(path, Column(found.key, found.version, protocol, found.window, tasks), judged, found.passed,
+                                 found.reported), machine_speed=speed)
+                  for found in benchmark.score_columns(results)]
+        if notes is not None and (meta.get("margins") or {}).get("near"):  # none near a limit: the scores as they are
+            notes.extend(_speed_range(benchmark, results, scores))
+        return scores
     except RunError:
         raise
     except (KeyError, TypeError) as error:
         raise RunError(f"{path}: incomplete scoder eval results (missing {error})")
     except ValueError as error:  # a bad date or an empty version
         raise RunError(f"{path}: {error}")
+
+
+def _speed_range(benchmark, results: dict, scores: list[Score]) -> list[str]:
+    """What each score could be on a machine the margin factor times slower or faster (harness.evaluation.score_range):
+    the benchmark's own columns, read from the re-decided pass@k."""
+    margins = results["scoder"]["margins"]
+    factor = f"{margins['factor']:g}"
+    sides = [benchmark.score_columns({**results, "pass_at_k": margins[side]}) for side in ("slower", "faster")]
+    notes = []
+    for score, slower, faster in zip(scores, *sides):
+        if "pass@1" in slower.reported:
+            notes.append(f"{score.column.title}: {margins['near']} verdicts within a factor {factor} of a time limit; "
+                         f"between {100 * slower.reported['pass@1']:.1f} and {100 * faster.reported['pass@1']:.1f} "
+                         f"on a machine {factor}x slower or faster")
+    return notes
 
 
 def _score(path: Path, column: Column, per_task: dict, passed, reported: dict) -> Score:

@@ -82,7 +82,7 @@ class RanToItsEnd:
             return True
         if kind == "D":
             self.done = True
-        else:  # "L": it did not load (the assert failed, or anything else raised); no other line has cause to come
+        elif kind != "B":  # "B" says it loaded; "L" that it did not (the assert failed, or anything else raised)
             self.error = _reason(payload)
         return False
 

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 from dataclasses import dataclass
 from functools import partial
@@ -38,6 +39,17 @@ def add_evalplus_arguments(parser, command: str) -> None:
                        help="official (default): the floor and the task budget in evalplus' seconds; measured: divided by "
                             "this machine's speed (harness.execution.calibration, 1.0 = its reference machine); or a speed "
                             "to divide them by. Not the official setting: results and reports say so")
+    group.add_argument("--margin-factor", type=_above_one, default=EvalSettings.margin_factor, metavar="F",
+                       help="the scores are also given for a machine F times faster and F times slower, from each "
+                            "verdict's margin to its time limit; a timeout is re-checked with clocks up to F times "
+                            "longer (default %(default)s)")
+
+
+def _above_one(text: str) -> float:
+    value = positive_float(text)
+    if value <= 1:
+        raise argparse.ArgumentTypeError(f"{text} must be a factor above 1")
+    return value
 
 
 def _speed(text: str) -> str | float:
@@ -94,7 +106,8 @@ class EvalPlusBenchmark:
         if not samples:
             raise SamplesError("--samples is required")
         speed = None if options.speed == "official" else measure().speed if options.speed == "measured" else options.speed
-        settings = EvalSettings(TimePolicy(options.min_time_limit, options.gt_time_limit_factor, speed=speed), Limits())
+        settings = EvalSettings(TimePolicy(options.min_time_limit, options.gt_time_limit_factor, speed=speed), Limits(),
+                                options.margin_factor)
         return evaluate(self, samples, output, options.data_dir, settings, progress=progress, execution=execution)
 
     def summarize(self, results: dict, options, out=None) -> None:

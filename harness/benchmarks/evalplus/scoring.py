@@ -10,18 +10,18 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from harness import __version__
 from harness.benchmarks.evalplus.tasks import KINDS, Dataset, Problem
-from harness.execution import values
-from harness.execution.executor import run_alone
-from harness.execution.function_calls import PASS, Digest, OutputJudge, ReferenceRecorder, Verdict
+from harness.execution import margins, values
+from harness.execution.function_calls import FAIL, PASS, TIMEOUT, Digest, OutputJudge, ReferenceRecorder, Verdict
 from harness.execution.limits import Limits, TimePolicy
 from harness.execution.pool import Run
 from harness.execution.guards import EVALPLUS_GUARD
 from harness.benchmarks.evalplus.groundtruth import Expected, GroundTruth, reference_run
 from harness.evaluation import Plan, evaluate_samples, refuse_unknown_tasks
-from harness.evaluation_runs import Check, Execution, Runs
+from harness.evaluation_runs import Check, Execution, Recheck, Runs
 from harness.metrics import entries_pass_at_k
 from harness.samples import Sample
 
@@ -36,10 +36,18 @@ class EvalSettings:
     """What decides HumanEval+ / MBPP+ verdicts (where they run is the Execution's)."""
     time_policy: TimePolicy = field(default_factory=TimePolicy)
     limits: Limits = field(default_factory=Limits)
+    # How much faster or slower a machine the margins look at (harness.execution.margins): the score's range, and how
+    # long a timeout's re-check may run (this many times its limit) before it is final.
+    margin_factor: float = 2.0
+
+    def __post_init__(self):
+        if not self.margin_factor > 1 or self.margin_factor == float("inf"):
+            raise ValueError(f"the margin factor must be a number above 1, got {self.margin_factor}")
 
     def fingerprint(self, dataset: Dataset) -> str:
         decisive = {"dataset": dataset.hash, "benchmark": dataset.benchmark.name, "harness": __version__,
-                    "time_policy": asdict(self.time_policy), "limits": asdict(self.limits.resolved())}
+                    "time_policy": asdict(self.time_policy), "limits": asdict(self.limits.resolved()),
+                    "margin_factor": self.margin_factor}
         return hashlib.sha256(json.dumps(decisive, sort_keys=True).encode()).hexdigest()
 
 
@@ -70,6 +78,8 @@ def plan(dataset: Dataset, samples: list[Sample], samples_path: Path | None = No
         runs=_runs(dataset, settings),
         entry=_entry,
         scores=_scores,
+        at_speed=_at_speed,
+        margin_factor=settings.margin_factor,
         meta={"dataset_file": dataset.benchmark.data.filename, "time_policy": asdict(settings.time_policy),
               "limits": asdict(settings.limits.resolved()),
               **({"not_official": [f"floors scaled to speed {settings.time_policy.speed:.2f}"]} if settings.time_policy.speed else {})},
@@ -79,40 +89,109 @@ def plan(dataset: Dataset, samples: list[Sample], samples_path: Path | None = No
 
 def _runs(dataset: Dataset, settings: EvalSettings) -> Runs:
     """Each sample runs on its base and its plus inputs (two checks), with limits from the reference solution's times,
-    which run first (the ground truth). A timed-out check is repeated alone right after the reference solution is
-    re-timed on the same inputs in the same conditions; its limits come from the slower of the two timings."""
+    which run first (the ground truth). A timed-out check whose margin leaves the verdict open runs again, with clocks
+    `margin_factor` times longer, after the reference solution is re-timed on the inputs whose limits decided: its
+    times settle the verdict under the official limits and what a faster machine gives."""
     truth = GroundTruth(dataset)
-    retimed: dict[tuple[str, str], Expected] = {}
     order = {task_id: index for index, task_id in enumerate(dataset.problems)}
+    policy, factor = settings.time_policy, settings.margin_factor
 
     def checks(task_id: str, solution: str) -> dict[str, Check]:
         # Slowest first (by the reference solution's time, which also flags inputs that are slow by nature).
-        return {kind: Check(*_run_for(dataset.problems[task_id], kind, solution, truth.get(task_id)[kind], settings),
-                            priority=-sum(truth.get(task_id)[kind].seconds)) for kind in KINDS}
+        checks = {}
+        for kind in KINDS:
+            expected = truth.get(task_id)[kind]
+            run, judge = _run_for(dataset.problems[task_id], kind, solution, expected, settings, policy,
+                                  functools.partial(_first_run, policy, expected.seconds, factor))
+            checks[kind] = Check(run, judge, priority=-sum(expected.seconds))
+        return checks
 
-    def recheck(pool, task_id: str, solution: str, kind: str) -> Check:
-        if (task_id, kind) not in retimed:
-            retimed[task_id, kind] = _retime_reference(pool, dataset.problems[task_id], kind, truth.get(task_id)[kind])
-        return Check(*_run_for(dataset.problems[task_id], kind, solution, retimed[task_id, kind], settings))
+    def recheck(task_id: str, solution: str, kind: str, outcome: dict) -> Recheck:
+        problem, expected, first = dataset.problems[task_id], truth.get(task_id)[kind], Verdict(**outcome)
+        inputs = _deciding_inputs(first, len(expected.seconds))
+        before = tuple(((task_id, kind, index), _reference_run_on(problem, kind, index), functools.partial(ReferenceRecorder, 1))
+                       for index in inputs)
+
+        def check(recorders: list[ReferenceRecorder]) -> Check:
+            seconds = list(expected.seconds)
+            for index, recorder in zip(inputs, recorders):
+                if recorder.error is None:  # it passed when the ground truth was computed: keep that time
+                    seconds[index] = max(seconds[index], recorder.seconds[0])
+            retimed = dataclasses.replace(expected, seconds=seconds)
+            return Check(*_run_for(problem, kind, solution, retimed, settings, margins.at_speed(policy, 1 / factor),
+                                   functools.partial(_rechecked, policy, seconds, first)))
+
+        return Recheck(check, before)
 
     def record(task_id: str, solution: str, outcomes: dict[str, dict]) -> dict:
         return _record(dataset.problems[task_id], {kind: Verdict(**outcome) for kind, outcome in outcomes.items()})
 
-    return Runs(limits=settings.limits, checks=checks, outcome=lambda judge: asdict(judge.verdict),
+    return Runs(limits=settings.limits, checks=checks, outcome=lambda judge: asdict(judge.settle(judge)),
                 timed_out=lambda outcome: Verdict(**outcome).timed_out, record=record, recheck=recheck,
+                final=lambda outcome: bool((outcome.get("margin") or {}).get("final")),
                 prepare=lambda pool, task_ids, progress: truth.compute(sorted(task_ids, key=order.__getitem__), pool, progress),
                 label=f"{dataset.benchmark.name} samples")
 
 
-def _retime_reference(pool, problem: Problem, kind: str, expected: Expected) -> Expected:
-    recorder = run_alone(pool, reference_run(problem, kind), functools.partial(ReferenceRecorder, len(problem.inputs[kind])))
-    if recorder.error is not None:  # it passed when the ground truth was computed: keep those times
-        return expected
-    return dataclasses.replace(expected, seconds=[max(old, new) for old, new in zip(expected.seconds, recorder.seconds)])
+def _deciding_inputs(first: Verdict, n_inputs: int) -> list[int]:
+    """The inputs whose reference times made the limit that stopped the first run: the input's own, or all of them
+    for the run budget their limits add up to (the task budget and the wall backstop owe nothing to the reference)."""
+    margin = first.margin or {}
+    if margin.get("limit") in (margins.FLOOR, margins.PER_INPUT) and margin.get("input") is not None:
+        return [margin["input"]]
+    return list(range(n_inputs)) if margin.get("limit") == margins.RUN_BUDGET else []
 
 
-def _run_for(problem: Problem, kind: str, solution: str, expected: Expected, settings: EvalSettings):
-    policy = settings.time_policy
+def _reference_run_on(problem: Problem, kind: str, index: int) -> Run:
+    run = reference_run(problem, kind)
+    return dataclasses.replace(run, inputs_line=values.encode([problem.inputs[kind][index]]).encode())
+
+
+def _first_run(policy: TimePolicy, reference: list[float], factor: float, judge: OutputJudge) -> Verdict:
+    """A run under the official clocks, with its margin where a clock decided it or could have."""
+    verdict = judge.verdict
+    if verdict.status == PASS:
+        margin = margins.of_finished(policy, reference, judge.seconds, verdict.cpu_s)
+    elif verdict.timed_out:
+        margin = margins.of_stopped(policy, reference, judge.seconds, judge.loading, verdict.cpu_s, factor)
+    else:
+        return verdict  # an output decided it, not a clock
+    return dataclasses.replace(verdict, margin=margin.record())
+
+
+def _rechecked(policy: TimePolicy, reference: list[float], first: Verdict, judge: OutputJudge) -> Verdict:
+    """The verdict under the official clocks, settled from a re-check that ran under longer ones: as the official run
+    would end where one of its clocks trips on these times, else as the re-check ended."""
+    verdict = judge.verdict
+    stopped = verdict.timed_out
+    times = judge.seconds + ([max(0.0, verdict.cpu_s - judge.loading - sum(judge.seconds))] if stopped else [])
+    tripped = margins.first_clock(policy, reference, times, judge.loading)
+    finished = margins.of_finished(policy, reference, judge.seconds, verdict.cpu_s) if verdict.status == PASS else None
+    if tripped is None:
+        if stopped:  # no CPU clock stopped it here either: it slept, blocked or died, as it did the first time
+            return dataclasses.replace(verdict, margin=margins.Margin(1.0, margins.STOPPED, len(judge.seconds), 0.0).record())
+        return dataclasses.replace(verdict, margin=finished and finished.record())  # in time: its own verdict
+    margin = dataclasses.replace(tripped, passes_up_to=finished.passes_up_to if finished else 0.0)
+    # The official run ends where its first clock trips on these times: as the first run ended if there, else as the
+    # re-check was stopped (the same way: a timer, or a budget where a C call holds off the timer), or as a clock
+    # stops a run that finished here.
+    if first.fail_index == tripped.input:
+        official = first
+    else:
+        official = Verdict(verdict.status, tripped.input, verdict.reason) if stopped else _tripped_verdict(tripped)
+    return dataclasses.replace(official, cpu_s=verdict.cpu_s, margin=margin.record())
+
+
+def _tripped_verdict(tripped: margins.Margin) -> Verdict:
+    """What the official run gives where a clock stops it: its budget kills the process (a timeout); an input's own
+    timer raises inside the program (worker._on_timer), which evalplus records as that input's failure."""
+    if tripped.limit in margins.BUDGETS:
+        return Verdict(TIMEOUT, tripped.input, "killed: cpu budget")
+    return Verdict(FAIL, tripped.input, "TimeoutException: Timed out!")
+
+
+def _run_for(problem: Problem, kind: str, solution: str, expected: Expected, settings: EvalSettings, policy: TimePolicy,
+             settle: Callable[[OutputJudge], Verdict]):
     limits = policy.per_input(expected.seconds)
     budget = policy.per_run(limits)
     run = Run(solution, problem.entry_point, problem.inputs_lines[kind], limits, budget,
@@ -127,7 +206,7 @@ def _run_for(problem: Problem, kind: str, solution: str, expected: Expected, set
     def make_judge() -> OutputJudge:
         return OutputJudge(
             expected.outputs, oracle, lambda index: exact_text_ok,
-            lambda index: OUTPUT_SIZE_SLACK_BYTES + OUTPUT_SIZE_FACTOR * _size(expected.outputs[index]),
+            lambda index: OUTPUT_SIZE_SLACK_BYTES + OUTPUT_SIZE_FACTOR * _size(expected.outputs[index]), settle=settle,
         )
 
     return run, make_judge
@@ -145,13 +224,25 @@ def _record(problem: Problem, verdicts: dict[str, Verdict]) -> dict:
         record[f"{kind}_fail_tests"] = [problem.raw_inputs[kind][verdict.fail_index]] if failed else []
         record[f"{kind}_error"] = verdict.reason
         record[f"{kind}_cpu_s"] = verdict.cpu_s
+        record[f"{kind}_margin"] = verdict.margin
     return record
 
 
 def _entry(sample: Sample, solution: str, record: dict) -> dict:
     return {"task_id": sample.task_id, "solution": solution,
             **{f"{kind}_{part}": record[f"{kind}_{part}"] for kind in KINDS for part in ("status", "fail_tests")},
-            **{f"{kind}_error": record[f"{kind}_error"] for kind in KINDS}}
+            **{f"{kind}_{part}": record[f"{kind}_{part}"] for kind in KINDS for part in ("error", "margin")}}
+
+
+def _at_speed(entry: dict, slowdown: float) -> dict:
+    """An entry as a machine `slowdown` times slower (below 1: faster) decides it: a verdict a clock decided or could
+    have (one with a margin) passes there if its margin says so; one an output decided stays."""
+    changed = dict(entry)
+    for kind in KINDS:
+        margin = entry.get(f"{kind}_margin")
+        if margin is not None and margins.Margin(**margin).passes_at(slowdown) != (entry[f"{kind}_status"] == PASS):
+            changed[f"{kind}_status"] = PASS if entry[f"{kind}_status"] != PASS else TIMEOUT
+    return changed
 
 
 def _scores(evaluated: dict[str, list[dict]]) -> dict:

@@ -1,0 +1,99 @@
+"""Every verdict a clock decided, or could have, carries its margin (harness.execution.margins), and the results say
+what the score would be on a machine F times slower or faster, each such verdict re-decided from its measured times:
+a pass near its limit fails on the slower machine, and a timeout that finishes within F times its limit passes on the
+faster one. A timeout that is still running at F times its limit is final.
+
+The programs are written for the purpose (labelled): each is correct, and its first call spins a set fraction of the
+1 s floor in CPU time (0.5x, 0.95x, 1.05x and 3x), which no load on the machine changes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from harness.benchmarks.evalplus import HUMANEVAL_PLUS
+from harness.benchmarks.evalplus.scoring import EvalSettings, evaluate
+from harness.cli import main
+from harness.evaluation import Execution
+from harness.execution import margins
+from harness.execution.limits import TimePolicy
+from harness.report.console import print_eval_summary
+
+FRACTIONS = (0.5, 0.95, 1.05, 3.0)
+
+
+def spinning(fraction: float, floor: float = 1.0) -> str:
+    return f'''import time
+_calls = []
+def has_close_elements(numbers, threshold):
+    if not _calls:  # written for this test: spin {fraction} of the floor on the first call
+        started = time.process_time()
+        while time.process_time() - started < {fraction * floor!r}:
+            pass
+    _calls.append(1)
+    return any(abs(a - b) < threshold for i, a in enumerate(numbers) for b in numbers[i + 1:])
+'''
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, data_dir):
+    """The four programs scored with the margin factor 2.5 and 4."""
+    folder = tmp_path_factory.mktemp("margins")
+    samples = folder / "s.jsonl"
+    samples.write_text("".join(json.dumps({"task_id": "HumanEval/0", "solution": spinning(f)}) + "\n" for f in FRACTIONS))
+    return {factor: evaluate(HUMANEVAL_PLUS, samples, folder / f"factor-{factor}.json", data_dir, EvalSettings(margin_factor=factor),
+                             progress=False, execution=Execution(parallel=2))
+            for factor in (2.5, 4.0)}
+
+
+def test_each_verdict_carries_its_margin(runs):
+    half, near_pass, near_fail, triple = runs[2.5]["eval"]["HumanEval/0"]
+    assert [entry["base_status"] for entry in (half, near_pass, near_fail, triple)] == ["pass", "pass", "fail", "fail"]
+    for entry, fraction in ((half, 0.5), (near_pass, 0.95), (near_fail, 1.05)):
+        margin = entry["base_margin"]
+        assert (margin["limit"], margin["input"]) == (margins.FLOOR, 0)
+        assert fraction <= margin["ratio"] < fraction + 0.03, entry["base_margin"]
+    # Over its limit: failed by the input's timer, as evalplus fails it; the re-check measured how far over.
+    assert near_fail["base_error"].startswith("TimeoutException")
+    assert 1 / 1.08 < near_fail["base_margin"]["passes_up_to"] < 1 / 1.05  # passes on a machine 1.05x faster
+    # Still running at 2.5 times its limit: how far over is at least that, and no faster machine within it passes it.
+    assert triple["base_margin"]["ratio"] >= 2.45 and triple["base_margin"]["passes_up_to"] == 0.0
+    assert runs[2.5]["scoder"]["timeouts"] == {"rechecked": 4, "confirmed": 4}  # the last two's base and plus runs
+
+
+def test_the_score_range_is_re_decided_not_guessed(runs):
+    wide, wider = runs[2.5]["scoder"]["margins"], runs[4.0]["scoder"]["margins"]
+    assert runs[2.5]["pass_at_k"]["plus"]["pass@1"] == 0.5
+    # 2.5x slower: even the 0.5x program is over its floor; 2.5x faster: the 1.05x one passes, the 3x one does not.
+    assert wide["near"] == 3 and wide["slower"]["plus"]["pass@1"] == 0 and wide["faster"]["plus"]["pass@1"] == 0.75
+    # With a factor 4 the 3x program's re-check ran to its end (1.2 s... of a 4 s clock): it passes 4x faster.
+    assert wider["near"] == 4 and wider["faster"]["plus"]["pass@1"] == 1.0
+    assert runs[4.0]["eval"]["HumanEval/0"][3]["base_margin"]["passes_up_to"] == pytest.approx(1 / 3, rel=0.03)
+
+
+def test_the_console_and_the_report_say_how_far_the_score_could_move(runs, tmp_path, capsys):
+    results = runs[2.5]
+    print_eval_summary(results, ("HumanEval", "HumanEval+"))
+    printed = capsys.readouterr().out
+    assert "margins: 3 verdicts within a factor 2.5 of a time limit" in printed
+    assert "HumanEval+ (base + plus tests): between 0.0 and 75.0 (here 50.0)" in printed
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "humaneval+_eval_results.json").write_text(json.dumps(results))
+    assert main(["report", str(run), "--no-baselines", "--output", str(tmp_path / "report")]) == 0
+    table = (tmp_path / "report" / "report.md").read_text()
+    assert "3 verdicts within a factor 2.5 of a time limit; between 0.0 and 75.0 on a machine 2.5x slower or faster" in table
+
+
+def test_a_margin_is_the_policy_at_another_speed():
+    # Re-deciding by hand what the policy at another speed says: an input of 0.6 s passes the 1 s floor up to a
+    # machine 1/0.6 times slower; one at 3 s over a 0.5 s reference (limit 2 s) is over at any speed.
+    policy = TimePolicy()
+    assert margins.of_finished(policy, [0.01, 0.01], [0.6, 0.01], 0.7).passes_up_to == pytest.approx(1 / 0.6)
+    assert margins.of_finished(policy, [0.5], [0.3], 0.4).passes_up_to is None  # under 4x its reference: any speed
+    # Stopped at 1.5x the floor: a 2x faster machine may pass it, so it is re-checked; at 2.5x it is over there too.
+    assert [margins.of_stopped(policy, [0.01], [], 0.0, cpu_s, 2.0).final for cpu_s in (1.5, 2.5)] == [False, True]
+    # Stopped at 1.5x a limit made of its reference's time (0.5 s x 4): over at any speed, as the reference scales too.
+    stopped = margins.of_stopped(policy, [0.5], [], 0.0, 3.0, 2.0)
+    assert (stopped.limit, stopped.final) == (margins.PER_INPUT, True)
