@@ -119,7 +119,7 @@ def _runs(dataset: Dataset, settings: EvalSettings) -> Runs:
                     seconds[index] = max(seconds[index], recorder.seconds[0])
             retimed = dataclasses.replace(expected, seconds=seconds)
             return Check(*_run_for(problem, kind, solution, retimed, settings, margins.at_speed(policy, 1 / factor),
-                                   functools.partial(_rechecked, policy, seconds, first)))
+                                   functools.partial(_rechecked, policy, seconds)))
 
         return Recheck(check, before)
 
@@ -159,7 +159,7 @@ def _first_run(policy: TimePolicy, reference: list[float], factor: float, judge:
     return dataclasses.replace(verdict, margin=margin.record())
 
 
-def _rechecked(policy: TimePolicy, reference: list[float], first: Verdict, judge: OutputJudge) -> Verdict:
+def _rechecked(policy: TimePolicy, reference: list[float], judge: OutputJudge) -> Verdict:
     """The verdict under the official clocks, settled from a re-check that ran under longer ones: as the official run
     would end where one of its clocks trips on these times, else as the re-check ended."""
     verdict = judge.verdict
@@ -172,13 +172,10 @@ def _rechecked(policy: TimePolicy, reference: list[float], first: Verdict, judge
             return dataclasses.replace(verdict, margin=margins.Margin(1.0, margins.STOPPED, len(judge.seconds), 0.0).record())
         return dataclasses.replace(verdict, margin=finished and finished.record())  # in time: its own verdict
     margin = dataclasses.replace(tripped, passes_up_to=finished.passes_up_to if finished else 0.0)
-    # The official run ends where its first clock trips on these times: as the first run ended if there, else as the
-    # re-check was stopped (the same way: a timer, or a budget where a C call holds off the timer), or as a clock
-    # stops a run that finished here.
-    if first.fail_index == tripped.input:
-        official = first
-    else:
-        official = Verdict(verdict.status, tripped.input, verdict.reason) if stopped else _tripped_verdict(tripped)
+    # The official run ends where its first clock trips on these times: on the input the re-check was stopped on, the
+    # same way (a timer; or the budget, where a C call holds the timer off); on an earlier one, as a clock stops it.
+    stopped_there = stopped and tripped.input == len(judge.seconds)
+    official = Verdict(verdict.status, tripped.input, verdict.reason) if stopped_there else _tripped_verdict(tripped)
     return dataclasses.replace(official, cpu_s=verdict.cpu_s, margin=margin.record())
 
 
@@ -231,7 +228,8 @@ def _record(problem: Problem, verdicts: dict[str, Verdict]) -> dict:
 def _entry(sample: Sample, solution: str, record: dict) -> dict:
     return {"task_id": sample.task_id, "solution": solution,
             **{f"{kind}_{part}": record[f"{kind}_{part}"] for kind in KINDS for part in ("status", "fail_tests")},
-            **{f"{kind}_{part}": record[f"{kind}_{part}"] for kind in KINDS for part in ("error", "margin")}}
+            **{f"{kind}_error": record[f"{kind}_error"] for kind in KINDS},
+            **{f"{kind}_margin": record.get(f"{kind}_margin") for kind in KINDS}}  # records made by hand may lack one
 
 
 def _at_speed(entry: dict, slowdown: float) -> dict:
