@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from harness import __version__
-from harness.execution.calibration import measure
+from harness.execution import calibration
 from harness.evaluation_runs import NO_VERDICT_KEY, Execution, Runs, Todo, execute, unconfirmed_key
 from harness.files import Busy, Interrupted, exclusive, file_sha256, write_atomically
 from harness.output_paths import output_file, writable_folder
@@ -180,6 +180,7 @@ def _discard(output_path: Path, log) -> None:
 
 
 def _evaluate(samples_path: Path, output_path: Path, plan: Plan, execution: Execution, progress: bool, log) -> dict:
+    calibration.begin()  # read when the results are assembled
     journal = Journal(journal_path(output_path), plan.fingerprint)
     todo: Todo = {}
     for sample, code in plan.keyed:
@@ -253,7 +254,7 @@ def assemble_results(plan: Plan, records: dict, samples_path: Path, restarts: in
             "timeouts": timeout_counts(kept_records),
             **({"margins": score_range(plan, judged)} if plan.at_speed else {}),
             "worker_restarts": restarts,
-            "calibration": measure().record(),  # this machine's speed: results of other machines are read beside it
+            "calibration": calibration.measure().record(),  # this machine's speed: results of other machines are read beside it
             # Samples the harness could not judge (a grader fault): left out of pass_at_k, with their reasons.
             "no_verdict": {"samples": len(faults), "tasks_left_out": [task_id for task_id in evaluated if task_id not in judged],
                            "reasons": sorted({entry[NO_VERDICT_KEY] for entry in faults})[:10]},

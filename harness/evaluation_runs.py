@@ -8,11 +8,11 @@ outcomes make its record. Everything else is here:
 - `prepare` (reference solutions) before the samples, then every check, longest first;
 - a sample whose outcomes are final is journaled at once; one with an outcome decided by a clock that its margin
   leaves open (`final` says which are not) is journaled as waiting (`unconfirmed_key`), and each such check runs
-  again, since CPU time is not load-invariant (processes on sibling hyperthreads slow each other down). Re-checks
-  queue behind every first run, so they take the cores the first runs leave idle at the end rather than waiting for
-  all of them; the trusted runs a re-check needs first (`Recheck.before`) run once for all that need them. The
-  repeat's outcome is final. An interrupted run keeps the waiting outcomes, and its re-run goes straight to their
-  re-check.
+  again, since CPU time is not load-invariant (processes on sibling hyperthreads slow each other down). A re-check
+  joins the one queue as soon as its sample's first runs end, ordered with the rest by its expected length (its
+  Check's priority), so that no core idles while another finishes a long re-check after everything else; the
+  trusted runs a re-check needs first (`Recheck.before`) go first, once for all that need them. The repeat's
+  outcome is final. An interrupted run keeps the waiting outcomes, and its re-run goes straight to their re-check.
 - a grader fault (the harness's own error while making, judging or recording a sample's runs; an outcome whose status
   is NO_VERDICT, as OutputJudge gives where the comparison breaks on the expected output) is that sample's record,
   {"no_verdict": the reason}: harness.evaluation leaves it out of the scores and says so, never a pass nor a fail.
@@ -84,8 +84,8 @@ def unconfirmed_key(key: str) -> str:
     return f"{key}:unconfirmed"
 
 
-# Behind every first run: re-checks take the cores the samples' first runs no longer need, never one they do.
-RECHECK_PRIORITY = math.inf
+# A trusted run a re-check waits for goes before everything: it is short, and the re-check is long.
+BEFORE_PRIORITY = -math.inf
 
 
 def execute(runs: Runs, todo: Todo, journal: Journal, execution: Execution, progress: bool) -> int:
@@ -173,7 +173,7 @@ class _Execution:
             for step_key, run, listener in missing:
                 if step_key not in self.blocked:
                     self.blocked[step_key] = []
-                    self._submit(("before", step_key, None), run, listener, RECHECK_PRIORITY)
+                    self._submit(("before", step_key, None), run, listener, BEFORE_PRIORITY)
             for step_key, _, _ in missing:
                 self.blocked[step_key].append((key, part, recheck))
             if not missing:
@@ -191,7 +191,7 @@ class _Execution:
         except Exception as error:  # a grader fault, as above
             self.found[key][part] = _fault_outcome(error)
             return self._part_rechecked(key)
-        self._submit(("recheck", key, part), check.run, check.listener, RECHECK_PRIORITY)
+        self._submit(("recheck", key, part), check.run, check.listener, check.priority)
 
     def _part_rechecked(self, key: str) -> None:
         self.parts[key] -= 1

@@ -62,7 +62,7 @@ def test_two_runs_on_different_speed_settings_show_side_by_side(tmp_path, data_d
     assert official["eval"]["HumanEval/0"][0]["base_status"] == "pass"
     # 0.5 s over a floor of 0.25 s: an input over its limit, which evalplus calls a failure (TimeoutException)
     assert fast["eval"]["HumanEval/0"][0]["base_status"] == "fail"
-    assert fast["scoder"]["timeouts"] == {"rechecked": 2, "confirmed": 2}
+    assert fast["eval"]["HumanEval/0"][0]["base_error"].startswith("TimeoutException")
     assert official["scoder"]["time_policy"]["speed"] is None and "not_official" not in official["scoder"]
     assert fast["scoder"]["time_policy"]["speed"] == 4.0 and fast["scoder"]["not_official"] == ["floors scaled to speed 4.00"]
     assert official["scoder"]["calibration"] == fast["scoder"]["calibration"] == measure().record()

@@ -1,7 +1,7 @@
-"""A verdict decided by a clock is final only once confirmed: a timed-out run is repeated with clocks twice as long
-(harness.evaluation_runs), after the reference solution was re-timed on the input that decided
-(harness.benchmarks.evalplus.scoring), unless its margin already says no repeat can change it; the results say how many
-were re-checked and how many timed out again."""
+"""A verdict decided by a clock is final only once confirmed: a run whose input timers (twice its limits) stopped it is,
+and any other timeout is repeated with clocks twice as long (harness.evaluation_runs), after the reference solution
+was re-timed on the input that decided (harness.benchmarks.evalplus.scoring); the results say how many were
+re-checked and how many timed out again."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ ENDLESS_LOOP = "def has_close_elements(numbers, threshold):\n    while True:\n  
 ENDLESS_C_CALL = "def has_close_elements(numbers, threshold):\n    return sum(range(10 ** 15))\n"
 
 
-def test_endless_programs_are_confirmed_once_their_margin_is_known(tmp_path, data_dir):
+def test_endless_programs_are_final_once_their_margin_is_known(tmp_path, data_dir):
     samples = tmp_path / "s.jsonl"
     samples.write_text("".join(json.dumps({"task_id": "HumanEval/0", "solution": code}) + "\n" for code in (ENDLESS_LOOP, ENDLESS_C_CALL, CORRECT)))
     settings = EvalSettings(TimePolicy(timeout_per_task=2.0))
@@ -37,10 +37,10 @@ def test_endless_programs_are_confirmed_once_their_margin_is_known(tmp_path, dat
     assert (c_call["base_status"], c_call["plus_status"]) == ("timeout", "timeout")
     assert c_call["base_error"] == "killed: cpu budget"  # the supervisor's budget, never SIGXCPU (exit -24)
     assert (correct["base_status"], correct["plus_status"]) == ("pass", "pass")
-    # The loop's timer stopped it at its limit: how far over is unknown until the re-check, stopped again at 2x.
-    # The C call held the timer off until the budget (3 s) stopped it: 3x its floor already, so it is not re-checked.
-    assert results["scoder"]["timeouts"] == {"rechecked": 2, "confirmed": 2}
-    assert loop["base_margin"]["ratio"] >= 1.95 and loop["base_margin"]["final"]
+    # The loop's timer stopped it at twice its limit; the C call held its timer off until the budget (3 s) stopped it,
+    # at 3x its floor. Neither is re-checked: no load, nor a machine twice as fast, gives them a pass.
+    assert results["scoder"]["timeouts"] == {"rechecked": 0, "confirmed": 0}
+    assert loop["base_margin"]["ratio"] >= 2 and loop["base_margin"]["final"]
     assert c_call["base_margin"]["ratio"] >= 2 and c_call["base_margin"]["passes_up_to"] == 0.0
 
 

@@ -89,20 +89,6 @@ def of_finished(policy: TimePolicy, reference: list[float], spent: list[float], 
     return Margin(ratio, limit, index, min(bounds) if bounds else None)
 
 
-def of_stopped(policy: TimePolicy, reference: list[float], spent: list[float], loading: float, cpu_s: float,
-               factor: float) -> Margin:
-    """The margin of a run a clock stopped on input len(spent), after `cpu_s` in all, and whether that verdict is final
-    within `factor`: the input it was stopped on used at least what the run's CPU leaves for it, and if those times
-    still trip a clock on a machine `factor` times faster, no machine within the factor (and no load on this one)
-    gives a pass. Otherwise the ratio is only a lower bound, and the run is re-checked with longer clocks."""
-    times = [*spent, max(0.0, cpu_s - loading - sum(spent))]
-    here = first_clock(policy, reference, times, loading)
-    if here is None:  # no CPU clock stopped it: the wall backstop (it slept or blocked), or it died
-        return Margin(1.0, STOPPED, len(spent), 0.0, final=False)
-    final = first_clock(at_speed(policy, 1 / factor), reference, times, loading) is not None
-    return dataclasses.replace(here, ratio=max(here.ratio, 1.0), final=final)
-
-
 def _largest(holds, low: float = 1e-6, high: float = 1e6) -> float:
     """The largest slow-down at which a condition that holds below some point and fails above it still holds."""
     if not holds(low):

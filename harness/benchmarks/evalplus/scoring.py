@@ -29,6 +29,7 @@ from harness.samples import Sample
 OUTPUT_SIZE_SLACK_BYTES = 1 << 20
 OUTPUT_SIZE_FACTOR = 16
 WALL_BACKSTOP_EXTRA_S = 5.0
+TIMER_OVERSHOOT = 1.02  # see _run_for
 
 
 @dataclass(frozen=True)
@@ -89,9 +90,14 @@ def plan(dataset: Dataset, samples: list[Sample], samples_path: Path | None = No
 
 def _runs(dataset: Dataset, settings: EvalSettings) -> Runs:
     """Each sample runs on its base and its plus inputs (two checks), with limits from the reference solution's times,
-    which run first (the ground truth). A timed-out check whose margin leaves the verdict open runs again, with clocks
-    `margin_factor` times longer, after the reference solution is re-timed on the inputs whose limits decided: its
-    times settle the verdict under the official limits and what a faster machine gives."""
+    which run first (the ground truth).
+
+    The first run has evalplus' run budget, but each input's timer is `margin_factor` times its limit (and a little
+    more): the verdict under the official limits is decided from the measured times (harness.execution.margins), and a
+    run still going at that many times its limit is a timeout no faster machine within the factor, nor any load on
+    this one, would change. One stopped nearer (or by the run budget, whose input times are only lower bounds) runs
+    again once, every clock `margin_factor` times longer, after the reference solution is re-timed on the inputs
+    whose limits decided; its times settle the verdict."""
     truth = GroundTruth(dataset)
     order = {task_id: index for index, task_id in enumerate(dataset.problems)}
     policy, factor = settings.time_policy, settings.margin_factor
@@ -101,9 +107,9 @@ def _runs(dataset: Dataset, settings: EvalSettings) -> Runs:
         checks = {}
         for kind in KINDS:
             expected = truth.get(task_id)[kind]
-            run, judge = _run_for(dataset.problems[task_id], kind, solution, expected, settings, policy,
-                                  functools.partial(_first_run, policy, expected.seconds, factor))
-            checks[kind] = Check(run, judge, priority=-sum(expected.seconds))
+            checks[kind] = Check(*_run_for(dataset.problems[task_id], kind, solution, expected, settings, policy, factor,
+                                           functools.partial(_settled, policy, expected.seconds, factor, False)),
+                                 priority=-sum(expected.seconds))
         return checks
 
     def recheck(task_id: str, solution: str, kind: str, outcome: dict) -> Recheck:
@@ -118,8 +124,9 @@ def _runs(dataset: Dataset, settings: EvalSettings) -> Runs:
                 if recorder.error is None:  # it passed when the ground truth was computed: keep that time
                     seconds[index] = max(seconds[index], recorder.seconds[0])
             retimed = dataclasses.replace(expected, seconds=seconds)
-            return Check(*_run_for(problem, kind, solution, retimed, settings, margins.at_speed(policy, 1 / factor),
-                                   functools.partial(_rechecked, policy, seconds)))
+            # Expected to run up to `factor` times as long as the first run, which a clock stopped: longest first.
+            return Check(*_run_for(problem, kind, solution, retimed, settings, margins.at_speed(policy, 1 / factor), 1.0,
+                                   functools.partial(_settled, policy, seconds, factor, True)), priority=-factor * first.cpu_s)
 
         return Recheck(check, before)
 
@@ -147,33 +154,25 @@ def _reference_run_on(problem: Problem, kind: str, index: int) -> Run:
     return dataclasses.replace(run, inputs_line=values.encode([problem.inputs[kind][index]]).encode())
 
 
-def _first_run(policy: TimePolicy, reference: list[float], factor: float, judge: OutputJudge) -> Verdict:
-    """A run under the official clocks, with its margin where a clock decided it or could have."""
+def _settled(policy: TimePolicy, reference: list[float], factor: float, rechecking: bool, judge: OutputJudge) -> Verdict:
+    """The verdict under the official clocks, settled from a run whose timers were longer (see _runs): the official run
+    ends where its first clock trips on these times, else as this run ended; with the margin of every verdict a clock
+    decided or could have. A timeout is final once a re-check settled it, or if its times (only a lower bound for the
+    input a clock stopped) trip a clock even on a machine `factor` times faster."""
     verdict = judge.verdict
-    if verdict.status == PASS:
-        margin = margins.of_finished(policy, reference, judge.seconds, verdict.cpu_s)
-    elif verdict.timed_out:
-        margin = margins.of_stopped(policy, reference, judge.seconds, judge.loading, verdict.cpu_s, factor)
-    else:
-        return verdict  # an output decided it, not a clock
-    return dataclasses.replace(verdict, margin=margin.record())
-
-
-def _rechecked(policy: TimePolicy, reference: list[float], judge: OutputJudge) -> Verdict:
-    """The verdict under the official clocks, settled from a re-check that ran under longer ones: as the official run
-    would end where one of its clocks trips on these times, else as the re-check ended."""
-    verdict = judge.verdict
-    stopped = verdict.timed_out
+    stopped = verdict.timed_out  # by one of this run's clocks, or it died
     times = judge.seconds + ([max(0.0, verdict.cpu_s - judge.loading - sum(judge.seconds))] if stopped else [])
     tripped = margins.first_clock(policy, reference, times, judge.loading)
     finished = margins.of_finished(policy, reference, judge.seconds, verdict.cpu_s) if verdict.status == PASS else None
     if tripped is None:
-        if stopped:  # no CPU clock stopped it here either: it slept, blocked or died, as it did the first time
-            return dataclasses.replace(verdict, margin=margins.Margin(1.0, margins.STOPPED, len(judge.seconds), 0.0).record())
+        if stopped:  # no CPU clock: it slept or blocked until the wall backstop, or it died; re-checked once
+            return dataclasses.replace(verdict, margin=margins.Margin(1.0, margins.STOPPED, len(judge.seconds), 0.0,
+                                                                      final=rechecking).record())
         return dataclasses.replace(verdict, margin=finished and finished.record())  # in time: its own verdict
-    margin = dataclasses.replace(tripped, passes_up_to=finished.passes_up_to if finished else 0.0)
-    # The official run ends where its first clock trips on these times: on the input the re-check was stopped on, the
-    # same way (a timer; or the budget, where a C call holds the timer off); on an earlier one, as a clock stops it.
+    final = rechecking or margins.first_clock(margins.at_speed(policy, 1 / factor), reference, times, judge.loading) is not None
+    margin = dataclasses.replace(tripped, passes_up_to=finished.passes_up_to if finished else 0.0, final=final)
+    # On the input this run was stopped on, the official run is stopped the same way (a timer; or the budget, where a C
+    # call holds the timer off); on an earlier one, as that clock stops it.
     stopped_there = stopped and tripped.input == len(judge.seconds)
     official = Verdict(verdict.status, tripped.input, verdict.reason) if stopped_there else _tripped_verdict(tripped)
     return dataclasses.replace(official, cpu_s=verdict.cpu_s, margin=margin.record())
@@ -188,10 +187,13 @@ def _tripped_verdict(tripped: margins.Margin) -> Verdict:
 
 
 def _run_for(problem: Problem, kind: str, solution: str, expected: Expected, settings: EvalSettings, policy: TimePolicy,
-             settle: Callable[[OutputJudge], Verdict]):
+             stretch: float, settle: Callable[[OutputJudge], Verdict]):
+    """A run under `policy`'s run budget whose input timers are `stretch` times the policy's limits, and a little more:
+    a run such a timer stops has gone over `stretch` times its limit by the timer's granularity at least."""
     limits = policy.per_input(expected.seconds)
     budget = policy.per_run(limits)
-    run = Run(solution, problem.entry_point, problem.inputs_lines[kind], limits, budget,
+    timers = [stretch * TIMER_OVERSHOOT * limit for limit in limits]
+    run = Run(solution, problem.entry_point, problem.inputs_lines[kind], timers, budget,
               budget * settings.limits.wall_factor + WALL_BACKSTOP_EXTRA_S, guard=EVALPLUS_GUARD)
     arguments = problem.inputs[kind]
     exact_text_ok = not problem.has_special_oracle
