@@ -105,3 +105,27 @@ def test_a_margin_is_the_policy_at_another_speed():
     assert margins.first_clock(tight, [0.01] * 3, [0.9] * 3, 0.0) is None
     tripped = margins.first_clock(tight, [0.01] * 4, [0.9] * 4, 0.0)
     assert (tripped.limit, tripped.input, tripped.ratio) == (margins.TASK_BUDGET, 3, pytest.approx(3.6 / 3))
+
+
+# BigCodeBench: its clock is the suite's wall timer (240 s; 3 s here, patched, so that the test is quick).
+SLEEPS = "import time\ndef task_func(*args, **kwargs):\n    time.sleep(1000)\n"  # written for this test: waits
+SPINS = "def task_func(*args, **kwargs):\n    while True:\n        pass\n"  # written for this test: computes
+
+
+def test_a_bigcodebench_timeout_is_rechecked_only_if_a_faster_machine_could_change_it(data_dir, tmp_path, monkeypatch):
+    from harness.benchmarks.bigcodebench import BIGCODEBENCH
+    from harness.benchmarks.bigcodebench import scoring
+
+    monkeypatch.setattr(scoring, "SUITE_TIMEOUT_S", 3.0)
+    monkeypatch.setattr(scoring, "PROCESS_TIMEOUT_S", 4.0)
+    samples = tmp_path / "s.jsonl"
+    samples.write_text("".join(json.dumps({"task_id": "BigCodeBench/0", "solution": code}) + "\n" for code in (SLEEPS, SPINS)))
+    results = scoring.evaluate(BIGCODEBENCH, samples, tmp_path / "out.json", str(data_dir),
+                               scoring.BigCodeBenchSettings(version="v0.1.0_hf"), progress=False)
+    sleeps, spins = results["eval"]["BigCodeBench/0"]
+    assert sleeps["status"] != "pass" and spins["status"] != "pass"
+    # The sleeper waited out the clock: no faster machine shortens a wait, so it is final as it stands.
+    assert sleeps["margin"]["final"] and sleeps["margin"]["ratio"] >= 1
+    # The spinner computed all along: run again with clocks twice as long, still stopped, confirmed.
+    assert results["scoder"]["timeouts"] == {"rechecked": 1, "confirmed": 1}
+    assert spins["margin"]["ratio"] >= 2 and spins["margin"]["cpu_s"] > 3

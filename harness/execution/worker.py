@@ -17,8 +17,8 @@ A job's "style" says how the program is tested:
             <encoded output>"; "H <i> <cpu seconds> <sha256> <bytes> <nan>" for an output whose
             encoding is over max_output_bytes (hashed piece by piece, never held whole); "E <i>
             <reason>" (input i raised or timed out); "L <reason>" (the program did not load); "B <cpu
-            seconds>" (it loaded, using that much CPU, before the first call); "D <n>" (all n inputs ran). The harness alone compares outputs with expected values, which never
-            enter the sandbox.
+            seconds>" (it loaded, using that much CPU, before the first call); "D <n>" (all n inputs
+            ran). The harness alone compares outputs with expected values, which never enter the sandbox.
   unittest  the task's TestCases run on it (unittest_runner.py, which lists its lines). These tests
             start processes and local servers, so the child may fork (seccomp's relaxed rules) and
             the zygote watches the whole process tree: its size, its memory, and a sweep afterwards.

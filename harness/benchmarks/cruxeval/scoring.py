@@ -9,7 +9,7 @@ An answer (a sample's solution) is a predicted output (CRUXEval-O) or a call `f(
   upstream's reliability_guard (utils_execute.py lines 141-219: exit, quit and help, most of os' file and process
   functions, shutil's and subprocess.Popen gone; no memory limit there, evalplus' 4 GiB here).
 Upstream's 3 s are wall-clock time (signal.setitimer(ITIMER_REAL), utils_execute.py line 77); here they are CPU time
-of the child with wall time as a backstop, and a run that times out is repeated alone before the timeout is final,
+of the child with wall time as a backstop, and a run that times out is repeated once before the timeout is final,
 so that a busy machine flips no verdict.
 
 "When no generation of a task passes, all are false" (utils_general.py lines 22-23) is what these verdicts are
