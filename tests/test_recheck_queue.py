@@ -1,0 +1,74 @@
+"""The skeleton's re-check queue (harness.evaluation_runs): a re-check starts once the trusted runs it needs first have
+run, and re-checks that need the same trusted run share one run of it; a re-check the harness cannot build is a
+grader fault. On the fixture benchmark (tests/fixture_benchmark.py, labelled fixture data), where these tests treat
+a wrong output as if a clock had decided it, so that wrong programs are re-checked."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import threading
+
+import tests.fixture_benchmark as fixture
+from harness.evaluation import evaluate_samples
+from harness.evaluation_runs import Check, Recheck
+from harness.execution import values
+from harness.execution.function_calls import FAIL, ReferenceRecorder
+from harness.execution.pool import Run
+
+WRONG = ["def add(a, b):\n    return a - b\n", "def add(a, b):\n    return a * b\n", "def add(a, b):\n    return 0\n"]
+
+
+class Counted:
+    """A listener factory that counts how many runs it made listeners for (a run repeated on a restarted worker
+    would count twice: none is expected here)."""
+
+    def __init__(self, factory):
+        self.factory, self.made, self.lock = factory, 0, threading.Lock()
+
+    def __call__(self):
+        with self.lock:
+            self.made += 1
+        return self.factory()
+
+
+def plan_with_rechecks(reference: Counted, built: list, broken: bool = False):
+    def plan_for(samples, samples_path):
+        base = fixture._plan(samples, samples_path)
+        trusted = Run("def add(a, b):\n    return a + b\n", "add", values.encode([[1, 2]]).encode(), None, 10.0, 30.0)
+
+        def recheck(task_id: str, code: str, part: str, outcome: dict) -> Recheck:
+            def check(done: list) -> Check:
+                if broken:
+                    raise RuntimeError("a bug in the harness")
+                built.append(done)
+                return base.runs.checks(task_id, code)[part]
+            return Recheck(check, before=((("reference", task_id), trusted, reference),))
+
+        runs = dataclasses.replace(base.runs, timed_out=lambda outcome: outcome["status"] == FAIL, recheck=recheck)
+        return dataclasses.replace(base, runs=runs)
+    return plan_for
+
+
+def samples(tmp_path):
+    path = tmp_path / "s.jsonl"
+    path.write_text("".join(json.dumps({"task_id": "Arithmetic/0", "solution": code}) + "\n" for code in WRONG))
+    return path
+
+
+def test_rechecks_share_the_trusted_run_they_need_and_wait_for_it(tmp_path):
+    reference, built = Counted(functools.partial(ReferenceRecorder, 1)), []
+    results = evaluate_samples(samples(tmp_path), tmp_path / "out.json", plan_with_rechecks(reference, built), progress=False)
+    assert [entry["status"] for entry in results["eval"]["Arithmetic/0"]] == [FAIL] * 3
+    assert results["scoder"]["timeouts"] == {"rechecked": 3, "confirmed": 3}
+    assert reference.made == 1  # one trusted run for the three re-checks
+    # Each re-check was built from that run, done: the reference's output for its one input.
+    assert len(built) == 3 and all(done[0].outputs == [b"3"] and done[0].error is None for done in built)
+
+
+def test_a_recheck_the_harness_cannot_build_is_a_grader_fault(tmp_path):
+    reference = Counted(functools.partial(ReferenceRecorder, 1))
+    results = evaluate_samples(samples(tmp_path), tmp_path / "out.json", plan_with_rechecks(reference, [], broken=True),
+                               progress=False)
+    assert [entry["no_verdict"] for entry in results["eval"]["Arithmetic/0"]] == ["grader fault: RuntimeError: a bug in the harness"] * 3
