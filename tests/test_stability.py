@@ -3,7 +3,7 @@ processes keep both cores busy give identical verdicts, equal to the official on
 official evalplus, whose limits are wall-clock time, was seen to flip Mbpp/583 between two such runs.)
 
 Besides real model outputs, the samples hold correct programs that are slow: the ones a busy machine can push
-over their limits. Timeouts are re-checked alone (harness.evaluation_runs), so they must still pass.
+over their limits. A timeout near its limit is re-checked (harness.evaluation_runs), so they must still pass.
 """
 
 import gzip
