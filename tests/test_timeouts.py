@@ -58,3 +58,20 @@ def test_a_timeout_that_does_not_repeat_alone_is_not_final(tmp_path, data_dir, h
     [entry] = results["eval"]["HumanEval/0"]
     assert (entry["base_status"], entry["plus_status"]) == ("pass", "pass")
     assert results["scoder"]["timeouts"] == {"rechecked": 1, "confirmed": 0}
+
+
+# Written for this test: correct, but sleeps 2.5 s on every call, using no CPU. Only the wall backstop (3x the limit
+# + 1 s) stops it: at a 0.3 s limit, 1.9 s. Backstops made of the longer CPU timers (2.8 s) would let it pass.
+SLEEPS = "import time\n" + CORRECT.replace("):\n", "):\n    time.sleep(2.5)\n", 1)
+
+
+def test_a_sleeping_program_gets_no_more_wall_time_from_longer_cpu_timers(tmp_path, data_dir):
+    samples = tmp_path / "s.jsonl"
+    samples.write_text(json.dumps({"task_id": "HumanEval/0", "solution": SLEEPS}) + "\n")
+    settings = EvalSettings(TimePolicy(min_time_limit=0.3))
+    results = evaluate(HUMANEVAL_PLUS, samples, tmp_path / "out.json", data_dir, settings, progress=False, execution=Execution(parallel=2))
+    [entry] = results["eval"]["HumanEval/0"]
+    assert (entry["base_status"], entry["plus_status"]) == ("fail", "fail") and entry["base_error"].startswith("TimeoutException")
+    # No CPU clock stopped it: re-checked once under the same clocks (not longer ones), and confirmed.
+    assert entry["base_margin"]["limit"] == "no CPU clock"
+    assert results["scoder"]["timeouts"] == {"rechecked": 2, "confirmed": 2}

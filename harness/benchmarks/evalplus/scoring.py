@@ -124,8 +124,11 @@ def _runs(dataset: Dataset, settings: EvalSettings) -> Runs:
                 if recorder.error is None:  # it passed when the ground truth was computed: keep that time
                     seconds[index] = max(seconds[index], recorder.seconds[0])
             retimed = dataclasses.replace(expected, seconds=seconds)
-            # Expected to run up to `factor` times as long as the first run, which a clock stopped: longest first.
-            return Check(*_run_for(problem, kind, solution, retimed, settings, margins.at_speed(policy, 1 / factor), 1.0,
+            # Clocks `factor` times longer, but for a run no CPU clock stopped (it slept, blocked or died): it runs
+            # again as it did. Expected to run up to `factor` times as long as the first run: longest first.
+            slept = (first.margin or {}).get("limit") == margins.STOPPED
+            clocks = policy if slept else margins.at_speed(policy, 1 / factor)
+            return Check(*_run_for(problem, kind, solution, retimed, settings, clocks, 1.0,
                                    functools.partial(_settled, policy, seconds, factor, True)), priority=-factor * first.cpu_s)
 
         return Recheck(check, before)
@@ -189,12 +192,14 @@ def _tripped_verdict(tripped: margins.Margin) -> Verdict:
 def _run_for(problem: Problem, kind: str, solution: str, expected: Expected, settings: EvalSettings, policy: TimePolicy,
              stretch: float, settle: Callable[[OutputJudge], Verdict]):
     """A run under `policy`'s run budget whose input timers are `stretch` times the policy's limits, and a little more:
-    a run such a timer stops has gone over `stretch` times its limit by the timer's granularity at least."""
+    a run such a timer stops has gone over `stretch` times its limit by the timer's granularity at least. Its wall
+    backstops stay the policy's own: a program that sleeps or blocks gets no more wall time for it."""
     limits = policy.per_input(expected.seconds)
     budget = policy.per_run(limits)
     timers = [stretch * TIMER_OVERSHOOT * limit for limit in limits]
+    walls = [limit * settings.limits.wall_factor + 1.0 for limit in limits]
     run = Run(solution, problem.entry_point, problem.inputs_lines[kind], timers, budget,
-              budget * settings.limits.wall_factor + WALL_BACKSTOP_EXTRA_S, guard=EVALPLUS_GUARD)
+              budget * settings.limits.wall_factor + WALL_BACKSTOP_EXTRA_S, guard=EVALPLUS_GUARD, wall_limits=walls)
     arguments = problem.inputs[kind]
     exact_text_ok = not problem.has_special_oracle
 
