@@ -75,3 +75,7 @@ def test_a_sleeping_program_gets_no_more_wall_time_from_longer_cpu_timers(tmp_pa
     # No CPU clock stopped it: re-checked once under the same clocks (not longer ones), and confirmed.
     assert entry["base_margin"]["limit"] == "no CPU clock"
     assert results["scoder"]["timeouts"] == {"rechecked": 2, "confirmed": 2}
+    # Its first run, too, was stopped by the backstop on its first input, not after sleeping through several.
+    lines = map(json.loads, journal_path(tmp_path / "out.json").read_text().splitlines()[1:])
+    [first] = [line["record"] for line in lines if line["key"] == unconfirmed_key(sample_key("HumanEval/0", SLEEPS))]
+    assert (first["base"]["status"], first["base"]["fail_index"]) == ("fail", 0)
