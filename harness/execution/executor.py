@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass
 
 from harness.execution.limits import Limits
-from harness.execution.pool import Listener, Run, WorkerPool
+from harness.execution.pool import WorkerPool
 from harness.execution.sandbox import Sandbox
 
 EXECUTORS = ("local", "ray")
@@ -35,9 +35,3 @@ class Executor:
         cores = size or os.cpu_count() or 1
         return WorkerPool(cores, sandbox, limits, idle_extra=idle_per_core * cores)
 
-
-def run_alone(pool, run: Run, make_listener) -> Listener:
-    """One run on a pool from Executor.pool with nothing else of the pool's beside it: the caller waits for
-    every other run first and submits nothing meanwhile."""
-    pool.submit((None, run, make_listener))
-    return pool.next_result()[1]
