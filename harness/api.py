@@ -121,8 +121,15 @@ def read_scores(request: EvaluationRequest) -> dict[str, float]:
 
 def pass_at_1(benchmark: Benchmark, results: dict) -> dict[str, float]:
     """pass@1 (a fraction) of each score a results file holds, by the name of its test set where it holds several
-    (evalplus: base, plus), else "pass@1"."""
-    return {column.tests or "pass@1": column.reported["pass@1"] for column in benchmark.score_columns(results)}
+    (evalplus: base, plus), else "pass@1". A SamplesError where there is none: no sample had a verdict."""
+    from harness.evaluation import no_verdict_warning
+    from harness.samples import SamplesError
+
+    columns = benchmark.score_columns(results)
+    if any("pass@1" not in column.reported for column in columns):
+        why = (no_verdict_warning(results) or "the results hold no judged sample").removeprefix("warning: ")
+        raise SamplesError(f"{benchmark.name}: no score: {why}")
+    return {column.tests or "pass@1": column.reported["pass@1"] for column in columns}
 
 
 def data_availability(benchmark: str, data_dir: str | None = None):

@@ -106,3 +106,16 @@ def test_samples_without_a_verdict_are_left_out_said_and_judged_again(tmp_path, 
     assert [entries[0]["status"] for entries in results["eval"].values()] == ["pass", "pass", "pass"]
     assert results["scoder"]["no_verdict"]["samples"] == 0 and results["pass_at_k"]["pass@1"] == 1.0
     assert said[0].startswith("resumed: 1 of 3 samples' verdicts reused")
+
+
+def test_a_run_with_no_judged_sample_has_no_score_and_says_why(tmp_path, arithmetic):
+    from harness.api import pass_at_1
+    from harness.samples import SamplesError
+
+    samples = tmp_path / "s.jsonl"
+    samples.write_text("".join(json.dumps({"task_id": task_id, "solution": code}) + "\n" for task_id, code in GOOD.items()))
+    every = {task_id: "raise" for task_id in GOOD}
+    results = evaluate_samples(samples, tmp_path / "results.json", plan_with_faults(every), progress=False, log=lambda line: None)
+    assert results["pass_at_k"] == {}
+    with pytest.raises(SamplesError, match="arithmetic: no score: 3 samples have no verdict"):
+        pass_at_1(fixture.ARITHMETIC, results)
