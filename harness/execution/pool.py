@@ -47,9 +47,9 @@ class Run:
     test_code: str | None = None
     timeout_s: float | None = None
     stack_bytes: int | None = None  # None: the memory limit
-    # Wall seconds per input after which its timer fires even if its CPU time has not run out (a program that sleeps
-    # or blocks); None: time_limits x Limits.wall_factor + 1.
-    wall_limits: list[float] | None = None
+    # The CPU timers run to this many times time_limits; the wall backstops (time_limits x Limits.wall_factor + 1 s)
+    # do not stretch: a program that sleeps or blocks gets no more wall time for it.
+    timer_stretch: float = 1.0
 
 
 class Listener(Protocol):

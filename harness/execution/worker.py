@@ -160,8 +160,7 @@ def _run_program(job: dict, inputs_line: bytes, report_fd: int) -> None:
     if not trusted:
         signal.signal(signal.SIGPROF, _on_timer)
         signal.signal(signal.SIGALRM, _on_timer)
-    wall_factor = job.get("wall_factor", 3.0)
-    walls = job.get("wall_limits") or [limit * wall_factor + 1.0 for limit in time_limits or []]
+    wall_factor, stretch = job.get("wall_factor", 3.0), job.get("timer_stretch", 1.0)
     clock = time.process_time
     _report(report_fd, f"B {clock()!r}")  # the run's budget counts loading too (harness.execution.margins)
     for index, arguments in enumerate(inputs):
@@ -169,8 +168,8 @@ def _run_program(job: dict, inputs_line: bytes, report_fd: int) -> None:
         try:
             if not trusted:
                 # CPU time decides; the wall timer only catches programs that sleep or block.
-                signal.setitimer(signal.ITIMER_PROF, time_limits[index])
-                signal.setitimer(signal.ITIMER_REAL, walls[index])
+                signal.setitimer(signal.ITIMER_PROF, time_limits[index] * stretch)
+                signal.setitimer(signal.ITIMER_REAL, time_limits[index] * wall_factor + 1.0)
             output = function(*arguments)
         except BaseException as error:
             _stop_timers(trusted)

@@ -118,16 +118,16 @@ def _runs(dataset: Dataset, settings: EvalSettings) -> Runs:
         before = tuple(((task_id, kind, index), _reference_run_on(problem, kind, index), functools.partial(ReferenceRecorder, 1))
                        for index in inputs)
 
+        # Clocks `factor` times longer, but for a run no CPU clock stopped (it slept, blocked or died): it runs again as
+        # it did. Expected to run up to `factor` times as long as the first run: longest first.
+        clocks = policy if (first.margin or {}).get("limit") == margins.STOPPED else margins.at_speed(policy, 1 / factor)
+
         def check(recorders: list[ReferenceRecorder]) -> Check:
             seconds = list(expected.seconds)
             for index, recorder in zip(inputs, recorders):
                 if recorder.error is None:  # it passed when the ground truth was computed: keep that time
                     seconds[index] = max(seconds[index], recorder.seconds[0])
             retimed = dataclasses.replace(expected, seconds=seconds)
-            # Clocks `factor` times longer, but for a run no CPU clock stopped (it slept, blocked or died): it runs
-            # again as it did. Expected to run up to `factor` times as long as the first run: longest first.
-            slept = (first.margin or {}).get("limit") == margins.STOPPED
-            clocks = policy if slept else margins.at_speed(policy, 1 / factor)
             return Check(*_run_for(problem, kind, solution, retimed, settings, clocks, 1.0,
                                    functools.partial(_settled, policy, seconds, factor, True)), priority=-factor * first.cpu_s)
 
@@ -191,15 +191,13 @@ def _tripped_verdict(tripped: margins.Margin) -> Verdict:
 
 def _run_for(problem: Problem, kind: str, solution: str, expected: Expected, settings: EvalSettings, policy: TimePolicy,
              stretch: float, settle: Callable[[OutputJudge], Verdict]):
-    """A run under `policy`'s run budget whose input timers are `stretch` times the policy's limits, and a little more:
-    a run such a timer stops has gone over `stretch` times its limit by the timer's granularity at least. Its wall
-    backstops stay the policy's own: a program that sleeps or blocks gets no more wall time for it."""
+    """A run under `policy`'s limits whose input CPU timers run to `stretch` times them, and a little more (a run such a
+    timer stops has gone over `stretch` times its limit by the timer's granularity at least; Run.timer_stretch)."""
     limits = policy.per_input(expected.seconds)
     budget = policy.per_run(limits)
-    timers = [stretch * TIMER_OVERSHOOT * limit for limit in limits]
-    walls = [limit * settings.limits.wall_factor + 1.0 for limit in limits]
-    run = Run(solution, problem.entry_point, problem.inputs_lines[kind], timers, budget,
-              budget * settings.limits.wall_factor + WALL_BACKSTOP_EXTRA_S, guard=EVALPLUS_GUARD, wall_limits=walls)
+    run = Run(solution, problem.entry_point, problem.inputs_lines[kind], limits, budget,
+              budget * settings.limits.wall_factor + WALL_BACKSTOP_EXTRA_S, guard=EVALPLUS_GUARD,
+              timer_stretch=stretch * TIMER_OVERSHOOT)
     arguments = problem.inputs[kind]
     exact_text_ok = not problem.has_special_oracle
 
