@@ -17,6 +17,13 @@ def positive_int(text: str) -> int:
     return value
 
 
+def factor_above_one(text: str) -> float:
+    value = positive_float(text)
+    if value <= 1:
+        raise argparse.ArgumentTypeError(f"{text} must be a factor above 1")
+    return value
+
+
 def positive_float(text: str) -> float:
     """A finite number above 0 (seconds, factors)."""
     try:

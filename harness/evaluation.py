@@ -19,6 +19,8 @@ from typing import Callable
 
 from harness import __version__
 from harness.execution import calibration
+from harness.execution.function_calls import PASS, TIMEOUT
+from harness.execution.margins import DEFAULT_FACTOR, Margin
 from harness.evaluation_runs import NO_VERDICT_KEY, Execution, Runs, Todo, execute, unconfirmed_key
 from harness.files import Busy, Interrupted, exclusive, file_sha256, write_atomically
 from harness.output_paths import output_file, writable_folder
@@ -42,7 +44,7 @@ class Plan:
     # (entry, slow-down) -> the entry as a machine that many times slower decides it (below 1: faster), from the
     # margins of the verdicts clocks decided (harness.execution.margins); None: the benchmark keeps no margins
     at_speed: Callable[[dict, float], dict] | None = None
-    margin_factor: float = 2.0  # the slow-down and speed-up the results' score range is given for
+    margin_factor: float = DEFAULT_FACTOR  # the slow-down and speed-up the results' score range is given for
 
 
 def default_output_path(samples_path: Path, benchmark: str) -> Path:
@@ -270,6 +272,15 @@ def score_range(plan: Plan, judged: dict[str, list[dict]]) -> dict:
     faster = {task_id: [plan.at_speed(entry, 1 / factor) for entry in entries] for task_id, entries in judged.items()}
     near = sum(one != other for task_id in judged for one, other in zip(slower[task_id], faster[task_id]))
     return {"factor": factor, "near": near, "slower": plan.scores(slower), "faster": plan.scores(faster)}
+
+
+def passed_at_speed(entry: dict, slowdown: float) -> dict:
+    """A one-verdict entry ("passed", and "margin" where a clock decided it or could have) as a machine `slowdown`
+    times slower (below 1: faster) decides it (Plan.at_speed)."""
+    margin = entry.get("margin")
+    if margin is None or Margin(**margin).passes_at(slowdown) == entry["passed"]:
+        return entry
+    return {**entry, "passed": not entry["passed"], "status": TIMEOUT if entry["passed"] else PASS}
 
 
 def decided(evaluated: dict[str, list[dict]]) -> dict[str, list[dict]]:

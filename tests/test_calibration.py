@@ -44,7 +44,8 @@ def test_a_speed_divides_the_absolute_limits_only():
     official, fast = TimePolicy(), TimePolicy(speed=4.0)
     assert official.per_input([0.01, 1.0]) == [1.0, 4.0]
     assert fast.per_input([0.01, 1.0]) == [0.25, 4.0]  # the floor scales; a limit from the reference's time does not
-    assert (official.per_run([30.0, 40.0]), fast.per_run([30.0, 40.0])) == (61.0, 16.0)
+    # The task budget and evalplus' two extra seconds scale too: 60 + 2, and 60 / 4 + 2 / 4.
+    assert (official.per_run([30.0, 40.0]), fast.per_run([30.0, 40.0])) == (62.0, 15.5)
     with pytest.raises(ValueError, match="speed must be a number"):
         TimePolicy(speed=0.0)
 

@@ -267,8 +267,10 @@ def test_hostile_answers_are_contained(layer, tmp_path, data_dir):
     results = evaluated(CRUXEVAL_O, list(answers.values()), tmp_path, data_dir, "hostile", isolation=layer)
     verdicts = dict(zip(answers, results["eval"]["sample_0"], strict=True))
     assert {name for name, entry in verdicts.items() if entry["passed"]} == set()
-    assert verdicts["loops forever"]["status"] == "timeout"  # confirmed by a second run alone
-    assert results["scoder"]["timeouts"] == {"rechecked": 1, "confirmed": 1}
+    # Still running at twice its 3 s: final in that one run, since no machine twice as fast would finish it.
+    assert verdicts["loops forever"]["status"] == "timeout"
+    assert verdicts["loops forever"]["margin"]["ratio"] >= 2 and verdicts["loops forever"]["margin"]["final"]
+    assert results["scoder"]["timeouts"] == {"rechecked": 0, "confirmed": 0}
     [layers] = results["scoder"]["isolation"]  # the layer with seccomp and Landlock where they apply: "bwrap+seccomp+landlock"
     assert results["scoder"]["worker_restarts"] == 0 and layers.split("+")[0] == layer
     assert list(canary.iterdir()) == []

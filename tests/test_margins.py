@@ -94,17 +94,101 @@ def test_a_margin_is_the_policy_at_another_speed():
     faster = margins.at_speed(policy, 1 / 2)  # a machine twice as fast, in this machine's seconds: a 2 s floor
     # An input of 0.6 s passes the 1 s floor up to a machine 1/0.6 times slower; under 4x its reference, at any speed.
     assert margins.of_finished(policy, [0.01, 0.01], [0.6, 0.01], 0.7).passes_up_to == pytest.approx(1 / 0.6)
-    assert margins.of_finished(policy, [0.5], [0.3], 0.4).passes_up_to is None
+    # Under 4x its reference, only the absolute task budget and the run's 2 extra seconds bind it: (60 + 2) / 0.4.
+    assert margins.of_finished(policy, [0.5], [0.3], 0.4).passes_up_to == pytest.approx(155)
+    # Ten inputs far under 4x their references, but 0.5 s in all (a slow import): the run budget made of ten 1 s
+    # floors and 2 s, (10 + 2) / slow-down, covers it up to 24 times slower, well before the task budget's 124.
+    assert margins.of_finished(policy, [0.001] * 10, [0.003] * 10, 0.5).passes_up_to == pytest.approx(24, rel=1e-6)
     # 1.5 s trips the floor here, not on the faster machine; 3 s over a limit made of a 0.6 s reference (2.4 s) trips
     # it at any speed, since the reference scales too.
-    assert margins.first_clock(policy, [0.01], [1.5], 0.0).limit == margins.FLOOR
-    assert margins.first_clock(faster, [0.01], [1.5], 0.0) is None
-    assert margins.first_clock(faster, [0.6], [3.0], 0.0).limit == margins.PER_INPUT
-    # Inputs of 0.9 s each under a 2 s task budget: the budget (3 s with its second) trips on the fourth, not before.
+    assert margins.first_clock(margins.evalplus_clocks(policy, [0.01]), [1.5], 0.0).limit == margins.FLOOR
+    assert margins.first_clock(margins.evalplus_clocks(faster, [0.01]), [1.5], 0.0) is None
+    assert margins.first_clock(margins.evalplus_clocks(faster, [0.6]), [3.0], 0.0).limit == margins.PER_INPUT
+    # Inputs of 0.9 s each under a 2 s task budget: the budget (4 s with its two extra seconds) trips on the fifth.
     tight = TimePolicy(timeout_per_task=2.0)
-    assert margins.first_clock(tight, [0.01] * 3, [0.9] * 3, 0.0) is None
-    tripped = margins.first_clock(tight, [0.01] * 4, [0.9] * 4, 0.0)
-    assert (tripped.limit, tripped.input, tripped.ratio) == (margins.TASK_BUDGET, 3, pytest.approx(3.6 / 3))
+    assert margins.first_clock(margins.evalplus_clocks(tight, [0.01] * 4), [0.9] * 4, 0.0) is None
+    tripped = margins.first_clock(margins.evalplus_clocks(tight, [0.01] * 5), [0.9] * 5, 0.0)
+    assert (tripped.limit, tripped.input, tripped.ratio) == (margins.TASK_BUDGET, 4, pytest.approx(4.5 / 4))
+
+
+# Written for this test: correct, but every call spins 0.4 s of CPU, under each input's 1 s floor.
+SLOW_EVERY_CALL = spinning(0.4).replace("if not _calls:", "if True:")
+
+
+def test_a_budget_kill_is_final_in_one_run_and_a_near_one_is_re_checked(tmp_path, data_dir):
+    samples = tmp_path / "s.jsonl"
+    samples.write_text(json.dumps({"task_id": "HumanEval/0", "solution": SLOW_EVERY_CALL}) + "\n")
+    settings = EvalSettings(TimePolicy(timeout_per_task=0.5))  # a run budget of 0.5 + 2 s
+    results = evaluate(HUMANEVAL_PLUS, samples, tmp_path / "out.json", data_dir, settings, progress=False,
+                       execution=Execution(parallel=2))
+    [entry] = results["eval"]["HumanEval/0"]
+    assert (entry["base_status"], entry["plus_status"]) == ("timeout", "timeout")
+    # The 7 base inputs take 2.8 s: the budget trips on the last, 1.12x over, as evalplus' would. A machine 1.12x
+    # faster passes it, so it was re-checked (clocks twice as long) before its margin was final.
+    base = entry["base_margin"]
+    assert (base["limit"], base["input"], base["final"]) == (margins.TASK_BUDGET, 6, True)
+    assert 1.1 < base["ratio"] < 1.2 and base["passes_up_to"] == pytest.approx(2.5 / 2.8, rel=0.05)
+    # The plus inputs go on far longer: the first run's budget, twice the official one, stopped it, which no machine
+    # twice as fast would pass. Final in that one run.
+    plus = entry["plus_margin"]
+    assert (plus["limit"], plus["input"], plus["final"], plus["passes_up_to"]) == (margins.TASK_BUDGET, 6, True, 0.0)
+    assert results["scoder"]["timeouts"] == {"rechecked": 1, "confirmed": 1}
+
+
+# LiveCodeBench and CRUXEval: fixed seconds, which all scale with the machine. Programs written for the purpose: right,
+# but their first call (LiveCodeBench) or their answer (CRUXEval) spins a set fraction of the limit in CPU time.
+def lcb_spinning(fraction: float) -> str:
+    return f'''import time
+_calls = []
+class Solution:
+    def countPairs(self, nums, target):
+        if not _calls:  # written for this test: spin {fraction} of the 1 s limit on the first test
+            started = time.process_time()
+            while time.process_time() - started < {fraction!r}:
+                pass
+        _calls.append(1)
+        return sum(nums[i] + nums[j] == target for i in range(len(nums)) for j in range(i + 1, len(nums)))
+'''
+
+
+def test_livecodebench_margins_and_score_range(tmp_path):
+    from harness.benchmarks.livecodebench.scoring import LiveCodeBenchSettings, evaluate as evaluate_lcb
+    from tests.test_livecodebench_eval import FIXTURES
+
+    samples = tmp_path / "s.jsonl"
+    samples.write_text("".join(json.dumps({"task_id": "9001", "solution": lcb_spinning(f)}) + "\n" for f in (0.6, 1.25)))
+    results = evaluate_lcb(samples, tmp_path / "out.json", str(FIXTURES), LiveCodeBenchSettings(release="release_v2", test_timeout_s=1),
+                           progress=False, execution=Execution(parallel=2))
+    near_pass, near_fail = results["eval"]["9001"]
+    assert (near_pass["status"], near_fail["status"], near_fail["error_code"]) == ("pass", "timeout", -3)
+    assert (near_pass["margin"]["limit"], near_pass["margin"]["input"]) == (margins.PER_INPUT, 0)
+    assert near_pass["margin"]["passes_up_to"] == pytest.approx(1 / 0.6, rel=0.05)
+    # 1.25 s on its first test: over the 1 s limit, as lcb_runner's alarm stops it; re-checked, and a machine 1.25x
+    # faster passes it.
+    assert (near_fail["margin"]["limit"], near_fail["margin"]["input"], near_fail["margin"]["final"]) == (margins.PER_INPUT, 0, True)
+    assert near_fail["margin"]["passes_up_to"] == pytest.approx(1 / 1.25, rel=0.05)
+    assert results["scoder"]["timeouts"] == {"rechecked": 1, "confirmed": 1}
+    wide = results["scoder"]["margins"]
+    assert (wide["near"], wide["slower"]["pass@1"], wide["faster"]["pass@1"]) == (2, 0.0, 1.0)
+
+
+def test_cruxeval_margins_and_score_range(tmp_path, data_dir, monkeypatch):
+    from harness.benchmarks.cruxeval import CRUXEVAL_O
+    from harness.benchmarks.cruxeval import scoring as cruxeval
+    from tests.test_cruxeval import SAMPLE_0_OUTPUT, evaluated
+
+    monkeypatch.setattr(cruxeval, "CLOCKS", margins.Clocks.fixed([], 1.0))  # 1 s, not 3, so that the test is quick
+
+    def spinning_answer(seconds: float) -> str:  # written for this test: the right output, after spinning
+        return f"any(iter(lambda: __import__('time').process_time() > {seconds!r}, True)) or {SAMPLE_0_OUTPUT}"
+
+    results = evaluated(CRUXEVAL_O, [spinning_answer(0.6), spinning_answer(1.25)], tmp_path, data_dir, "spins")
+    near_pass, near_fail = results["eval"]["sample_0"]
+    assert (near_pass["status"], near_fail["status"]) == ("pass", "timeout")
+    assert near_pass["margin"]["limit"] == margins.RUN_BUDGET and 0.6 <= near_pass["margin"]["ratio"] < 0.7
+    assert near_fail["margin"]["final"] and 1 / 1.35 < near_fail["margin"]["passes_up_to"] < 1 / 1.25
+    assert results["scoder"]["timeouts"] == {"rechecked": 1, "confirmed": 1}
+    assert results["scoder"]["margins"]["faster"]["pass@1"] == 1.0 and results["scoder"]["margins"]["slower"]["pass@1"] == 0.0
 
 
 # BigCodeBench: its clock is the suite's wall timer (240 s; 3 s here, patched, so that the test is quick).

@@ -29,7 +29,7 @@ ENDLESS_C_CALL = "def has_close_elements(numbers, threshold):\n    return sum(ra
 def test_endless_programs_are_final_once_their_margin_is_known(tmp_path, data_dir):
     samples = tmp_path / "s.jsonl"
     samples.write_text("".join(json.dumps({"task_id": "HumanEval/0", "solution": code}) + "\n" for code in (ENDLESS_LOOP, ENDLESS_C_CALL, CORRECT)))
-    settings = EvalSettings(TimePolicy(timeout_per_task=2.0))
+    settings = EvalSettings(TimePolicy(timeout_per_task=0.5))
     results = evaluate(HUMANEVAL_PLUS, samples, tmp_path / "out.json", data_dir, settings, progress=False, execution=Execution(parallel=2))
     loop, c_call, correct = results["eval"]["HumanEval/0"]
     assert (loop["base_status"], loop["plus_status"]) == ("fail", "fail")
@@ -37,8 +37,8 @@ def test_endless_programs_are_final_once_their_margin_is_known(tmp_path, data_di
     assert (c_call["base_status"], c_call["plus_status"]) == ("timeout", "timeout")
     assert c_call["base_error"] == "killed: cpu budget"  # the supervisor's budget, never SIGXCPU (exit -24)
     assert (correct["base_status"], correct["plus_status"]) == ("pass", "pass")
-    # The loop's timer stopped it at twice its limit; the C call held its timer off until the budget (3 s) stopped it,
-    # at 3x its floor. Neither is re-checked: no load, nor a machine twice as fast, gives them a pass.
+    # The loop's timer stopped it at twice its limit; the C call held its timer off until the budget stopped it, at
+    # twice the official 2.5 s. Neither is re-checked: no load, nor a machine twice as fast, gives them a pass.
     assert results["scoder"]["timeouts"] == {"rechecked": 0, "confirmed": 0}
     assert loop["base_margin"]["ratio"] >= 2 and loop["base_margin"]["final"]
     assert c_call["base_margin"]["ratio"] >= 2 and c_call["base_margin"]["passes_up_to"] == 0.0

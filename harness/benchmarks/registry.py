@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 
+from harness.arguments import factor_above_one
 from harness.benchmarks.benchmark import Benchmark
 from harness.benchmarks.bigcodebench import BIGCODEBENCH, BIGCODEBENCH_HARD
 from harness.benchmarks.cruxeval import CRUXEVAL_I, CRUXEVAL_O
 from harness.benchmarks.evalplus import HUMANEVAL_PLUS, HUMANEVAL_PLUS_MINI, MBPP_PLUS
 from harness.benchmarks.livecodebench import LIVECODEBENCH
+from harness.execution.margins import DEFAULT_FACTOR
 from harness.execution.task_env import TaskEnvironment
 
 BENCHMARKS: dict[str, Benchmark] = {
@@ -60,6 +62,12 @@ def add_benchmark_arguments(parser: argparse.ArgumentParser, command: str) -> No
     """The arguments that select and read benchmarks' data, for `command` (eval, generate, export)."""
     parser.add_argument("--data-dir", help="folder with the benchmark files (default: $SCODER_DATA_DIR, then the cache, then download)")
     owners: dict[str, str] = {"data_dir": "every benchmark"}  # each option's destination -> the family that declared it
+    if command == "eval":
+        parser.add_argument("--margin-factor", type=factor_above_one, default=DEFAULT_FACTOR, metavar="F",
+                            help="the scores are also given for a machine F times faster and F times slower, from each "
+                                 "verdict's margin to its time limit; a timeout runs with clocks up to F times longer "
+                                 "(default %(default)s; BigCodeBench: its re-check only)")
+        owners["margin_factor"] = "every benchmark"
     added = set()
     for benchmark in BENCHMARKS.values():
         if benchmark.add_arguments in added:  # a family's benchmarks share one

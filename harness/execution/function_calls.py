@@ -119,7 +119,13 @@ class OutputJudge:
     # The verdict as the benchmark's clocks settle it from the run's times (evalplus: its margin, harness.execution.margins)
     settle: Callable[["OutputJudge"], Verdict] = lambda judge: judge.verdict
     seconds: list[float] = field(default_factory=list)  # the CPU each input judged right took, in order
+    wrong_output_seconds: float | None = None  # the CPU the input with a wrong output took
     loading: float = 0.0  # the CPU used before the first call
+
+    @property
+    def timed_seconds(self) -> list[float]:
+        """The CPU of every input that returned, in order: a wrong output's too, which a clock may have stopped first."""
+        return self.seconds + ([self.wrong_output_seconds] if self.wrong_output_seconds is not None else [])
 
     def on_line(self, line: bytes) -> bool:
         if self.verdict is not None:
@@ -152,6 +158,7 @@ class OutputJudge:
             if self.checked == len(self.expected):
                 self.verdict = Verdict(PASS)
             return False
+        self.wrong_output_seconds = seconds
         return self._fail(index, "wrong output")
 
     def _matches(self, index: int, kind: str, payload: bytes) -> bool:

@@ -40,7 +40,9 @@ class TimePolicy:
     """evalplus' time limits (evalplus 0.3.1, config.py and eval/__init__.py untrusted_check).
 
     Per input: max(min_time_limit, gt_time_limit_factor x the reference solution's time on it).
-    Per run: min(timeout_per_task, sum of the per-input limits) + 1 second.
+    Per run: min(timeout_per_task, sum of the per-input limits) + 2 seconds: untrusted_check's `timeout` adds one
+    (eval/__init__.py:236; not the second one at :238, since evaluate.py:220 checks with fast_check by default) and its
+    p.join(timeout=timeout + 1) waits one more (:263).
     evalplus measures these as wall time; here they are the child's CPU time, so a busy machine does
     not turn a correct program into a timeout. Wall time only backs them up (see Limits.wall_factor).
     """
@@ -48,13 +50,14 @@ class TimePolicy:
     min_time_limit: float = 1.0  # DEFAULT_MIN_TIME_LIMIT
     gt_time_limit_factor: float = 4.0  # DEFAULT_GT_TIME_LIMIT_FACTOR
     timeout_per_task: float = 60.0  # EVALPLUS_TIMEOUT_PER_TASK default
-    # None: the official absolute limits (the floor and the task budget). A speed (harness.execution.calibration: 1.0
+    run_extra_s: float = 2.0  # see above
+    # None: the official absolute limits (the floor, the task budget, the run's extra seconds). A speed (harness.execution.calibration: 1.0
     # is the reference machine) divides them, so a machine half as fast gets twice the seconds: not the official setting.
     speed: float | None = None
 
     def __post_init__(self):
         optional = () if self.speed is None else ("speed",)
-        for name in ("min_time_limit", "gt_time_limit_factor", "timeout_per_task", *optional):
+        for name in ("min_time_limit", "gt_time_limit_factor", "timeout_per_task", "run_extra_s", *optional):
             value = getattr(self, name)
             if not value > 0 or value == float("inf"):  # NaN compares false
                 raise ValueError(f"time policy: {name} must be a number of seconds (a factor) above 0, got {value}")
@@ -67,8 +70,12 @@ class TimePolicy:
     def task_budget(self) -> float:
         return self.timeout_per_task / (self.speed or 1.0)
 
+    @property
+    def run_extra(self) -> float:
+        return self.run_extra_s / (self.speed or 1.0)
+
     def per_input(self, reference_seconds: list[float]) -> list[float]:
         return [max(self.floor, self.gt_time_limit_factor * t) for t in reference_seconds]
 
     def per_run(self, per_input: list[float]) -> float:
-        return min(self.task_budget, sum(per_input)) + 1.0
+        return min(self.task_budget, sum(per_input)) + self.run_extra

@@ -1,15 +1,16 @@
 """How near its clocks a function-call run's verdict was, and what it would be on a machine F times faster or slower.
 
 evalplus' limits (harness.execution.limits.TimePolicy) are of two kinds. Relative ones, four times the reference
-solution's time on the same input, scale with the machine just as the program does. Absolute ones, the 1 s floor and
-the 60 s task budget, do not. So a run's verdict on a machine x times slower is the policy at speed x applied to
-this run's own times: re-decided from what was measured, never guessed.
+solution's time on the same input, scale with the machine just as the program does. Absolute ones, the 1 s floor, the
+60 s task budget and the run budget's 2 extra seconds, do not. So a run's verdict on a machine x times slower is the
+policy at speed x applied to this run's own times: re-decided from what was measured, never guessed. LiveCodeBench's
+and CRUXEval's limits are all fixed seconds (Clocks.fixed): on a machine x times slower each is 1/x of itself in this
+machine's seconds, so a pass's room is its tightest limit's.
 
 The number kept per run is `passes_up_to`, the largest slow-down at which it still passes:
 - above 1: a pass with that much room;
 - below 1: a run that timed out here and passes on a machine 1/that times faster;
-- 0: no pass within what was measured;
-- None: a pass at any speed, because no absolute limit binds it.
+- 0: no pass within what was measured.
 """
 
 from __future__ import annotations
@@ -17,8 +18,13 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from harness.execution.function_calls import FAIL, PASS, TIMEOUT, Verdict
 from harness.execution.limits import TimePolicy
 
+DEFAULT_FACTOR = 2.0  # the margin factor F: scores are also given for a machine F times slower and F times faster
+# A first run's CPU clocks are F times the official ones and this much more: a run such a clock stops has gone over F
+# times its limit by the clock's granularity at least (Run.timer_stretch).
+TIMER_OVERSHOOT = 1.02
 FLOOR, PER_INPUT, TASK_BUDGET, RUN_BUDGET = "floor", "per-input", "task budget", "run budget"
 BUDGETS = (TASK_BUDGET, RUN_BUDGET)
 STOPPED = "no CPU clock"  # the wall backstop stopped it (it slept or blocked), or it died (evalplus: a timeout too)
@@ -31,16 +37,35 @@ class Margin:
     ratio: float
     limit: str
     input: int | None
-    passes_up_to: float | None  # see the module's docstring
+    passes_up_to: float  # see the module's docstring
     final: bool = True  # false: a lower bound from a stopped run, which a re-check with longer clocks settles
 
     def passes_at(self, slowdown: float) -> bool:
         """Whether the run passes on a machine `slowdown` times slower (below 1: faster)."""
-        return self.passes_up_to is None or self.passes_up_to >= slowdown
+        return self.passes_up_to >= slowdown
 
     def record(self) -> dict:
-        return {**dataclasses.asdict(self), "ratio": round(self.ratio, 4),
-                "passes_up_to": None if self.passes_up_to is None else round(self.passes_up_to, 4)}
+        return {**dataclasses.asdict(self), "ratio": round(self.ratio, 4), "passes_up_to": round(self.passes_up_to, 4)}
+
+
+@dataclass(frozen=True)
+class Clocks:
+    """The CPU clocks a run is held to, in this machine's seconds: each input's limit and the run's budget (which counts
+    the CPU used before the first call too), with what each limit is called in a margin."""
+    per_input: list[float]
+    budget: float
+    input_kinds: list[str]
+    budget_kind: str
+
+    @classmethod
+    def fixed(cls, per_input: list[float], budget: float) -> "Clocks":
+        """Limits in fixed seconds (LiveCodeBench's per test and per sample, CRUXEval's per program)."""
+        return cls(per_input, budget, [PER_INPUT] * len(per_input), RUN_BUDGET)
+
+    def slower(self, slowdown: float) -> "Clocks":
+        """Fixed-seconds clocks as a machine `slowdown` times slower has them, in this machine's seconds: each limit is
+        absolute, so all shrink together (evalplus' do not: see evalplus_clocks and at_speed)."""
+        return dataclasses.replace(self, per_input=[limit / slowdown for limit in self.per_input], budget=self.budget / slowdown)
 
 
 def at_speed(policy: TimePolicy, slowdown: float) -> TimePolicy:
@@ -48,45 +73,97 @@ def at_speed(policy: TimePolicy, slowdown: float) -> TimePolicy:
     return dataclasses.replace(policy, speed=(policy.speed or 1.0) * slowdown)
 
 
-def limit_kind(policy: TimePolicy, limit: float) -> str:
-    return FLOOR if limit <= policy.floor else PER_INPUT
-
-
-def budget_kind(policy: TimePolicy, limits: list[float]) -> str:
-    return TASK_BUDGET if policy.task_budget < sum(limits) else RUN_BUDGET
-
-
-def first_clock(policy: TimePolicy, reference: list[float], spent: list[float], loading: float) -> Margin | None:
-    """The first of the policy's clocks that these per-input times trip, walking the inputs in order as the run does
-    (`loading`: the CPU used before the first call, which the run's budget counts too); None if none does."""
+def evalplus_clocks(policy: TimePolicy, reference: list[float]) -> Clocks:
     limits = policy.per_input(reference)
-    budget = policy.per_run(limits)
+    return Clocks(limits, policy.per_run(limits), [FLOOR if limit <= policy.floor else PER_INPUT for limit in limits],
+                  TASK_BUDGET if policy.task_budget < sum(limits) else RUN_BUDGET)
+
+
+def first_clock(clocks: Clocks, spent: list[float], loading: float) -> Margin | None:
+    """The first clock these per-input times trip, walking the inputs in order as the run does (`loading`: the CPU used
+    before the first call, all of a run with no inputs); None if none does."""
     used = loading
     for index, seconds in enumerate(spent):
-        if used + min(seconds, limits[index]) > budget:  # the budget stops the run first
-            return Margin((used + seconds) / budget, budget_kind(policy, limits), index, 0.0)
-        if seconds > limits[index]:
-            return Margin(seconds / limits[index], limit_kind(policy, limits[index]), index, 0.0)
+        if used + min(seconds, clocks.per_input[index]) > clocks.budget:  # the budget stops the run first
+            return Margin((used + seconds) / clocks.budget, clocks.budget_kind, index, 0.0)
+        if seconds > clocks.per_input[index]:
+            return Margin(seconds / clocks.per_input[index], clocks.input_kinds[index], index, 0.0)
         used += seconds
-    return None
+    return Margin(used / clocks.budget, clocks.budget_kind, None, 0.0) if used > clocks.budget else None
+
+
+def _tightest(clocks: Clocks, spent: list[float], cpu_s: float) -> tuple[float, str, int | None]:
+    """A finished run's nearest limit: (its time over it, which, the input or None for the budget)."""
+    ratio, limit, index = cpu_s / clocks.budget, clocks.budget_kind, None
+    for i, seconds in enumerate(spent):
+        if seconds / clocks.per_input[i] > ratio:
+            ratio, limit, index = seconds / clocks.per_input[i], clocks.input_kinds[i], i
+    return ratio, limit, index
+
+
+def of_finished_fixed(clocks: Clocks, spent: list[float], cpu_s: float) -> Margin:
+    """The margin of a run that finished right under fixed-seconds clocks: every limit scales with the machine, so it
+    passes up to the slow-down that brings its tightest limit to 1."""
+    ratio, limit, index = _tightest(clocks, spent, cpu_s)
+    return Margin(ratio, limit, index, 1 / max(ratio, 1e-9))
 
 
 def of_finished(policy: TimePolicy, reference: list[float], spent: list[float], cpu_s: float) -> Margin:
-    """The margin of a run whose every input finished with the right output in `spent` seconds (`cpu_s` in all): its
-    tightest limit, and the slow-downs it passes at (closed forms; the per-input limits' sum by bisection)."""
-    limits = policy.per_input(reference)
-    budget = policy.per_run(limits)
-    ratio, limit, index = cpu_s / budget, budget_kind(policy, limits), None
-    for i, seconds in enumerate(spent):
-        if seconds / limits[i] > ratio:
-            ratio, limit, index = seconds / limits[i], limit_kind(policy, limits[i]), i
+    """The margin of a run whose every input finished with the right output under evalplus' clocks, in `spent` seconds
+    (`cpu_s` in all, its loading included): its tightest limit, and the largest slow-down it passes at. Each input's
+    floor and the task budget give theirs in closed form; the run budget made of the per-input limits is searched for
+    only where it binds below those."""
+    ratio, limit, index = _tightest(evalplus_clocks(policy, reference), spent, cpu_s)
+    # An input over 4x its reference passes while the floor, which does not scale, covers it.
     bounds = [policy.floor / seconds for seconds, ref in zip(spent, reference) if seconds > policy.gt_time_limit_factor * ref]
-    over = cpu_s - 1.0  # per_run's one second is not scaled
-    if over > 0:
-        bounds.append(policy.task_budget / over)
-        if sum(policy.gt_time_limit_factor * ref for ref in reference) < over:  # the floors in the sum bind too
-            bounds.append(_largest(lambda slowdown: sum(at_speed(policy, slowdown).per_input(reference)) >= over))
-    return Margin(ratio, limit, index, min(bounds) if bounds else None)
+    bounds.append((policy.task_budget + policy.run_extra) / max(cpu_s, 1e-9))
+
+    def in_budget(slowdown: float) -> bool:
+        return evalplus_clocks(at_speed(policy, slowdown), reference).budget >= cpu_s
+
+    passes_up_to = min(bounds)
+    return Margin(ratio, limit, index, passes_up_to if in_budget(passes_up_to) else _largest(in_budget, high=passes_up_to))
+
+
+def tripped_verdict(tripped: Margin) -> Verdict:
+    """What the official run gives where a clock stops it: its budget kills the process (a timeout); an input's own
+    timer raises inside the program (worker._on_timer), which evalplus and lcb_runner record as that input's failure."""
+    if tripped.limit in BUDGETS:
+        return Verdict(TIMEOUT, tripped.input, "killed: cpu budget")
+    return Verdict(FAIL, tripped.input, "TimeoutException: Timed out!")
+
+
+def settle_fixed(verdict: Verdict, spent: list[float], loading: float, clocks: Clocks, factor: float,
+                 rechecking: bool) -> Verdict:
+    """settle() under fixed-seconds clocks, which all scale with the machine."""
+    finished = of_finished_fixed(clocks, spent, verdict.cpu_s) if verdict.status == PASS else None
+    return settle(verdict, spent, loading, clocks, clocks.slower(1 / factor), finished, rechecking)
+
+
+def settle(verdict: Verdict, spent: list[float], loading: float, clocks: Clocks, faster: Clocks, finished: Margin | None,
+           rechecking: bool) -> Verdict:
+    """The verdict under the official `clocks`, settled from a run whose CPU clocks were longer: the official run ends
+    where its first clock trips on these times (`spent`: each input's, the one that failed included where it was
+    timed), else as this run ended; with the margin of every verdict a clock decided or could have (`finished`: a
+    pass's). A timeout is final once a re-check settled it, or if its times (only a lower bound for the input a clock
+    stopped) trip a clock even on the faster machine, whose clocks are `faster`."""
+    stopped = verdict.timed_out  # by one of this run's clocks, or it died
+    times = list(spent)
+    if stopped and len(times) < len(clocks.per_input):  # the input it was stopped on used at least the rest
+        times.append(max(0.0, verdict.cpu_s - loading - sum(times)))
+    tripped = first_clock(clocks, times, loading)
+    if tripped is None:
+        if stopped:  # no CPU clock: it slept or blocked until the wall backstop, or it died; re-checked once
+            return dataclasses.replace(verdict, margin=Margin(1.0, STOPPED, verdict.fail_index, 0.0, final=rechecking).record())
+        return dataclasses.replace(verdict, margin=finished and finished.record())  # in time: its own verdict
+    # A run that ended on its own without passing (a wrong output, an error) fails at any speed: nothing to re-check.
+    final = rechecking or (not stopped and verdict.status != PASS) or first_clock(faster, times, loading) is not None
+    margin = dataclasses.replace(tripped, passes_up_to=finished.passes_up_to if finished else 0.0, final=final)
+    # On the input this run was stopped on, the official run is stopped the same way (a timer; or the budget, where a C
+    # call holds the timer off); on an earlier one, as that clock stops it.
+    stopped_there = stopped and tripped.input == verdict.fail_index
+    official = Verdict(verdict.status, tripped.input, verdict.reason) if stopped_there else tripped_verdict(tripped)
+    return dataclasses.replace(official, cpu_s=verdict.cpu_s, margin=margin.record())
 
 
 def _largest(holds, low: float = 1e-6, high: float = 1e6) -> float:

@@ -83,7 +83,8 @@ class BigCodeBenchmark:
         return f"{self.name}-{options.split}"
 
     def evaluate(self, samples, output, options, execution, progress: bool) -> dict:
-        settings = BigCodeBenchSettings(options.version, options.split, not options.no_calibrate)
+        settings = BigCodeBenchSettings(options.version, options.split, not options.no_calibrate,
+                                        margin_factor=options.margin_factor)
         return evaluate(self, samples, output, options.data_dir, settings, options.check_ground_truth, progress, execution)
 
     def summarize(self, results: dict, options, out=None) -> None:

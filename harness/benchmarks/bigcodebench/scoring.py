@@ -26,6 +26,7 @@ from harness import __version__
 from harness.benchmarks.bigcodebench.tasks import DEFAULT_VERSION, TASK_ENVIRONMENT, Dataset, Problem
 from harness.evaluation import Plan, evaluate_samples, refuse_unknown_tasks
 from harness.evaluation_runs import Check, Execution, Recheck, Runs
+from harness.execution import margins
 from harness.execution.function_calls import FAIL, PASS, TIMEOUT
 from harness.execution.limits import GIB, MIB, Limits
 from harness.execution.pool import Run, WorkerPool
@@ -69,7 +70,7 @@ class BigCodeBenchSettings:
     limits: Limits = field(default_factory=bigcodebench_limits)
     # A verdict the suite's clock decided is re-checked with a clock this many times longer, unless the time the run
     # spent waiting rather than computing was over the limit by itself (see _margin).
-    margin_factor: float = 2.0
+    margin_factor: float = margins.DEFAULT_FACTOR
 
     def fingerprint(self, dataset: Dataset, python: str) -> str:
         decisive = {"dataset": dataset.hash, "harness": __version__, "calibrated": self.calibrated,

@@ -80,7 +80,7 @@ class CRUXEvalBenchmark:
 
     def evaluate(self, samples, output, options, execution, progress: bool) -> dict:
         tasks = load_tasks(options.data_dir)
-        return evaluate_samples(samples, output, functools.partial(plan, tasks, self.mode, self.name), progress, execution=execution)
+        return evaluate_samples(samples, output, functools.partial(plan, tasks, self.mode, self.name, margin_factor=options.margin_factor), progress, execution=execution)
 
     def summarize(self, results: dict, options, out=None) -> None:
         print_pass_at_k(self.title, results, out)

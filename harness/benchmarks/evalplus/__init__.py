@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import argparse
 import re
 from dataclasses import dataclass
 from functools import partial
@@ -39,17 +38,6 @@ def add_evalplus_arguments(parser, command: str) -> None:
                        help="official (default): the floor and the task budget in evalplus' seconds; measured: divided by "
                             "this machine's speed (harness.execution.calibration, 1.0 = its reference machine); or a speed "
                             "to divide them by. Not the official setting: results and reports say so")
-    group.add_argument("--margin-factor", type=_above_one, default=EvalSettings.margin_factor, metavar="F",
-                       help="the scores are also given for a machine F times faster and F times slower, from each "
-                            "verdict's margin to its time limit; a timeout is re-checked with clocks up to F times "
-                            "longer (default %(default)s)")
-
-
-def _above_one(text: str) -> float:
-    value = positive_float(text)
-    if value <= 1:
-        raise argparse.ArgumentTypeError(f"{text} must be a factor above 1")
-    return value
 
 
 def _speed(text: str) -> str | float:

@@ -15,7 +15,7 @@ from typing import Callable
 from harness import __version__
 from harness.benchmarks.evalplus.tasks import KINDS, Dataset, Problem
 from harness.execution import margins, values
-from harness.execution.function_calls import FAIL, PASS, TIMEOUT, Digest, OutputJudge, ReferenceRecorder, Verdict
+from harness.execution.function_calls import PASS, TIMEOUT, Digest, OutputJudge, ReferenceRecorder, Verdict
 from harness.execution.limits import Limits, TimePolicy
 from harness.execution.pool import Run
 from harness.execution.guards import EVALPLUS_GUARD
@@ -29,7 +29,6 @@ from harness.samples import Sample
 OUTPUT_SIZE_SLACK_BYTES = 1 << 20
 OUTPUT_SIZE_FACTOR = 16
 WALL_BACKSTOP_EXTRA_S = 5.0
-TIMER_OVERSHOOT = 1.02  # see _run_for
 
 
 @dataclass(frozen=True)
@@ -39,7 +38,7 @@ class EvalSettings:
     limits: Limits = field(default_factory=Limits)
     # How much faster or slower a machine the margins look at (harness.execution.margins): the score's range, and how
     # long a timeout's re-check may run (this many times its limit) before it is final.
-    margin_factor: float = 2.0
+    margin_factor: float = margins.DEFAULT_FACTOR
 
     def __post_init__(self):
         if not self.margin_factor > 1 or self.margin_factor == float("inf"):
@@ -92,12 +91,13 @@ def _runs(dataset: Dataset, settings: EvalSettings) -> Runs:
     """Each sample runs on its base and its plus inputs (two checks), with limits from the reference solution's times,
     which run first (the ground truth).
 
-    The first run has evalplus' run budget, but each input's timer is `margin_factor` times its limit (and a little
-    more): the verdict under the official limits is decided from the measured times (harness.execution.margins), and a
-    run still going at that many times its limit is a timeout no faster machine within the factor, nor any load on
-    this one, would change. One stopped nearer (or by the run budget, whose input times are only lower bounds) runs
-    again once, every clock `margin_factor` times longer, after the reference solution is re-timed on the inputs
-    whose limits decided; its times settle the verdict."""
+    The first run's CPU clocks, each input's timer and the run's budget, are `margin_factor` times evalplus' (and a
+    little more): the verdict under the official limits is decided from the measured times (harness.execution.margins),
+    and a run still going at that many times a limit is a timeout no faster machine within the factor, nor any load on
+    this one, would change. So a budget kill is final in one run, as an endless input is. One over a limit by less
+    than the factor, or stopped with no CPU clock (the wall backstop, a death), runs again once, every clock
+    `margin_factor` times longer, after the reference solution is re-timed on the inputs whose limits decided; its
+    times settle the verdict."""
     truth = GroundTruth(dataset)
     order = {task_id: index for index, task_id in enumerate(dataset.problems)}
     policy, factor = settings.time_policy, settings.margin_factor
@@ -158,46 +158,24 @@ def _reference_run_on(problem: Problem, kind: str, index: int) -> Run:
 
 
 def _settled(policy: TimePolicy, reference: list[float], factor: float, rechecking: bool, judge: OutputJudge) -> Verdict:
-    """The verdict under the official clocks, settled from a run whose timers were longer (see _runs): the official run
-    ends where its first clock trips on these times, else as this run ended; with the margin of every verdict a clock
-    decided or could have. A timeout is final once a re-check settled it, or if its times (only a lower bound for the
-    input a clock stopped) trip a clock even on a machine `factor` times faster."""
+    """The verdict under evalplus' clocks, settled from a run whose CPU clocks were longer (see _runs and
+    harness.execution.margins.settle); a timeout's margin is final if it trips a clock on a machine `factor` times
+    faster too."""
     verdict = judge.verdict
-    stopped = verdict.timed_out  # by one of this run's clocks, or it died
-    times = judge.seconds + ([max(0.0, verdict.cpu_s - judge.loading - sum(judge.seconds))] if stopped else [])
-    tripped = margins.first_clock(policy, reference, times, judge.loading)
     finished = margins.of_finished(policy, reference, judge.seconds, verdict.cpu_s) if verdict.status == PASS else None
-    if tripped is None:
-        if stopped:  # no CPU clock: it slept or blocked until the wall backstop, or it died; re-checked once
-            return dataclasses.replace(verdict, margin=margins.Margin(1.0, margins.STOPPED, len(judge.seconds), 0.0,
-                                                                      final=rechecking).record())
-        return dataclasses.replace(verdict, margin=finished and finished.record())  # in time: its own verdict
-    final = rechecking or margins.first_clock(margins.at_speed(policy, 1 / factor), reference, times, judge.loading) is not None
-    margin = dataclasses.replace(tripped, passes_up_to=finished.passes_up_to if finished else 0.0, final=final)
-    # On the input this run was stopped on, the official run is stopped the same way (a timer; or the budget, where a C
-    # call holds the timer off); on an earlier one, as that clock stops it.
-    stopped_there = stopped and tripped.input == len(judge.seconds)
-    official = Verdict(verdict.status, tripped.input, verdict.reason) if stopped_there else _tripped_verdict(tripped)
-    return dataclasses.replace(official, cpu_s=verdict.cpu_s, margin=margin.record())
-
-
-def _tripped_verdict(tripped: margins.Margin) -> Verdict:
-    """What the official run gives where a clock stops it: its budget kills the process (a timeout); an input's own
-    timer raises inside the program (worker._on_timer), which evalplus records as that input's failure."""
-    if tripped.limit in margins.BUDGETS:
-        return Verdict(TIMEOUT, tripped.input, "killed: cpu budget")
-    return Verdict(FAIL, tripped.input, "TimeoutException: Timed out!")
+    return margins.settle(verdict, judge.timed_seconds, judge.loading, margins.evalplus_clocks(policy, reference),
+                          margins.evalplus_clocks(margins.at_speed(policy, 1 / factor), reference), finished, rechecking)
 
 
 def _run_for(problem: Problem, kind: str, solution: str, expected: Expected, settings: EvalSettings, policy: TimePolicy,
              stretch: float, settle: Callable[[OutputJudge], Verdict]):
-    """A run under `policy`'s limits whose input CPU timers run to `stretch` times them, and a little more (a run such a
-    timer stops has gone over `stretch` times its limit by the timer's granularity at least; Run.timer_stretch)."""
+    """A run under `policy`'s limits whose CPU clocks (each input's timer and the run's budget) run to `stretch` times
+    them, and a little more (margins.TIMER_OVERSHOOT). The wall backstops stay the limits' own."""
     limits = policy.per_input(expected.seconds)
     budget = policy.per_run(limits)
-    run = Run(solution, problem.entry_point, problem.inputs_lines[kind], limits, budget,
+    run = Run(solution, problem.entry_point, problem.inputs_lines[kind], limits, stretch * margins.TIMER_OVERSHOOT * budget,
               budget * settings.limits.wall_factor + WALL_BACKSTOP_EXTRA_S, guard=EVALPLUS_GUARD,
-              timer_stretch=stretch * TIMER_OVERSHOOT)
+              timer_stretch=stretch * margins.TIMER_OVERSHOOT)
     arguments = problem.inputs[kind]
     exact_text_ok = not problem.has_special_oracle
 

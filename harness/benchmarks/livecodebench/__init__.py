@@ -77,7 +77,8 @@ class LiveCodeBenchmark:
             raise SamplesError("--samples is required")
         shards_for(options.release)  # an unknown release is refused before anything runs
         stack = {"stack_bytes": options.lcb_stack_mib * MIB} if options.lcb_stack_mib else {}
-        settings = LiveCodeBenchSettings(options.release, options.start_date, options.end_date, **stack)
+        settings = LiveCodeBenchSettings(options.release, options.start_date, options.end_date, **stack,
+                                         margin_factor=options.margin_factor)
         return evaluate(samples, output, options.lcb_dir, settings, progress, execution)
 
     def summarize(self, results: dict, options, out=None) -> None:
