@@ -8,6 +8,7 @@ The programs are written for the purpose (labelled): each is correct, and its fi
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -18,7 +19,7 @@ from harness.cli import main
 from harness.evaluation import Execution
 from harness.execution import margins
 from harness.execution.limits import TimePolicy
-from harness.report.console import print_eval_summary
+from harness.report.console import print_eval_summary, print_pass_at_k
 
 FRACTIONS = (0.5, 0.95, 1.05, 3.0)
 
@@ -157,6 +158,7 @@ def test_livecodebench_margins_and_score_range(tmp_path):
 
     samples = tmp_path / "s.jsonl"
     samples.write_text("".join(json.dumps({"task_id": "9001", "solution": lcb_spinning(f)}) + "\n" for f in (0.6, 1.25)))
+    printed = io.StringIO()
     results = evaluate_lcb(samples, tmp_path / "out.json", str(FIXTURES), LiveCodeBenchSettings(release="release_v2", test_timeout_s=1),
                            progress=False, execution=Execution(parallel=2))
     near_pass, near_fail = results["eval"]["9001"]
@@ -170,6 +172,9 @@ def test_livecodebench_margins_and_score_range(tmp_path):
     assert results["scoder"]["timeouts"] == {"rechecked": 1, "confirmed": 1}
     wide = results["scoder"]["margins"]
     assert (wide["near"], wide["slower"]["pass@1"], wide["faster"]["pass@1"]) == (2, 0.0, 1.0)
+    print_pass_at_k("LiveCodeBench", results, out=printed)
+    assert "margins: 2 verdicts within a factor 2 of a time limit" in printed.getvalue()
+    assert "LiveCodeBench: between 0.0 and 100.0 (here 50.0)" in printed.getvalue()
 
 
 def test_cruxeval_margins_and_score_range(tmp_path, data_dir, monkeypatch):

@@ -1,19 +1,23 @@
-"""A verdict decided by a clock is final only once confirmed: a run whose input timers (twice its limits) stopped it is,
-and any other timeout is repeated with clocks twice as long (harness.evaluation_runs), after the reference solution
+"""A verdict decided by a clock is final only once confirmed: a run stopped by the clocks of a machine twice as fast
+is, and any other timeout is repeated once under those clocks (harness.evaluation_runs), after the reference solution
 was re-timed on the input that decided (harness.benchmarks.evalplus.scoring); the results say how many were
 re-checked and how many timed out again."""
 
 from __future__ import annotations
 
 import json
-
-from harness.benchmarks.evalplus import HUMANEVAL_PLUS
 from dataclasses import asdict
 
+import pytest
+
+from harness.benchmarks.evalplus import HUMANEVAL_PLUS
 from harness.benchmarks.evalplus.scoring import EvalSettings, evaluate
 from harness.evaluation import Execution, journal_path, sample_key, unconfirmed_key
-from harness.execution.function_calls import PASS, TIMEOUT, Verdict
-from harness.execution.limits import TimePolicy
+from harness.execution import margins
+from harness.execution.function_calls import PASS, TIMEOUT, OutputJudge, Verdict
+from harness.execution.limits import Limits, TimePolicy
+from harness.execution.pool import Run, WorkerPool
+from harness.execution.sandbox import choose
 from harness.journal import Journal
 
 CORRECT = """
@@ -42,6 +46,37 @@ def test_endless_programs_are_final_once_their_margin_is_known(tmp_path, data_di
     assert results["scoder"]["timeouts"] == {"rechecked": 0, "confirmed": 0}
     assert loop["base_margin"]["ratio"] >= 2 and loop["base_margin"]["final"]
     assert c_call["base_margin"]["ratio"] >= 2 and c_call["base_margin"]["passes_up_to"] == 0.0
+
+
+def test_a_limit_relative_to_the_reference_is_not_stretched(humaneval):
+    """The first run's clocks are a machine twice as fast's: the floor twice as long, but a limit of 4x the reference's
+    time as it is, since the reference would run twice as fast there too (so a run over it is over on any machine)."""
+    from harness.benchmarks.evalplus.groundtruth import Expected
+    from harness.benchmarks.evalplus.scoring import _run_for
+
+    problem = humaneval.problems["HumanEval/0"]
+    expected = Expected([b"0"] * 7, [1.0] + [0.0] * 6, None)  # FAKE reference times: 1 s on the first input
+    policy = TimePolicy()
+    run, _ = _run_for(problem, "base", CORRECT, expected, EvalSettings(), policy, margins.at_speed(policy, 1 / 2), lambda judge: None)
+    assert run.time_limits == [4.0] + [1.0] * 6  # the official limits, from which the wall backstops are made
+    # Each input's CPU timer: max(limit x 1.02, 2 x the floor x 1.02), so 4.08 s on the first (not 8.16), 2.04 s after.
+    assert (run.timer_stretch, run.timer_floor) == (1.02, 2.04)
+    # The budget a machine twice as fast has: min(120, 4 + 6 x 2) + 2 x 2 seconds, and 2%.
+    assert run.budget_cpu_s == pytest.approx(1.02 * (16 + 4))
+
+
+def test_each_input_timer_runs_to_its_stretched_limit_or_the_timer_floor():
+    endless = "def f(x):\n    while True:\n        pass\n"  # written for this test
+    runs = {"limit": Run(endless, "f", b"[[1]]", [0.3], 5.0, 10.0, timer_stretch=1.02, timer_floor=0.1),
+            "floor": Run(endless, "f", b"[[1]]", [0.1], 5.0, 10.0, timer_stretch=1.02, timer_floor=0.3)}
+
+    def judge() -> OutputJudge:
+        return OutputJudge([b"1"], lambda index, output: True, lambda index: True, lambda index: 100)
+
+    with WorkerPool(2, choose(), Limits()) as pool:
+        stopped = {name: listener.verdict for name, listener in pool.map((name, run, judge) for name, run in runs.items())}
+    for name, verdict in stopped.items():
+        assert verdict.reason.startswith("TimeoutException") and 0.3 <= verdict.cpu_s < 0.6, (name, verdict)
 
 
 def test_a_timeout_that_does_not_repeat_alone_is_not_final(tmp_path, data_dir, humaneval):

@@ -22,8 +22,8 @@ from harness.execution.function_calls import FAIL, PASS, TIMEOUT, Verdict
 from harness.execution.limits import TimePolicy
 
 DEFAULT_FACTOR = 2.0  # the margin factor F: scores are also given for a machine F times slower and F times faster
-# A first run's CPU clocks are F times the official ones and this much more: a run such a clock stops has gone over F
-# times its limit by the clock's granularity at least (Run.timer_stretch).
+# A first run's CPU clocks are those of a machine F times faster, and this much more: a run such a clock stops has gone
+# over them by the clock's granularity at least (Run.timer_stretch).
 TIMER_OVERSHOOT = 1.02
 FLOOR, PER_INPUT, TASK_BUDGET, RUN_BUDGET = "floor", "per-input", "task budget", "run budget"
 BUDGETS = (TASK_BUDGET, RUN_BUDGET)

@@ -47,9 +47,10 @@ class Run:
     test_code: str | None = None
     timeout_s: float | None = None
     stack_bytes: int | None = None  # None: the memory limit
-    # The CPU timers run to this many times time_limits; the wall backstops (time_limits x Limits.wall_factor + 1 s)
-    # do not stretch: a program that sleeps or blocks gets no more wall time for it.
+    # Each input's CPU timer runs to this many times its time limit, or to timer_floor seconds if that is longer; the
+    # wall backstops (time_limits x Limits.wall_factor + 1 s) do not: a program that sleeps gets no more wall time.
     timer_stretch: float = 1.0
+    timer_floor: float = 0.0
 
 
 class Listener(Protocol):

@@ -160,7 +160,7 @@ def _run_program(job: dict, inputs_line: bytes, report_fd: int) -> None:
     if not trusted:
         signal.signal(signal.SIGPROF, _on_timer)
         signal.signal(signal.SIGALRM, _on_timer)
-    wall_factor, stretch = job.get("wall_factor", 3.0), job.get("timer_stretch", 1.0)
+    wall_factor, stretch, timer_floor = job.get("wall_factor", 3.0), job.get("timer_stretch", 1.0), job.get("timer_floor", 0.0)
     clock = time.process_time
     _report(report_fd, f"B {clock()!r}")  # the run's budget counts loading too (harness.execution.margins)
     for index, arguments in enumerate(inputs):
@@ -168,7 +168,7 @@ def _run_program(job: dict, inputs_line: bytes, report_fd: int) -> None:
         try:
             if not trusted:
                 # CPU time decides; the wall timer only catches programs that sleep or block.
-                signal.setitimer(signal.ITIMER_PROF, time_limits[index] * stretch)
+                signal.setitimer(signal.ITIMER_PROF, max(time_limits[index] * stretch, timer_floor))
                 signal.setitimer(signal.ITIMER_REAL, time_limits[index] * wall_factor + 1.0)
             output = function(*arguments)
         except BaseException as error:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Callable
 
 
 def print_eval_summary(results: dict, titles, out=None) -> None:
@@ -21,7 +22,8 @@ def print_eval_summary(results: dict, titles, out=None) -> None:
         shown = ", ".join(meta["missing_tasks"][:5]) + (" ..." if len(meta["missing_tasks"]) > 5 else "")
         print(f"warning: {len(meta['missing_tasks'])} tasks have no samples and are not scored: {shown}", file=out)
     _print_timeouts(meta, out)
-    _print_margins(meta, [(name, key) for (name, _), key in zip(rows, ("base", "plus"))], results["pass_at_k"], out)
+    _print_margins(meta, [(name, lambda scores, key=key: scores[key]) for (name, _), key in zip(rows, ("base", "plus"))],
+                   results["pass_at_k"], out)
     print(f"results: {meta.get('output')}", file=out)
 
 
@@ -43,6 +45,7 @@ def print_pass_at_k(title: str, results: dict, out=None) -> None:
         shown = ", ".join(meta["missing_tasks"][:5]) + (" ..." if len(meta["missing_tasks"]) > 5 else "")
         print(f"warning: {len(meta['missing_tasks'])} tasks have no samples and are not scored: {shown}", file=out)
     _print_timeouts(meta, out)
+    _print_margins(meta, [(title, lambda scores: scores)], results["pass_at_k"], out)
     print(f"results: {meta.get('output')}", file=out)
 
 
@@ -59,9 +62,9 @@ def _print_timeouts(meta: dict, out) -> None:
               f"({timeouts['rechecked'] - timeouts['confirmed']} finished in time on the second run)", file=out)
 
 
-def _print_margins(meta: dict, columns: list[tuple[str, str]], scores: dict, out) -> None:
-    """How much of each pass@1 the machine's speed decides (harness.evaluation.score_range); `columns`: (title, key
-    of its scores)."""
+def _print_margins(meta: dict, columns: list[tuple[str, Callable[[dict], dict]]], scores: dict, out) -> None:
+    """How much of each pass@1 the machine's speed decides (harness.evaluation.score_range); `columns`: (title, what
+    picks its pass@k out of a results' pass_at_k)."""
     margins = meta.get("margins")
     if not margins:
         return
@@ -72,7 +75,7 @@ def _print_margins(meta: dict, columns: list[tuple[str, str]], scores: dict, out
         return
     print(f"margins: {margins['near']} verdicts within a factor {factor} of a time limit; on a machine {factor}x slower "
           f"or faster the scores could be:", file=out)
-    for title, key in columns:
-        if "pass@1" in scores[key]:
-            low, high = (100 * margins[side][key]["pass@1"] for side in ("slower", "faster"))
-            print(f"  {title}: between {low:.1f} and {high:.1f} (here {100 * scores[key]['pass@1']:.1f})", file=out)
+    for title, pick in columns:
+        if "pass@1" in pick(scores):
+            low, high = (100 * pick(margins[side])["pass@1"] for side in ("slower", "faster"))
+            print(f"  {title}: between {low:.1f} and {high:.1f} (here {100 * pick(scores)['pass@1']:.1f})", file=out)

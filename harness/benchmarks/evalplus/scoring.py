@@ -91,23 +91,25 @@ def _runs(dataset: Dataset, settings: EvalSettings) -> Runs:
     """Each sample runs on its base and its plus inputs (two checks), with limits from the reference solution's times,
     which run first (the ground truth).
 
-    The first run's CPU clocks, each input's timer and the run's budget, are `margin_factor` times evalplus' (and a
-    little more): the verdict under the official limits is decided from the measured times (harness.execution.margins),
-    and a run still going at that many times a limit is a timeout no faster machine within the factor, nor any load on
-    this one, would change. So a budget kill is final in one run, as an endless input is. One over a limit by less
-    than the factor, or stopped with no CPU clock (the wall backstop, a death), runs again once, every clock
-    `margin_factor` times longer, after the reference solution is re-timed on the inputs whose limits decided; its
-    times settle the verdict."""
+    The first run's CPU clocks, each input's timer and the run's budget, are those of a machine `margin_factor` times
+    faster (and a little more), in this machine's seconds: the floor and the task budget that many times longer, a limit
+    of 4x the reference's time as it is (the reference would be faster there too). The verdict under the official
+    limits is decided from the measured times (harness.execution.margins), and a run still going when such a clock
+    stops it is a timeout that no machine within the factor would pass: final in one run, an endless input or a budget
+    kill alike. One over an official limit by less than that, or stopped with no CPU clock (the wall backstop, a
+    death), runs again once under the same longer clocks (the official ones, for one no CPU clock stopped), after the
+    reference solution is re-timed on the inputs whose limits decided; its times settle the verdict."""
     truth = GroundTruth(dataset)
     order = {task_id: index for index, task_id in enumerate(dataset.problems)}
     policy, factor = settings.time_policy, settings.margin_factor
+    faster = margins.at_speed(policy, 1 / factor)
 
     def checks(task_id: str, solution: str) -> dict[str, Check]:
         # Slowest first (by the reference solution's time, which also flags inputs that are slow by nature).
         checks = {}
         for kind in KINDS:
             expected = truth.get(task_id)[kind]
-            checks[kind] = Check(*_run_for(dataset.problems[task_id], kind, solution, expected, settings, policy, factor,
+            checks[kind] = Check(*_run_for(dataset.problems[task_id], kind, solution, expected, settings, policy, faster,
                                            functools.partial(_settled, policy, expected.seconds, factor, False)),
                                  priority=-sum(expected.seconds))
         return checks
@@ -118,9 +120,8 @@ def _runs(dataset: Dataset, settings: EvalSettings) -> Runs:
         before = tuple(((task_id, kind, index), _reference_run_on(problem, kind, index), functools.partial(ReferenceRecorder, 1))
                        for index in inputs)
 
-        # Clocks `factor` times longer, but for a run no CPU clock stopped (it slept, blocked or died): it runs again as
-        # it did. Expected to run up to `factor` times as long as the first run: longest first.
-        clocks = policy if (first.margin or {}).get("limit") == margins.STOPPED else margins.at_speed(policy, 1 / factor)
+        # The first run's clocks, but for a run no CPU clock stopped (it slept, blocked or died): the official ones.
+        clocks = policy if (first.margin or {}).get("limit") == margins.STOPPED else faster
 
         def check(recorders: list[ReferenceRecorder]) -> Check:
             seconds = list(expected.seconds)
@@ -128,7 +129,7 @@ def _runs(dataset: Dataset, settings: EvalSettings) -> Runs:
                 if recorder.error is None:  # it passed when the ground truth was computed: keep that time
                     seconds[index] = max(seconds[index], recorder.seconds[0])
             retimed = dataclasses.replace(expected, seconds=seconds)
-            return Check(*_run_for(problem, kind, solution, retimed, settings, clocks, 1.0,
+            return Check(*_run_for(problem, kind, solution, retimed, settings, clocks, clocks,
                                    functools.partial(_settled, policy, seconds, factor, True)), priority=-factor * first.cpu_s)
 
         return Recheck(check, before)
@@ -168,14 +169,16 @@ def _settled(policy: TimePolicy, reference: list[float], factor: float, rechecki
 
 
 def _run_for(problem: Problem, kind: str, solution: str, expected: Expected, settings: EvalSettings, policy: TimePolicy,
-             stretch: float, settle: Callable[[OutputJudge], Verdict]):
-    """A run under `policy`'s limits whose CPU clocks (each input's timer and the run's budget) run to `stretch` times
-    them, and a little more (margins.TIMER_OVERSHOOT). The wall backstops stay the limits' own."""
+             timers: TimePolicy, settle: Callable[[OutputJudge], Verdict]):
+    """A run whose CPU clocks (each input's timer and the run's budget) are `timers`' (and a little more,
+    margins.TIMER_OVERSHOOT), and whose wall backstops are `policy`'s."""
     limits = policy.per_input(expected.seconds)
     budget = policy.per_run(limits)
-    run = Run(solution, problem.entry_point, problem.inputs_lines[kind], limits, stretch * margins.TIMER_OVERSHOOT * budget,
+    timer_budget = timers.per_run(timers.per_input(expected.seconds))
+    # timers' per-input limits are max(its floor, 4x the reference), and `policy`'s floor is at most its own.
+    run = Run(solution, problem.entry_point, problem.inputs_lines[kind], limits, margins.TIMER_OVERSHOOT * timer_budget,
               budget * settings.limits.wall_factor + WALL_BACKSTOP_EXTRA_S, guard=EVALPLUS_GUARD,
-              timer_stretch=stretch * margins.TIMER_OVERSHOOT)
+              timer_stretch=margins.TIMER_OVERSHOOT, timer_floor=margins.TIMER_OVERSHOOT * timers.floor)
     arguments = problem.inputs[kind]
     exact_text_ok = not problem.has_special_oracle
 
