@@ -7,6 +7,12 @@ wall time any schedule of our runs could take (the longest single run, or all ou
 included, over the parallel workers, whichever is larger). The targets: never slower than evalplus, and
 within 10% of that floor.
 
+A heavy file is added (the issue's held-out one is not available here): the first MBPP+ file with Mbpp/599's sample
+replaced by three programs written for this benchmark, labelled as such: a Python loop to n (its plus inputs go to
+1e8, so about 2x the reference's C-level sum over 88 inputs: near the 60 s task budget, as the issue's heavy sample
+was), a while loop, and a loop that also counts its terms (about 3x the reference per input, under its 4x limit: over
+the task budget in all, a budget kill).
+
 evalplus needs its own virtualenv (its API-client dependencies clash); see
 ../shared/conformance/README.md. Example:
     python benchmarks/executor_vs_evalplus.py --evalplus-python /work/peers/evalplus-venv/bin/python
@@ -37,6 +43,27 @@ def samples_from_results(results_gz: Path, target: Path) -> None:
         for task_id, entries in results["eval"].items():
             for entry in entries:
                 handle.write(json.dumps({"task_id": task_id, "solution": entry["solution"]}) + "\n")
+
+
+# Written for this benchmark (labelled, not model outputs): what a weaker model writes for Mbpp/599 (sum_average).
+HEAVY_TASK = "Mbpp/599"
+HEAVY_PROGRAMS = (
+    "def sum_average(number):\n    total = 0\n    for i in range(1, number + 1):\n        total += i\n"
+    "    return total, total / number\n",
+    "def sum_average(number):\n    total, i = 0, 1\n    while i <= number:\n        total += i\n        i += 1\n"
+    "    return total, total / number\n",
+    "def sum_average(number):\n    total = count = 0\n    for i in range(1, number + 1):\n        total += i\n"
+    "        count += 1\n    return total, total / count\n",
+)
+
+
+def heavy_variant(samples: Path) -> Path:
+    """The samples with HEAVY_TASK's replaced by HEAVY_PROGRAMS."""
+    heavy = samples.with_name(samples.stem + "+heavy.jsonl")
+    lines = [line for line in samples.read_text().splitlines() if json.loads(line)["task_id"] != HEAVY_TASK]
+    lines += [json.dumps({"task_id": HEAVY_TASK, "solution": program}) for program in HEAVY_PROGRAMS]
+    heavy.write_text("\n".join(lines) + "\n")
+    return heavy
 
 
 def run_evalplus(python: str, dataset: str, samples: Path, data: Path, cache: Path, parallel: int) -> tuple[float, dict]:
@@ -98,15 +125,22 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=SHARED / "benchmarks")
     parser.add_argument("--samples", nargs="*", type=Path,
                         default=sorted((SHARED / "conformance" / "evalplus").glob("*.eval_results.json.gz")))
+    parser.add_argument("--no-heavy", dest="heavy", action="store_false", help="leave out the heavy file (see above)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="executor-vs-evalplus-"))
     rows = []
     try:
+        files = []
         for results_gz in args.samples:
             name = results_gz.name.removesuffix(".eval_results.json.gz")
-            dataset = name.split("_")[0]
             samples = work / f"{name}.jsonl"
             samples_from_results(results_gz, samples)
+            files.append((name, name.split("_")[0], samples))
+        mbpp = [(name, samples) for name, dataset, samples in files if dataset == "mbpp"]
+        if args.heavy and mbpp:
+            name, samples = mbpp[0]
+            files.append((f"{name} + heavy {HEAVY_TASK}", "mbpp", heavy_variant(samples)))
+        for name, dataset, samples in files:
             data = work / DATASETS[dataset][0].removesuffix(".gz")
             data.write_bytes(gzip.decompress((args.data_dir / DATASETS[dataset][0]).read_bytes()))
             cache = work / "evalplus-cache"

@@ -38,7 +38,7 @@ class Margin:
     limit: str
     input: int | None
     passes_up_to: float  # see the module's docstring
-    final: bool = True  # false: a lower bound from a stopped run, which a re-check with longer clocks settles
+    final: bool = True  # false: a timeout that a machine F times faster might pass, or a stopped one: a re-check settles it
 
     def passes_at(self, slowdown: float) -> bool:
         """Whether the run passes on a machine `slowdown` times slower (below 1: faster)."""
