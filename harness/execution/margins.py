@@ -51,21 +51,26 @@ class Margin:
 @dataclass(frozen=True)
 class Clocks:
     """The CPU clocks a run is held to, in this machine's seconds: each input's limit and the run's budget (which counts
-    the CPU used before the first call too), with what each limit is called in a margin."""
+    the CPU used before the first call too), with what each limit is called in a margin: the floor (evalplus: an input
+    limit at or below `floor`), else per-input; the budget's name."""
     per_input: list[float]
     budget: float
-    input_kinds: list[str]
     budget_kind: str
+    floor: float = 0.0
 
     @classmethod
     def fixed(cls, per_input: list[float], budget: float) -> "Clocks":
         """Limits in fixed seconds (LiveCodeBench's per test and per sample, CRUXEval's per program)."""
-        return cls(per_input, budget, [PER_INPUT] * len(per_input), RUN_BUDGET)
+        return cls(per_input, budget, RUN_BUDGET)
+
+    def input_kind(self, index: int) -> str:
+        return FLOOR if self.per_input[index] <= self.floor else PER_INPUT
 
     def slower(self, slowdown: float) -> "Clocks":
         """Fixed-seconds clocks as a machine `slowdown` times slower has them, in this machine's seconds: each limit is
         absolute, so all shrink together (evalplus' do not: see evalplus_clocks and at_speed)."""
-        return dataclasses.replace(self, per_input=[limit / slowdown for limit in self.per_input], budget=self.budget / slowdown)
+        return dataclasses.replace(self, per_input=[limit / slowdown for limit in self.per_input], budget=self.budget / slowdown,
+                                   floor=self.floor / slowdown)
 
 
 def at_speed(policy: TimePolicy, slowdown: float) -> TimePolicy:
@@ -75,8 +80,7 @@ def at_speed(policy: TimePolicy, slowdown: float) -> TimePolicy:
 
 def evalplus_clocks(policy: TimePolicy, reference: list[float]) -> Clocks:
     limits = policy.per_input(reference)
-    return Clocks(limits, policy.per_run(limits), [FLOOR if limit <= policy.floor else PER_INPUT for limit in limits],
-                  TASK_BUDGET if policy.task_budget < sum(limits) else RUN_BUDGET)
+    return Clocks(limits, policy.per_run(limits), TASK_BUDGET if policy.task_budget < sum(limits) else RUN_BUDGET, policy.floor)
 
 
 def first_clock(clocks: Clocks, spent: list[float], loading: float) -> Margin | None:
@@ -87,18 +91,18 @@ def first_clock(clocks: Clocks, spent: list[float], loading: float) -> Margin | 
         if used + min(seconds, clocks.per_input[index]) > clocks.budget:  # the budget stops the run first
             return Margin((used + seconds) / clocks.budget, clocks.budget_kind, index, 0.0)
         if seconds > clocks.per_input[index]:
-            return Margin(seconds / clocks.per_input[index], clocks.input_kinds[index], index, 0.0)
+            return Margin(seconds / clocks.per_input[index], clocks.input_kind(index), index, 0.0)
         used += seconds
     return Margin(used / clocks.budget, clocks.budget_kind, None, 0.0) if used > clocks.budget else None
 
 
 def _tightest(clocks: Clocks, spent: list[float], cpu_s: float) -> tuple[float, str, int | None]:
     """A finished run's nearest limit: (its time over it, which, the input or None for the budget)."""
-    ratio, limit, index = cpu_s / clocks.budget, clocks.budget_kind, None
+    ratio, index = cpu_s / clocks.budget, None
     for i, seconds in enumerate(spent):
         if seconds / clocks.per_input[i] > ratio:
-            ratio, limit, index = seconds / clocks.per_input[i], clocks.input_kinds[i], i
-    return ratio, limit, index
+            ratio, index = seconds / clocks.per_input[i], i
+    return ratio, clocks.budget_kind if index is None else clocks.input_kind(index), index
 
 
 def of_finished_fixed(clocks: Clocks, spent: list[float], cpu_s: float) -> Margin:
@@ -170,7 +174,7 @@ def _largest(holds, low: float = 1e-6, high: float = 1e6) -> float:
     """The largest slow-down at which a condition that holds below some point and fails above it still holds."""
     if not holds(low):
         return 0.0
-    for _ in range(100):
+    while high > low * (1 + 1e-9):
         middle = (low * high) ** 0.5
         low, high = (middle, high) if holds(middle) else (low, middle)
     return low

@@ -18,7 +18,7 @@ import subprocess
 import tempfile
 import threading
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Callable, Iterable, Iterator, Protocol
 
 from harness.execution.limits import Limits
@@ -98,7 +98,8 @@ class SandboxWorker:
         return self.stderr.read()[-2000:].decode("utf-8", "replace").strip() or "(no output)"
 
     def run(self, run: Run, listener: Listener, on_idle: Callable[[], None] = lambda: None) -> None:
-        header = dict(asdict(self.limits), **asdict(run))
+        # Shallow: asdict would deep-copy a plus run's thousand time limits, for every run.
+        header = dict(asdict(self.limits), **{field.name: getattr(run, field.name) for field in fields(run)})
         del header["inputs_line"]
         header["seccomp"] = self.limits.seccomp and self.hello.get("seccomp", False)
         header["memory_bytes"] = run.memory_bytes or self.limits.memory_bytes
