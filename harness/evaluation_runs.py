@@ -62,6 +62,11 @@ class Recheck:
     before: tuple = ()
 
 
+def margin_is_final(outcome: dict) -> bool:
+    """Whether an outcome's margin (harness.execution.margins) says no repeat can change it; without one, no."""
+    return bool((outcome.get("margin") or {}).get("final"))
+
+
 @dataclass(frozen=True)
 class Runs:
     """What a benchmark tells the skeleton about running its programs."""
@@ -72,7 +77,7 @@ class Runs:
     record: Callable[[str, str, dict[str, dict]], dict]  # (task id, code, outcomes by part) -> the sample's record
     # (task id, code, part, first outcome) -> how to repeat it; default: the same check again
     recheck: Callable[[str, str, str, dict], Recheck] | None = None
-    final: Callable[[dict], bool] = lambda outcome: False  # a timed-out outcome whose margin says no repeat can change it
+    final: Callable[[dict], bool] = margin_is_final  # a timed-out outcome no repeat can change
     prepare: Callable[[object, list[str], bool], None] | None = None  # (pool, task ids in order, progress): reference runs
     sandbox: Callable[[str], object] = choose  # isolation -> Sandbox (a benchmark may need its own interpreter)
     idle_per_core: int = 0  # extra workers per core for runs that wait rather than compute

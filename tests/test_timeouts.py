@@ -57,7 +57,8 @@ def test_a_limit_relative_to_the_reference_is_not_stretched(humaneval):
     problem = humaneval.problems["HumanEval/0"]
     expected = Expected([b"0"] * 7, [1.0] + [0.0] * 6, None)  # FAKE reference times: 1 s on the first input
     policy = TimePolicy()
-    run, _ = _run_for(problem, "base", CORRECT, expected, EvalSettings(), policy, margins.at_speed(policy, 1 / 2), lambda judge: None)
+    official, faster = (margins.evalplus_clocks(clocks, expected.seconds) for clocks in (policy, margins.at_speed(policy, 1 / 2)))
+    run, _ = _run_for(problem, "base", CORRECT, expected, official, faster, EvalSettings(), lambda judge: None)
     assert run.time_limits == [4.0] + [1.0] * 6  # the official limits, from which the wall backstops are made
     # Each input's CPU timer: max(limit x 1.02, 2 x the floor x 1.02), so 4.08 s on the first (not 8.16), 2.04 s after.
     assert (run.timer_stretch, run.timer_floor) == (1.02, 2.04)

@@ -51,8 +51,9 @@ class TimePolicy:
     gt_time_limit_factor: float = 4.0  # DEFAULT_GT_TIME_LIMIT_FACTOR
     timeout_per_task: float = 60.0  # EVALPLUS_TIMEOUT_PER_TASK default
     run_extra_s: float = 2.0  # see above
-    # None: the official absolute limits (the floor, the task budget, the run's extra seconds). A speed (harness.execution.calibration: 1.0
-    # is the reference machine) divides them, so a machine half as fast gets twice the seconds: not the official setting.
+    # None: the official absolute limits (the floor, the task budget, the run's extra seconds). A speed
+    # (harness.execution.calibration: 1.0 is the reference machine) divides them, so a machine half as fast gets twice
+    # the seconds: not the official setting.
     speed: float | None = None
 
     def __post_init__(self):

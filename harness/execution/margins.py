@@ -137,6 +137,13 @@ def tripped_verdict(tripped: Margin) -> Verdict:
     return Verdict(FAIL, tripped.input, "TimeoutException: Timed out!")
 
 
+def recheck_slowdown(first: dict | None, factor: float) -> float:
+    """The machine a timeout's re-check runs as, from its first run's margin: one `factor` times faster, whose clocks
+    let it run to its end; or this one, where no CPU clock stopped it (it slept, blocked or died), since longer CPU clocks
+    would not change that."""
+    return 1.0 if (first or {}).get("limit") == STOPPED else 1 / factor
+
+
 def settle_fixed(verdict: Verdict, spent: list[float], loading: float, clocks: Clocks, factor: float,
                  rechecking: bool) -> Verdict:
     """settle() under fixed-seconds clocks, which all scale with the machine."""

@@ -241,7 +241,7 @@ def plan(dataset: Dataset, samples: list[Sample], samples_path: Path, settings: 
                                           priority=-settings.margin_factor * outcome["wall_s"]))
 
     runs = Runs(limits=settings.limits, checks=checks, outcome=functools.partial(_outcome, settings.margin_factor),
-                timed_out=_clocked, final=lambda outcome: bool((outcome.get("margin") or {}).get("final")), recheck=recheck,
+                timed_out=_clocked, recheck=recheck,
                 record=lambda task_id, code, outcomes: outcomes["suite"], prepare=prepare,
                 sandbox=_sandbox, idle_per_core=IDLE_WORKERS_PER_CORE, label=f"{dataset.benchmark.name} samples")
 

@@ -11,7 +11,7 @@ An answer (a sample's solution) is a predicted output (CRUXEval-O) or a call `f(
 Upstream's 3 s are wall-clock time (signal.setitimer(ITIMER_REAL), utils_execute.py line 77); here they are CPU time
 of the child with wall time as a backstop. As for evalplus (harness.benchmarks.evalplus.scoring._runs), the first run
 may go on to the margin factor F times 3 s: the verdict is settled from its time, a timeout is final if it is still over
-on a machine F times faster and otherwise runs again once with F times the time, and every verdict a clock decided,
+on a machine F times faster and otherwise runs again once as on that machine, and every verdict a clock decided,
 or could have, carries its margin (harness.execution.margins).
 
 "When no generation of a task passes, all are false" (utils_general.py lines 22-23) is what these verdicts are
@@ -147,21 +147,20 @@ def plan(tasks: dict[str, Task], mode: str, benchmark: str, samples: list[Sample
 
 def _runs(tasks: dict[str, Task], mode: str, limits: Limits, factor: float) -> Runs:
     """One run per answer that upstream runs; one it does not run is false without a check. A timeout its margin
-    leaves open runs again once, with `factor` times the time (or the same, where no CPU clock stopped it)."""
+    leaves open runs again once, as on a machine `factor` times faster (margins.recheck_slowdown)."""
     def checks(task_id: str, answer: str) -> dict[str, Check]:
         if refusal(tasks[task_id], answer, mode):
             return {}
         return {"answer": Check(_run(tasks[task_id], answer, limits, 1.0, factor), RanToItsEnd)}
 
     def recheck(task_id: str, answer: str, part: str, outcome: dict) -> Recheck:
-        slowdown = 1.0 if (outcome.get("margin") or {}).get("limit") == margins.STOPPED else 1 / factor
+        slowdown = margins.recheck_slowdown(outcome.get("margin"), factor)
         return Recheck(lambda before: Check(_run(tasks[task_id], answer, limits, slowdown, 1.0),
-                                            lambda: RanToItsEnd(rechecking=True), priority=-factor * outcome["cpu_s"]))
+                                            lambda: RanToItsEnd(rechecking=True), priority=-outcome["cpu_s"]))
 
     def record(task_id: str, answer: str, outcomes: dict[str, dict]) -> dict:
         return outcomes.get("answer") or {"status": FAIL, "reason": refusal(tasks[task_id], answer, mode), "cpu_s": 0.0}
 
     return Runs(limits=limits, checks=checks, outcome=lambda listener: _record(listener, factor),
                 timed_out=lambda outcome: Verdict(outcome["status"], reason=outcome["reason"]).timed_out, record=record,
-                recheck=recheck, final=lambda outcome: bool((outcome.get("margin") or {}).get("final")),
-                label=f"cruxeval {mode} prediction")
+                recheck=recheck, label=f"cruxeval {mode} prediction")

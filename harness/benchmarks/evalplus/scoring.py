@@ -97,20 +97,25 @@ def _runs(dataset: Dataset, settings: EvalSettings) -> Runs:
     limits is decided from the measured times (harness.execution.margins), and a run still going when such a clock
     stops it is a timeout that no machine within the factor would pass: final in one run, an endless input or a budget
     kill alike. One over an official limit by less than that, or stopped with no CPU clock (the wall backstop, a
-    death), runs again once under the same longer clocks (the official ones, for one no CPU clock stopped), after the
-    reference solution is re-timed on the inputs whose limits decided; its times settle the verdict."""
+    death), runs again once under the faster machine's clocks, wall backstops included (the official ones, for one no
+    CPU clock stopped), after the reference solution is re-timed on the inputs whose limits decided; its times settle
+    the verdict."""
     truth = GroundTruth(dataset)
     order = {task_id: index for index, task_id in enumerate(dataset.problems)}
-    policy, factor = settings.time_policy, settings.margin_factor
-    faster = margins.at_speed(policy, 1 / factor)
+    policy, faster = settings.time_policy, margins.at_speed(settings.time_policy, 1 / settings.margin_factor)
+
+    def clocks(reference: list[float]) -> tuple[margins.Clocks, margins.Clocks]:
+        """The official clocks on these reference times, and a machine `margin_factor` times faster's."""
+        return margins.evalplus_clocks(policy, reference), margins.evalplus_clocks(faster, reference)
 
     def checks(task_id: str, solution: str) -> dict[str, Check]:
         # Slowest first (by the reference solution's time, which also flags inputs that are slow by nature).
         checks = {}
         for kind in KINDS:
             expected = truth.get(task_id)[kind]
-            checks[kind] = Check(*_run_for(dataset.problems[task_id], kind, solution, expected, settings, policy, faster,
-                                           functools.partial(_settled, policy, expected.seconds, factor, False)),
+            official, fast = clocks(expected.seconds)
+            checks[kind] = Check(*_run_for(dataset.problems[task_id], kind, solution, expected, official, fast, settings,
+                                           functools.partial(_settled, policy, expected.seconds, official, fast, False)),
                                  priority=-sum(expected.seconds))
         return checks
 
@@ -120,17 +125,16 @@ def _runs(dataset: Dataset, settings: EvalSettings) -> Runs:
         before = tuple(((task_id, kind, index), _reference_run_on(problem, kind, index), functools.partial(ReferenceRecorder, 1))
                        for index in inputs)
 
-        # The first run's clocks, but for a run no CPU clock stopped (it slept, blocked or died): the official ones.
-        clocks = policy if (first.margin or {}).get("limit") == margins.STOPPED else faster
-
         def check(recorders: list[ReferenceRecorder]) -> Check:
             seconds = list(expected.seconds)
             for index, recorder in zip(inputs, recorders):
                 if recorder.error is None:  # it passed when the ground truth was computed: keep that time
                     seconds[index] = max(seconds[index], recorder.seconds[0])
-            retimed = dataclasses.replace(expected, seconds=seconds)
-            return Check(*_run_for(problem, kind, solution, retimed, settings, clocks, clocks,
-                                   functools.partial(_settled, policy, seconds, factor, True)), priority=-factor * first.cpu_s)
+            official, fast = clocks(seconds)
+            again = margins.evalplus_clocks(margins.at_speed(policy, margins.recheck_slowdown(first.margin, settings.margin_factor)),
+                                            seconds)  # its wall backstops too
+            return Check(*_run_for(problem, kind, solution, dataclasses.replace(expected, seconds=seconds), again, again, settings,
+                                   functools.partial(_settled, policy, seconds, official, fast, True)), priority=-first.cpu_s)
 
         return Recheck(check, before)
 
@@ -139,7 +143,6 @@ def _runs(dataset: Dataset, settings: EvalSettings) -> Runs:
 
     return Runs(limits=settings.limits, checks=checks, outcome=lambda judge: asdict(judge.settle(judge)),
                 timed_out=lambda outcome: Verdict(**outcome).timed_out, record=record, recheck=recheck,
-                final=lambda outcome: bool((outcome.get("margin") or {}).get("final")),
                 prepare=lambda pool, task_ids, progress: truth.compute(sorted(task_ids, key=order.__getitem__), pool, progress),
                 label=f"{dataset.benchmark.name} samples")
 
@@ -158,27 +161,24 @@ def _reference_run_on(problem: Problem, kind: str, index: int) -> Run:
     return dataclasses.replace(run, inputs_line=values.encode([problem.inputs[kind][index]]).encode())
 
 
-def _settled(policy: TimePolicy, reference: list[float], factor: float, rechecking: bool, judge: OutputJudge) -> Verdict:
-    """The verdict under evalplus' clocks, settled from a run whose CPU clocks were longer (see _runs and
-    harness.execution.margins.settle); a timeout's margin is final if it trips a clock on a machine `factor` times
-    faster too."""
+def _settled(policy: TimePolicy, reference: list[float], official: margins.Clocks, faster: margins.Clocks, rechecking: bool,
+             judge: OutputJudge) -> Verdict:
+    """The verdict under evalplus' clocks (`official`, made of `policy` and the `reference` times), settled from a run
+    whose CPU clocks may have been longer (see _runs and harness.execution.margins.settle); a timeout's margin is final
+    if it trips the `faster` machine's clocks too."""
     verdict = judge.verdict
     finished = margins.of_finished(policy, reference, judge.seconds, verdict.cpu_s) if verdict.status == PASS else None
-    return margins.settle(verdict, judge.timed_seconds, judge.loading, margins.evalplus_clocks(policy, reference),
-                          margins.evalplus_clocks(margins.at_speed(policy, 1 / factor), reference), finished, rechecking)
+    return margins.settle(verdict, judge.timed_seconds, judge.loading, official, faster, finished, rechecking)
 
 
-def _run_for(problem: Problem, kind: str, solution: str, expected: Expected, settings: EvalSettings, policy: TimePolicy,
-             timers: TimePolicy, settle: Callable[[OutputJudge], Verdict]):
-    """A run whose CPU clocks (each input's timer and the run's budget) are `timers`' (and a little more,
-    margins.TIMER_OVERSHOOT), and whose wall backstops are `policy`'s."""
-    limits = policy.per_input(expected.seconds)
-    budget = policy.per_run(limits)
-    timer_budget = timers.per_run(timers.per_input(expected.seconds))
-    # timers' per-input limits are max(its floor, 4x the reference), and `policy`'s floor is at most its own.
-    run = Run(solution, problem.entry_point, problem.inputs_lines[kind], limits, margins.TIMER_OVERSHOOT * timer_budget,
-              budget * settings.limits.wall_factor + WALL_BACKSTOP_EXTRA_S, guard=EVALPLUS_GUARD,
-              timer_stretch=margins.TIMER_OVERSHOOT, timer_floor=margins.TIMER_OVERSHOOT * timers.floor)
+def _run_for(problem: Problem, kind: str, solution: str, expected: Expected, wall: margins.Clocks, cpu: margins.Clocks,
+             settings: EvalSettings, settle: Callable[[OutputJudge], Verdict]):
+    """A run whose CPU clocks (each input's timer and the run's budget) are `cpu`'s (and a little more,
+    margins.TIMER_OVERSHOOT), and whose wall backstops are made of `wall`'s."""
+    # cpu's per-input limits are max(its floor, 4x the reference), and wall's floor is at most its own.
+    run = Run(solution, problem.entry_point, problem.inputs_lines[kind], wall.per_input, margins.TIMER_OVERSHOOT * cpu.budget,
+              wall.budget * settings.limits.wall_factor + WALL_BACKSTOP_EXTRA_S, guard=EVALPLUS_GUARD,
+              timer_stretch=margins.TIMER_OVERSHOOT, timer_floor=margins.TIMER_OVERSHOOT * cpu.floor)
     arguments = problem.inputs[kind]
     exact_text_ok = not problem.has_special_oracle
 

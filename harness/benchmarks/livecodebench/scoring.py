@@ -7,9 +7,10 @@ Time: lcb_runner gives each test 6 s of wall time (signal.alarm), and the sample
 they are CPU time of the child, with wall time as a backstop (Limits.wall_factor), so a loaded machine does not turn
 correct programs into timeouts. As for evalplus (harness.benchmarks.evalplus.scoring._runs), the first run's CPU clocks
 are the margin factor F times those, the verdict under the official ones is settled from the measured times, and a
-timeout is final when it still trips a clock on a machine F times faster, else re-checked once with clocks F times
-longer; every verdict a clock decided, or could have, carries its margin (harness.execution.margins). Results: per problem the samples' verdicts (pass/fail/timeout, lcb_runner's
-error code and message, the failing test), and pass@1 / pass@5 over all problems.
+timeout is final when it still trips a clock on a machine F times faster, else re-checked once under those clocks;
+every verdict a clock decided, or could have, carries its margin (harness.execution.margins). Results: per problem
+the samples' verdicts (pass/fail/timeout, lcb_runner's error code and message, the failing test), and pass@1 /
+pass@5 over all problems.
 """
 
 from __future__ import annotations
@@ -164,21 +165,20 @@ def plan(problems: list[lcb.Problem], samples: list[Sample], samples_path: Path 
 
 
 def _runs(problems: dict[str, lcb.Problem], settings: LiveCodeBenchSettings) -> Runs:
-    """One run per sample over all its tests; a timeout its margin leaves open runs again once, with every clock
-    `margin_factor` times longer (but for one no CPU clock stopped: the same clocks), and its times settle it."""
+    """One run per sample over all its tests; a timeout its margin leaves open runs again once, as on a machine
+    `margin_factor` times faster (margins.recheck_slowdown), and its times settle it."""
     factor = settings.margin_factor
 
     def checks(question_id: str, code: str) -> dict[str, Check]:
         return {"tests": Check(*_task(problems[question_id], code, settings, 1.0, factor, False))}
 
     def recheck(question_id: str, code: str, part: str, outcome: dict) -> Recheck:
-        slowdown = 1.0 if (outcome.get("margin") or {}).get("limit") == margins.STOPPED else 1 / factor
+        slowdown = margins.recheck_slowdown(outcome.get("margin"), factor)
         return Recheck(lambda before: Check(*_task(problems[question_id], code, settings, slowdown, 1.0, True),
-                                            priority=-factor * outcome["cpu_s"]))
+                                            priority=-outcome["cpu_s"]))
 
     return Runs(limits=settings.limits, checks=checks, outcome=_record, timed_out=lambda outcome: outcome["status"] == TIMEOUT,
-                record=lambda question_id, code, outcomes: outcomes["tests"], recheck=recheck,
-                final=lambda outcome: bool((outcome.get("margin") or {}).get("final")), label="livecodebench samples")
+                record=lambda question_id, code, outcomes: outcomes["tests"], recheck=recheck, label="livecodebench samples")
 
 
 def _release_ids(settings: LiveCodeBenchSettings, data_dir: str | None) -> set[str]:
