@@ -8,11 +8,11 @@ outcomes make its record. Everything else is here:
 - `prepare` (reference solutions) before the samples, then every check, longest first;
 - a sample whose outcomes are final is journaled at once; one with an outcome decided by a clock that its margin
   leaves open (`final` says which are not) is journaled as waiting (`unconfirmed_key`), and each such check runs
-  again, since CPU time is not load-invariant (processes on sibling hyperthreads slow each other down). A re-check
-  joins the one queue as soon as its sample's first runs end, ordered with the rest by its expected length (its
-  Check's priority), so that no core idles while another finishes a long re-check after everything else; the
-  trusted runs a re-check needs first (`Recheck.before`) go first, once for all that need them. The repeat's
-  outcome is final. An interrupted run keeps the waiting outcomes, and its re-run goes straight to their re-check.
+  again, since CPU time is not load-invariant (processes sharing the cores slow each other down: margins.contended
+  says which runs did, and a margin leaves open no other). A re-check joins the one queue as soon as its sample's
+  first runs end, ordered with the rest by its expected length (its Check's priority), so that no core idles while
+  another finishes a long re-check after everything else; the trusted runs a re-check needs first
+  (`Recheck.before`) go first, once for all that need them. The repeat's outcome is final. An interrupted run keeps the waiting outcomes, and its re-run goes straight to their re-check.
 - a grader fault (the harness's own error while making, judging or recording a sample's runs; an outcome whose status
   is NO_VERDICT, as OutputJudge gives where the comparison breaks on the expected output) is that sample's record,
   {"no_verdict": the reason}: harness.evaluation leaves it out of the scores and says so, never a pass nor a fail.

@@ -1,7 +1,8 @@
 """Every verdict a clock decided, or could have, carries its margin (harness.execution.margins), and the results say
 what the score would be on a machine F times slower or faster, each such verdict re-decided from its measured times:
 a pass near its limit fails on the slower machine, and a timeout that finishes within F times its limit passes on the
-faster one. A timeout that is still running at F times its limit is final.
+faster one. A timeout that is still running at F times its limit is final, and so is one whose run did not wait for a
+core: only a busy machine's is re-checked.
 
 The programs are written for the purpose (labelled): each is correct, and its first call spins a set fraction of the
 1 s floor in CPU time (0.5x, 0.95x, 1.05x and 3x), which no load on the machine changes."""
@@ -10,6 +11,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
+from contextlib import contextmanager
 
 import pytest
 
@@ -37,15 +42,40 @@ def has_close_elements(numbers, threshold):
 '''
 
 
+@contextmanager
+def as_if_busy():
+    """FAKE contention, labelled: every run counts as having waited for a core (margins.contended), as on a busy machine,
+    so that a timeout near its limit is re-checked whatever this machine's load.
+    test_a_near_timeout_is_re_checked_only_on_a_busy_machine runs the real thing."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(margins, "CONTENDED_SHARE", -1.0)
+        yield
+
+
+@contextmanager
+def busy_loops(count: int):
+    """Processes that keep `count` cores busy, as other users of the machine would: each in a session of its own, since
+    Linux's autogroup shares the cores between sessions first (a sandboxed run has its own, so busy loops in this test's
+    session would cost it no more than half the machine)."""
+    loops = [subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True) for _ in range(count)]
+    try:
+        yield
+    finally:
+        for loop in loops:
+            loop.kill()
+            loop.wait()
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, data_dir):
-    """The four programs scored with the margin factor 2.5 and 4."""
+    """The four programs scored with the margin factor 2.5 and 4, as on a busy machine."""
     folder = tmp_path_factory.mktemp("margins")
     samples = folder / "s.jsonl"
     samples.write_text("".join(json.dumps({"task_id": "HumanEval/0", "solution": spinning(f)}) + "\n" for f in FRACTIONS))
-    return {factor: evaluate(HUMANEVAL_PLUS, samples, folder / f"factor-{factor}.json", data_dir, EvalSettings(margin_factor=factor),
-                             progress=False, execution=Execution(parallel=2))
-            for factor in (2.5, 4.0)}
+    with as_if_busy():
+        return {factor: evaluate(HUMANEVAL_PLUS, samples, folder / f"factor-{factor}.json", data_dir, EvalSettings(margin_factor=factor),
+                                 progress=False, execution=Execution(parallel=2))
+                for factor in (2.5, 4.0)}
 
 
 def test_each_verdict_carries_its_margin(runs):
@@ -60,9 +90,30 @@ def test_each_verdict_carries_its_margin(runs):
     assert 1 / 1.08 < near_fail["base_margin"]["passes_up_to"] < 1 / 1.05  # passes on a machine 1.05x faster
     # Still running at 2.5 times its limit: how far over is at least that, and no faster machine within it passes it.
     assert triple["base_margin"]["ratio"] >= 2.45 and triple["base_margin"]["passes_up_to"] == 0.0
-    # The 1.05x run is re-checked (base and plus): a machine 2.5x faster may pass it. The 3x one is not: its timer
-    # stopped it at 2.5 times its limit, which no load on this machine explains either.
+    # The 1.05x run is re-checked (base and plus): a machine 2.5x faster may pass it, and the machine was busy. The 3x
+    # one is not: its timer stopped it at 2.5 times its limit, which no load on this machine explains either.
     assert runs[2.5]["scoder"]["timeouts"] == {"rechecked": 2, "confirmed": 2}
+
+
+def test_a_near_timeout_is_re_checked_only_on_a_busy_machine(tmp_path, data_dir):
+    """The 1.05x program, alone on a quiet machine and then beside two busy loops per core. Quiet, its run waits for no
+    core: a second run would sample the same CPU time, so its verdict is final as measured, margin and all. Beside the
+    loops, its run waits for a core (and shares its caches), so the timeout is re-checked. (With fewer loops than that,
+    the scheduler may leave it a core of its own: then it waits for none, and is final too.)"""
+    from harness.execution import calibration
+
+    calibration.measure()  # measured before, not beside, the quiet run
+    samples = tmp_path / "s.jsonl"
+    samples.write_text(json.dumps({"task_id": "HumanEval/0", "solution": spinning(1.05)}) + "\n")
+    quiet = evaluate(HUMANEVAL_PLUS, samples, tmp_path / "quiet.json", data_dir, progress=False, execution=Execution(parallel=1))
+    with busy_loops(2 * len(os.sched_getaffinity(0))):
+        busy = evaluate(HUMANEVAL_PLUS, samples, tmp_path / "busy.json", data_dir, progress=False, execution=Execution(parallel=1))
+    for results in (quiet, busy):
+        [entry] = results["eval"]["HumanEval/0"]
+        assert entry["base_status"] == "fail" and entry["base_error"].startswith("TimeoutException")
+        assert entry["base_margin"]["final"] and 1 / 1.2 < entry["base_margin"]["passes_up_to"] < 1 / 1.05
+    assert quiet["scoder"]["timeouts"] == {"rechecked": 0, "confirmed": 0}
+    assert busy["scoder"]["timeouts"] == {"rechecked": 2, "confirmed": 2}
 
 
 def test_the_score_range_is_re_decided_not_guessed(runs):
@@ -120,8 +171,9 @@ def test_a_budget_kill_is_final_in_one_run_and_a_near_one_is_re_checked(tmp_path
     samples = tmp_path / "s.jsonl"
     samples.write_text(json.dumps({"task_id": "HumanEval/0", "solution": SLOW_EVERY_CALL}) + "\n")
     settings = EvalSettings(TimePolicy(timeout_per_task=0.5))  # a run budget of 0.5 + 2 s
-    results = evaluate(HUMANEVAL_PLUS, samples, tmp_path / "out.json", data_dir, settings, progress=False,
-                       execution=Execution(parallel=2))
+    with as_if_busy():
+        results = evaluate(HUMANEVAL_PLUS, samples, tmp_path / "out.json", data_dir, settings, progress=False,
+                           execution=Execution(parallel=2))
     [entry] = results["eval"]["HumanEval/0"]
     assert (entry["base_status"], entry["plus_status"]) == ("timeout", "timeout")
     # The 7 base inputs take 2.8 s: the budget trips on the last, 1.12x over, as evalplus' would. A machine 1.12x
@@ -159,8 +211,9 @@ def test_livecodebench_margins_and_score_range(tmp_path):
     samples = tmp_path / "s.jsonl"
     samples.write_text("".join(json.dumps({"task_id": "9001", "solution": lcb_spinning(f)}) + "\n" for f in (0.6, 1.25)))
     printed = io.StringIO()
-    results = evaluate_lcb(samples, tmp_path / "out.json", str(FIXTURES), LiveCodeBenchSettings(release="release_v2", test_timeout_s=1),
-                           progress=False, execution=Execution(parallel=2))
+    with as_if_busy():
+        results = evaluate_lcb(samples, tmp_path / "out.json", str(FIXTURES), LiveCodeBenchSettings(release="release_v2", test_timeout_s=1),
+                               progress=False, execution=Execution(parallel=2))
     near_pass, near_fail = results["eval"]["9001"]
     assert (near_pass["status"], near_fail["status"], near_fail["error_code"]) == ("pass", "timeout", -3)
     assert (near_pass["margin"]["limit"], near_pass["margin"]["input"]) == (margins.PER_INPUT, 0)
@@ -187,7 +240,8 @@ def test_cruxeval_margins_and_score_range(tmp_path, data_dir, monkeypatch):
     def spinning_answer(seconds: float) -> str:  # written for this test: the right output, after spinning
         return f"any(iter(lambda: __import__('time').process_time() > {seconds!r}, True)) or {SAMPLE_0_OUTPUT}"
 
-    results = evaluated(CRUXEVAL_O, [spinning_answer(0.6), spinning_answer(1.25)], tmp_path, data_dir, "spins")
+    with as_if_busy():
+        results = evaluated(CRUXEVAL_O, [spinning_answer(0.6), spinning_answer(1.25)], tmp_path, data_dir, "spins")
     near_pass, near_fail = results["eval"]["sample_0"]
     assert (near_pass["status"], near_fail["status"]) == ("pass", "timeout")
     assert near_pass["margin"]["limit"] == margins.RUN_BUDGET and 0.6 <= near_pass["margin"]["ratio"] < 0.7

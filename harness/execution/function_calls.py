@@ -27,6 +27,7 @@ class Verdict:
     fail_index: int | None = None  # the input that failed or was running when the run was stopped
     reason: str | None = None
     cpu_s: float = 0.0
+    waited_s: float | None = None  # how long it waited for a core (worker.Zygote.waited_seconds); None: not known
     margin: dict | None = None  # how near a clock it was (harness.execution.margins.Margin.record), where one was
 
     @property
@@ -205,4 +206,4 @@ class OutputJudge:
             killed = report.get("killed")
             cause = f"killed: {killed}" if killed else f"exited with code {report.get('exit')} before finishing"
             self.verdict = Verdict(TIMEOUT, self.checked if self.checked < len(self.expected) else None, cause)
-        self.verdict.cpu_s = report.get("cpu_s", 0.0)
+        self.verdict.cpu_s, self.verdict.waited_s = report.get("cpu_s", 0.0), report.get("waited_s")

@@ -28,6 +28,11 @@ TIMER_OVERSHOOT = 1.02
 FLOOR, PER_INPUT, TASK_BUDGET, RUN_BUDGET = "floor", "per-input", "task budget", "run budget"
 BUDGETS = (TASK_BUDGET, RUN_BUDGET)
 STOPPED = "no CPU clock"  # the wall backstop stopped it (it slept or blocked), or it died (evalplus: a timeout too)
+# A run that waited for a core this long, over its CPU time, shared the machine with more processes than it has cores:
+# cache refills and migrations then add to its CPU time (measured here: +2 to +10% with one or two busy loops beside
+# two runs on two cores). A quiet run waits under 1% (0.3% measured: 10 ms over 3.4 s); a run beside a busy process per
+# core waits 50 to 100%.
+CONTENDED_SHARE = 0.1
 
 
 @dataclass(frozen=True)
@@ -156,8 +161,9 @@ def settle(verdict: Verdict, spent: list[float], loading: float, clocks: Clocks,
     """The verdict under the official `clocks`, settled from a run whose CPU clocks were longer: the official run ends
     where its first clock trips on these times (`spent`: each input's, the one that failed included where it was
     timed), else as this run ended; with the margin of every verdict a clock decided or could have (`finished`: a
-    pass's). A timeout is final once a re-check settled it, or if its times (only a lower bound for the input a clock
-    stopped) trip a clock even on the faster machine, whose clocks are `faster`."""
+    pass's). A timeout is final once a re-check settled it, if its times (only a lower bound for the input a clock
+    stopped) trip a clock even on the faster machine, whose clocks are `faster`, or if the run did not wait for a core
+    (contended): a second run on a quiet machine samples the same times, and would only repeat the first."""
     stopped = verdict.timed_out  # by one of this run's clocks, or it died
     times = list(spent)
     if stopped and len(times) < len(clocks.per_input):  # the input it was stopped on used at least the rest
@@ -168,13 +174,19 @@ def settle(verdict: Verdict, spent: list[float], loading: float, clocks: Clocks,
             return dataclasses.replace(verdict, margin=Margin(1.0, STOPPED, verdict.fail_index, 0.0, final=rechecking).record())
         return dataclasses.replace(verdict, margin=finished and finished.record())  # in time: its own verdict
     # A run that ended on its own without passing (a wrong output, an error) fails at any speed: nothing to re-check.
-    final = rechecking or (not stopped and verdict.status != PASS) or first_clock(faster, times, loading) is not None
+    final = (rechecking or (not stopped and verdict.status != PASS) or not contended(verdict)
+             or first_clock(faster, times, loading) is not None)
     margin = dataclasses.replace(tripped, passes_up_to=finished.passes_up_to if finished else 0.0, final=final)
     # On the input this run was stopped on, the official run is stopped the same way (a timer; or the budget, where a C
     # call holds the timer off); on an earlier one, as that clock stops it.
     stopped_there = stopped and tripped.input == verdict.fail_index
     official = Verdict(verdict.status, tripped.input, verdict.reason) if stopped_there else tripped_verdict(tripped)
     return dataclasses.replace(official, cpu_s=verdict.cpu_s, margin=margin.record())
+
+
+def contended(verdict: Verdict) -> bool:
+    """Whether other processes competing for the cores may have added to the run's CPU time (or it is not known)."""
+    return verdict.waited_s is None or verdict.waited_s > CONTENDED_SHARE * verdict.cpu_s
 
 
 def _largest(holds, low: float = 1e-6, high: float = 1e6) -> float:

@@ -416,12 +416,14 @@ class Zygote:
                         idle = None
         finally:
             os.close(exit_fd)
+        waited_s = self.waited_seconds(pid)  # still readable: the child is a zombie until wait4
         _, status, usage = os.wait4(pid, 0)
         return {
             "done": True,
             "exit": os.waitstatus_to_exitcode(status),
             "killed": killed,
             "cpu_s": round(usage.ru_utime + usage.ru_stime, 4),
+            "waited_s": waited_s,
             "max_rss_kb": usage.ru_maxrss,
         }
 
@@ -453,6 +455,16 @@ class Zygote:
         except (OSError, IndexError):
             return 0.0
         return (int(fields[11]) + int(fields[12])) / self.ticks_per_second
+
+    @staticmethod
+    def waited_seconds(pid: int) -> float | None:
+        """How long the child was ready to run but waited for a core (the scheduler's run-queue time, its main thread's):
+        what other processes competing for the cores cost it. None where the kernel does not keep it."""
+        try:
+            with open(f"/proc/{pid}/schedstat", "rb") as handle:
+                return round(int(handle.read().split()[1]) / 1e9, 4)
+        except (OSError, IndexError, ValueError):
+            return None
 
     def tree_cpu_seconds(self) -> float:
         """CPU of every process in this PID namespace but the zygote's own line, with what their

@@ -11,8 +11,8 @@ An answer (a sample's solution) is a predicted output (CRUXEval-O) or a call `f(
 Upstream's 3 s are wall-clock time (signal.setitimer(ITIMER_REAL), utils_execute.py line 77); here they are CPU time
 of the child with wall time as a backstop. As for evalplus (harness.benchmarks.evalplus.scoring._runs), the first run
 may go on to the margin factor F times 3 s: the verdict is settled from its time, a timeout is final if it is still over
-on a machine F times faster and otherwise runs again once as on that machine, and every verdict a clock decided,
-or could have, carries its margin (harness.execution.margins).
+on a machine F times faster or its run waited for no core, and otherwise runs again once as on that machine, and
+every verdict a clock decided, or could have, carries its margin (harness.execution.margins).
 
 "When no generation of a task passes, all are false" (utils_general.py lines 22-23) is what these verdicts are
 anyway. Upstream's list holds only the answers it ran (line 21 appends to it, lines 15-18 do not): where a task has
@@ -100,7 +100,7 @@ class RanToItsEnd:
         else:
             why = f"killed: {killed}" if killed else f"exited with code {report.get('exit')} before finishing"
             self.verdict = Verdict(FAIL, reason=self.error or why)
-        self.verdict.cpu_s = report.get("cpu_s", 0.0)
+        self.verdict.cpu_s, self.verdict.waited_s = report.get("cpu_s", 0.0), report.get("waited_s")
 
 
 def _run(task: Task, answer: str, limits: Limits, slowdown: float, stretch: float) -> Run:

@@ -96,10 +96,10 @@ def _runs(dataset: Dataset, settings: EvalSettings) -> Runs:
     of 4x the reference's time as it is (the reference would be faster there too). The verdict under the official
     limits is decided from the measured times (harness.execution.margins), and a run still going when such a clock
     stops it is a timeout that no machine within the factor would pass: final in one run, an endless input or a budget
-    kill alike. One over an official limit by less than that, or stopped with no CPU clock (the wall backstop, a
-    death), runs again once under the faster machine's clocks, wall backstops included (the official ones, for one no
-    CPU clock stopped), after the reference solution is re-timed on the inputs whose limits decided; its times settle
-    the verdict."""
+    kill alike; so is one over an official limit by less than that whose run waited for no core (margins.contended).
+    Another such one, or one stopped with no CPU clock (the wall backstop, a death), runs again once under the faster
+    machine's clocks, wall backstops included (the official ones, for one no CPU clock stopped), after the reference
+    solution is re-timed on the inputs whose limits decided; its times settle the verdict."""
     truth = GroundTruth(dataset)
     order = {task_id: index for index, task_id in enumerate(dataset.problems)}
     policy, faster = settings.time_policy, margins.at_speed(settings.time_policy, 1 / settings.margin_factor)

@@ -7,10 +7,10 @@ Time: lcb_runner gives each test 6 s of wall time (signal.alarm), and the sample
 they are CPU time of the child, with wall time as a backstop (Limits.wall_factor), so a loaded machine does not turn
 correct programs into timeouts. As for evalplus (harness.benchmarks.evalplus.scoring._runs), the first run's CPU clocks
 are the margin factor F times those, the verdict under the official ones is settled from the measured times, and a
-timeout is final when it still trips a clock on a machine F times faster, else re-checked once under those clocks;
-every verdict a clock decided, or could have, carries its margin (harness.execution.margins). Results: per problem
-the samples' verdicts (pass/fail/timeout, lcb_runner's error code and message, the failing test), and pass@1 /
-pass@5 over all problems.
+timeout is final when it still trips a clock on a machine F times faster or its run waited for no core, else
+re-checked once under those clocks; every verdict a clock decided, or could have, carries its margin
+(harness.execution.margins). Results: per problem the samples' verdicts (pass/fail/timeout, lcb_runner's error
+code and message, the failing test), and pass@1 / pass@5 over all problems.
 """
 
 from __future__ import annotations
