@@ -10,8 +10,9 @@ within 10% of that floor.
 A heavy file is added (the issue's held-out one is not available here): the first MBPP+ file with Mbpp/599's sample
 replaced by three programs written for this benchmark, labelled as such: a Python loop to n (its plus inputs go to
 1e8, so about 2x the reference's C-level sum over 88 inputs: near the 60 s task budget, as the issue's heavy sample
-was), a while loop, and a loop that also counts its terms (about 3x the reference per input, under its 4x limit: over
-the task budget in all, a budget kill).
+was), a while loop, and a correct program that spends 0.8 s of CPU on every call (under each input's 1 s floor, 70 s
+over the 88 inputs: a budget kill 1.14x over the task budget, by CPU time, so that no drift in this machine's speed
+turns it into a pass or a per-input timeout).
 
 evalplus needs its own virtualenv (its API-client dependencies clash); see
 ../shared/conformance/README.md. Example:
@@ -45,15 +46,17 @@ def samples_from_results(results_gz: Path, target: Path) -> None:
                 handle.write(json.dumps({"task_id": task_id, "solution": entry["solution"]}) + "\n")
 
 
-# Written for this benchmark (labelled, not model outputs): what a weaker model writes for Mbpp/599 (sum_average).
+# Written for this benchmark (labelled, not model outputs): two loops a weaker model writes for Mbpp/599 (sum_average),
+# and a right answer that spends 0.8 s of CPU on every call first.
 HEAVY_TASK = "Mbpp/599"
 HEAVY_PROGRAMS = (
     "def sum_average(number):\n    total = 0\n    for i in range(1, number + 1):\n        total += i\n"
     "    return total, total / number\n",
     "def sum_average(number):\n    total, i = 0, 1\n    while i <= number:\n        total += i\n        i += 1\n"
     "    return total, total / number\n",
-    "def sum_average(number):\n    total = count = 0\n    for i in range(1, number + 1):\n        total += i\n"
-    "        count += 1\n    return total, total / count\n",
+    "import time\ndef sum_average(number):\n    started = time.process_time()\n"
+    "    while time.process_time() - started < 0.8:\n        pass\n    total = number * (number + 1) // 2\n"
+    "    return total, total / number\n",
 )
 
 
@@ -155,7 +158,8 @@ def main() -> None:
             rows.append((name, theirs_s, ours_s, floor_s, mismatched))
             print(f"{name}: evalplus {theirs_s:.1f} s, ours {ours_s:.1f} s, speed-up {theirs_s / ours_s:.2f}x, "
                   f"verdicts differ on {mismatched or 'no task'}; floor {floor_s:.1f} s (longest run {longest_s:.1f} s, "
-                  f"children's CPU {total_s:.1f} s over {args.parallel}): ours at {ours_s / floor_s:.2f}x of it", flush=True)
+                  f"children's CPU {total_s:.1f} s over {args.parallel}): ours at {ours_s / floor_s:.2f}x of it; "
+                  f"timeouts {ours['scoder']['timeouts']}", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print("\n| samples | evalplus 0.3.1 (s) | ours (s) | speed-up | floor (s) | ours / floor | verdicts |")
