@@ -12,7 +12,8 @@ outcomes make its record. Everything else is here:
   says which runs did, and a margin leaves open no other). A re-check joins the one queue as soon as its sample's
   first runs end, ordered with the rest by its expected length (its Check's priority), so that no core idles while
   another finishes a long re-check after everything else; the trusted runs a re-check needs first
-  (`Recheck.before`) go first, once for all that need them. The repeat's outcome is final. An interrupted run keeps the waiting outcomes, and its re-run goes straight to their re-check.
+  (`Recheck.before`) go first, once for all that need them. The repeat's outcome is final. An interrupted run keeps
+  the waiting outcomes, and its re-run goes straight to their re-check.
 - a grader fault (the harness's own error while making, judging or recording a sample's runs; an outcome whose status
   is NO_VERDICT, as OutputJudge gives where the comparison breaks on the expected output) is that sample's record,
   {"no_verdict": the reason}: harness.evaluation leaves it out of the scores and says so, never a pass nor a fail.

@@ -1,7 +1,7 @@
 """A verdict decided by a clock is final only once confirmed: a run stopped by the clocks of a machine twice as fast
-is, and any other timeout is repeated once under those clocks (harness.evaluation_runs), after the reference solution
-was re-timed on the input that decided (harness.benchmarks.evalplus.scoring); the results say how many were
-re-checked and how many timed out again."""
+is, and so is one that waited for no core (tests/test_margins.py); any other timeout is repeated once under those
+clocks (harness.evaluation_runs), after the reference solution was re-timed on the input that decided
+(harness.benchmarks.evalplus.scoring); the results say how many were re-checked and how many timed out again."""
 
 from __future__ import annotations
 
