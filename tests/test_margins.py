@@ -272,3 +272,16 @@ def test_a_bigcodebench_timeout_is_rechecked_only_if_a_faster_machine_could_chan
     # The spinner computed all along: run again with clocks twice as long, still stopped, confirmed.
     assert results["scoder"]["timeouts"] == {"rechecked": 1, "confirmed": 1}
     assert spins["margin"]["ratio"] >= 2 and spins["margin"]["cpu_s"] > 3
+
+
+@pytest.mark.parametrize("factor", [1.0, 0.5, float("inf"), float("nan")])
+def test_every_benchmark_s_settings_refuse_a_margin_factor_not_above_1(factor):
+    from harness.benchmarks.bigcodebench.scoring import BigCodeBenchSettings
+    from harness.benchmarks.cruxeval import scoring as cruxeval
+    from harness.benchmarks.livecodebench.scoring import LiveCodeBenchSettings
+
+    for make in (lambda: EvalSettings(margin_factor=factor), lambda: LiveCodeBenchSettings(margin_factor=factor),
+                 lambda: BigCodeBenchSettings(margin_factor=factor),
+                 lambda: cruxeval.plan({}, cruxeval.OUTPUT, "cruxeval-o", [], margin_factor=factor)):
+        with pytest.raises(ValueError, match="margin factor must be a number above 1"):
+            make()

@@ -79,6 +79,12 @@ class Clocks:
                                    floor=self.floor / slowdown)
 
 
+def check_factor(factor: float) -> None:
+    """Refuse a margin factor that is not a finite number above 1 (a settings object's, as the command line does)."""
+    if not 1 < factor < float("inf"):
+        raise ValueError(f"the margin factor must be a number above 1, got {factor}")
+
+
 def at_speed(policy: TimePolicy, slowdown: float) -> TimePolicy:
     """The policy a machine `slowdown` times slower than this one has, in this machine's seconds."""
     return dataclasses.replace(policy, speed=(policy.speed or 1.0) * slowdown)

@@ -72,6 +72,9 @@ class BigCodeBenchSettings:
     # spent waiting rather than computing was over the limit by itself (see _margin).
     margin_factor: float = margins.DEFAULT_FACTOR
 
+    def __post_init__(self):
+        margins.check_factor(self.margin_factor)
+
     def fingerprint(self, dataset: Dataset, python: str) -> str:
         decisive = {"dataset": dataset.hash, "harness": __version__, "calibrated": self.calibrated,
                     "limits": asdict(self.limits.resolved()), "environment": _environment_id(python),

@@ -121,6 +121,7 @@ def plan(tasks: dict[str, Task], mode: str, benchmark: str, samples: list[Sample
          samples_path: Path | None = None, limits: Limits = Limits(), margin_factor: float = margins.DEFAULT_FACTOR) -> Plan:
     """The Plan (harness.evaluation) of one samples file: each sample's answer, keyed by itself (a task's repeated
     answers run once)."""
+    margins.check_factor(margin_factor)
     refuse_unknown_tasks(samples, tasks, benchmark)
     completions = [sample for sample in samples if sample.solution is None]
     if completions:

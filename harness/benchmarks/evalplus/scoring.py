@@ -41,8 +41,7 @@ class EvalSettings:
     margin_factor: float = margins.DEFAULT_FACTOR
 
     def __post_init__(self):
-        if not self.margin_factor > 1 or self.margin_factor == float("inf"):
-            raise ValueError(f"the margin factor must be a number above 1, got {self.margin_factor}")
+        margins.check_factor(self.margin_factor)
 
     def fingerprint(self, dataset: Dataset) -> str:
         decisive = {"dataset": dataset.hash, "benchmark": dataset.benchmark.name, "harness": __version__,

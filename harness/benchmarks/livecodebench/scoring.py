@@ -49,6 +49,9 @@ class LiveCodeBenchSettings:
     stack_bytes: int | None = field(default_factory=grading.machine_stack_bytes)  # None: no limit but the memory's
     margin_factor: float = margins.DEFAULT_FACTOR
 
+    def __post_init__(self):
+        margins.check_factor(self.margin_factor)
+
     def fingerprint(self) -> str:
         decisive = {"harness": __version__, "revision": lcb.PINNED_REVISION, "timeout": self.test_timeout_s,
                     "limits": asdict(self.limits.resolved()), "stack_bytes": self.stack_bytes, "margin_factor": self.margin_factor}
