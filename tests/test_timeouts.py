@@ -13,7 +13,7 @@ import pytest
 from harness.benchmarks.evalplus import HUMANEVAL_PLUS
 from harness.benchmarks.evalplus.scoring import EvalSettings, evaluate
 from harness.evaluation import Execution, journal_path, sample_key, unconfirmed_key
-from harness.execution import margins
+from harness.execution import margins, values
 from harness.execution.function_calls import PASS, TIMEOUT, OutputJudge, Verdict
 from harness.execution.limits import Limits, TimePolicy
 from harness.execution.pool import Run, WorkerPool
@@ -78,6 +78,23 @@ def test_each_input_timer_runs_to_its_stretched_limit_or_the_timer_floor():
         stopped = {name: listener.verdict for name, listener in pool.map((name, run, judge) for name, run in runs.items())}
     for name, verdict in stopped.items():
         assert verdict.reason.startswith("TimeoutException") and 0.3 <= verdict.cpu_s < 0.6, (name, verdict)
+
+
+def test_a_long_output_arrives_whole_within_its_wall_backstop():
+    """An output travels as one line of up to Limits.max_output_bytes, which the zygote relays in the pipe's 64 KB
+    pieces. Joined anew on each piece, the line was copied again and again (quadratic: 141 MB took two minutes of the
+    zygote's CPU), while the child waited on the pipe, until its wall backstop stopped a correct program. Written for
+    this test: a program returning 60 MB of text, in well under its 1 s limit, whose backstop is 4 s of wall time."""
+    text = "x" * (60 * 10**6)
+    run = Run(f"def f(x):\n    return 'x' * {len(text)}\n", "f", b"[[1]]", [1.0], 2.0, 4.0)
+
+    def judge() -> OutputJudge:
+        return OutputJudge([values.encode(text).encode()], lambda index, output: output == text, lambda index: True,
+                           lambda index: 2 * len(text))
+
+    with WorkerPool(1, choose(), Limits()) as pool:
+        [(_, listener)] = list(pool.map([("long", run, judge)]))
+    assert listener.verdict.status == PASS, listener.verdict
 
 
 def test_a_timeout_that_does_not_repeat_alone_is_not_final(tmp_path, data_dir, humaneval):
