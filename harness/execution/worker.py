@@ -433,16 +433,13 @@ class Zygote:
         whether the pipe is still open. Only new data is searched for line ends, and the partial line grows in place:
         the pipe gives 64 KB at a time, and joining a long line anew on each read copied it all again (quadratic: a
         141 MB line took two minutes of the zygote's CPU, while the child waited on the pipe)."""
-        lines, read = bytearray(), 0
-        while read <= (8 << 20):  # then back to the supervisor's clocks
+        lines, read, pipe_open = bytearray(), 0, True
+        while pipe_open and read <= (8 << 20):  # then back to the supervisor's clocks
             try:
                 chunk = os.read(read_fd, 1 << 20)
             except BlockingIOError:
-                return self._forward(lines, True)
-            if not chunk:
-                return self._forward(lines, False)
-            read += len(chunk)
-            start = 0
+                break
+            pipe_open, read, start = bool(chunk), read + len(chunk), 0
             while (end := chunk.find(b"\n", start)) >= 0:
                 lines += b"C"
                 lines += pending
@@ -450,9 +447,6 @@ class Zygote:
                 pending.clear()
                 start = end + 1
             pending += memoryview(chunk)[start:]
-        return self._forward(lines, True)
-
-    def _forward(self, lines: bytearray, pipe_open: bool) -> bool:
         if lines:
             self.send(lines)
         return pipe_open
