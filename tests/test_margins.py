@@ -12,8 +12,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import subprocess
-import sys
 from contextlib import contextmanager
 
 import pytest
@@ -25,6 +23,7 @@ from harness.evaluation import Execution
 from harness.execution import margins
 from harness.execution.limits import TimePolicy
 from harness.report.console import print_eval_summary, print_pass_at_k
+from tests.busy import busy_loops
 
 FRACTIONS = (0.5, 0.95, 1.05, 3.0)
 
@@ -50,20 +49,6 @@ def as_if_busy():
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(margins, "CONTENDED_SHARE", -1.0)
         yield
-
-
-@contextmanager
-def busy_loops(count: int):
-    """Processes that keep `count` cores busy, as other users of the machine would: each in a session of its own, since
-    Linux's autogroup shares the cores between sessions first (a sandboxed run has its own, so busy loops in this test's
-    session would cost it no more than half the machine)."""
-    loops = [subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True) for _ in range(count)]
-    try:
-        yield
-    finally:
-        for loop in loops:
-            loop.kill()
-            loop.wait()
 
 
 @pytest.fixture(scope="module")

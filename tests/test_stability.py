@@ -8,14 +8,12 @@ over their limits. A timeout near its limit is re-checked (harness.evaluation_ru
 
 import gzip
 import json
-import subprocess
-import sys
 
 from harness.benchmarks.evalplus import MBPP_PLUS
 from harness.benchmarks.evalplus.scoring import EvalSettings, evaluate
 from harness.evaluation_runs import Execution
+from tests.busy import busy_loops
 
-BUSY_LOOP = "while True: pass"
 # Written for this test, not model outputs: plain loops where the reference solutions use builtins, correct on
 # every input, at about half of their tightest per-input limit (measured on this project's 2-core machine: 0.54
 # and 0.55 of it; 11.9 s and 7.7 s of CPU over all plus inputs).
@@ -42,14 +40,9 @@ def test_three_runs_under_full_load_agree(conformance_dir, data_dir, tmp_path):
     quiet = statuses(evaluate(MBPP_PLUS, slow, tmp_path / "quiet.json", data_dir, EvalSettings(), progress=False, execution=Execution(parallel=2)))
     assert quiet == {task_id: [("pass", "pass")] for task_id in SLOW_BUT_CORRECT}
 
-    hogs = [subprocess.Popen([sys.executable, "-c", BUSY_LOOP]) for _ in range(2)]
-    try:
+    with busy_loops(2):
         runs = [statuses(evaluate(MBPP_PLUS, samples, tmp_path / f"run{attempt}.json", data_dir, EvalSettings(), progress=False, execution=Execution(parallel=2)))
                 for attempt in range(3)]
-    finally:
-        for hog in hogs:
-            hog.kill()
-            hog.wait()
     expected = statuses(official)
     for task_id, verdicts in quiet.items():
         expected[task_id] = expected[task_id] + verdicts

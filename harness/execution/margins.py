@@ -29,10 +29,10 @@ FLOOR, PER_INPUT, TASK_BUDGET, RUN_BUDGET = "floor", "per-input", "task budget",
 BUDGETS = (TASK_BUDGET, RUN_BUDGET)
 STOPPED = "no CPU clock"  # the wall backstop stopped it (it slept or blocked), or it died (evalplus: a timeout too)
 # A run that waited for a core this long, over its CPU time, shared the machine with more processes than it has cores:
-# cache refills and migrations then add to its CPU time (measured on the 2-core machine: +2 to +10% with one or two
-# busy loops beside two runs). A quiet run waits under 1% (0.3% measured); one beside a busy loop per core, each in a
-# session of its own, about 40%, and two per core 170%. (Linux's autogroup shares the cores between sessions first, and
-# each sandboxed run has its own: busy loops all in one other session cost it about 5%.)
+# cache refills and migrations then add to its CPU time (measured on the 2-core machine: up to +10% with a busy loop
+# beside two runs, where two quiet runs differed by 8%). A quiet run waits under 1% (0.3% measured); one beside a busy
+# loop per core, each in a session of its own, about 40%, and two per core 170%. (Linux's autogroup shares the cores
+# between sessions first, and each sandboxed run has its own: busy loops all in one other session cost it about 5%.)
 CONTENDED_SHARE = 0.1
 
 
