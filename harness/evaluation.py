@@ -182,7 +182,6 @@ def _discard(output_path: Path, log) -> None:
 
 
 def _evaluate(samples_path: Path, output_path: Path, plan: Plan, execution: Execution, progress: bool, log) -> dict:
-    calibration.begin()  # read when the results are assembled
     journal = Journal(journal_path(output_path), plan.fingerprint)
     todo: Todo = {}
     for sample, code in plan.keyed:
@@ -197,7 +196,9 @@ def _evaluate(samples_path: Path, output_path: Path, plan: Plan, execution: Exec
     restarts = 0
     try:
         if todo or plan.always_execute:
-            restarts = execute(plan.runs, todo, journal, execution, progress)
+            # The calibration runs on a core the runs leave spare, at the end (on one a run held, it would make the runs
+            # wait, and their timeouts look contended): or, where no run is left to do, when the results are assembled.
+            restarts = execute(plan.runs, todo, journal, execution, progress, on_spare_core=calibration.begin)
     except KeyboardInterrupt:
         keys = {sample_key(sample.task_id, code) for sample, code in plan.keyed}
         final = len(keys & journal.records.keys())

@@ -9,8 +9,8 @@ outcomes make its record. Everything else is here:
 - a sample whose outcomes are final is journaled at once; one with an outcome decided by a clock that its margin
   leaves open (`final` says which are not) is journaled as waiting (`unconfirmed_key`), and each such check runs
   again, since CPU time is not load-invariant (processes sharing the cores slow each other down: margins.contended
-  says which runs did, and a margin leaves open no other). A re-check joins the one queue as soon as its sample's
-  first runs end, ordered with the rest by its expected length (its Check's priority), so that no core idles while
+  says which runs did, and a margin leaves open no other). A re-check joins the one queue as soon as its part's
+  first run ends, ordered with the rest by its expected length (its Check's priority), so that no core idles while
   another finishes a long re-check after everything else; the trusted runs a re-check needs first
   (`Recheck.before`) go first, once for all that need them. The repeat's outcome is final. An interrupted run keeps
   the waiting outcomes, and its re-run goes straight to their re-check.
@@ -94,52 +94,63 @@ def unconfirmed_key(key: str) -> str:
 BEFORE_PRIORITY = -math.inf
 
 
-def execute(runs: Runs, todo: Todo, journal: Journal, execution: Execution, progress: bool) -> int:
-    """Run what the journal lacks, journaling one record per sample; returns how many workers had to be restarted."""
+def execute(runs: Runs, todo: Todo, journal: Journal, execution: Execution, progress: bool,
+            on_spare_core: Callable[[], None] = lambda: None) -> int:
+    """Run what the journal lacks, journaling one record per sample; returns how many workers had to be restarted.
+    `on_spare_core` is called once no run waits for a core (the evaluation's calibration starts there)."""
     with execution.executor.pool(execution.parallel, runs.sandbox(execution.isolation), runs.limits,
                                  idle_per_core=runs.idle_per_core) as pool:
         if runs.prepare:
             runs.prepare(pool, list(dict.fromkeys(task_id for task_id, _ in todo.values())), progress)
-        _Execution(runs, todo, journal, pool, progress).run()
+        _Execution(runs, todo, journal, pool, progress).run(on_spare_core)
         return pool.restarts
+
+
+@dataclass
+class _Sample:
+    """A sample's runs so far: each part's first outcome, its settled one (a re-check's, once done), how many parts it
+    has, how many runs the pool still owes it, and which parts are re-checked."""
+    parts: int
+    first: dict[str, dict] = field(default_factory=dict)
+    settled: dict[str, dict] = field(default_factory=dict)
+    owed: int = 0
+    rechecked: list[str] = field(default_factory=list)
 
 
 class _Execution:
     """One execute(): every result the pool gives back is a first run ("check"), a trusted run a re-check needs
-    ("before") or a re-check ("recheck"); a sample is journaled once its last part is settled."""
+    ("before") or a re-check ("recheck"). A part's re-check joins the queue as soon as its first run ends, not after
+    the sample's other parts (a plus run's timeout would otherwise wait for its base run, queued far behind it, and
+    leave its re-check to the end); the sample is journaled once its last part is settled."""
 
     def __init__(self, runs: Runs, todo: Todo, journal: Journal, pool, progress: bool):
         self.runs, self.todo, self.journal, self.pool = runs, todo, journal, pool
         self.layers = isolation_layers(pool.describe())
         self.pending = 0  # results the pool still owes
-        self.parts: dict[str, int] = {}  # sample key -> parts not settled yet
-        self.found: dict[str, dict[str, dict]] = {}  # sample key -> its outcomes so far
-        self.rechecked: dict[str, list[str]] = {}  # sample key -> its parts being re-checked
+        self.samples: dict[str, _Sample] = {}  # sample key -> its runs so far, until journaled
         self.before: dict = {}  # a trusted run's key -> its listener, once done
         self.blocked: dict = {}  # a trusted run's key -> the re-checks waiting for it: (sample key, part, Recheck)
         waiting = [key for key in todo if unconfirmed_key(key) in journal.records]
         self.bar = tqdm(total=len(todo), desc=runs.label, unit="sample", disable=not progress)
         for key in waiting:  # an interrupted run's outcomes: straight to their re-check
-            self._settle_first(key, journal.records[unconfirmed_key(key)], journaled=True)
+            self._resume(key, journal.records[unconfirmed_key(key)])
         for key, (task_id, code) in todo.items():
             if key not in waiting:
                 self._start(key, task_id, code)
 
-    def run(self) -> None:
+    def run(self, on_spare_core: Callable[[], None]) -> None:
         while self.pending:
+            if self.pending < self.pool.size:  # the queue is empty and a core is spare
+                on_spare_core()
             tag, listener = self.pool.next_result()
             self.pending -= 1
             kind, key, part = tag
             if kind == "before":
                 self._before_done(key, listener)
             elif kind == "check":
-                self.found[key][part] = _outcome(self.runs, listener)
-                self.parts[key] -= 1
-                if not self.parts[key]:
-                    self._settle_first(key, self.found.pop(key))
+                self._first_done(key, part, _outcome(self.runs, listener))
             else:
-                self.found[key][part] = _outcome(self.runs, listener)
-                self._part_rechecked(key)
+                self._settled(key, part, _outcome(self.runs, listener))
         self.bar.close()
 
     def _submit(self, tag: tuple, run, listener, priority: float) -> None:
@@ -153,37 +164,51 @@ class _Execution:
             return self._final(key, no_verdict(error))
         if not checks:
             return self._final(key, _recorded(self.runs, task_id, code, {}))
-        self.parts[key], self.found[key] = len(checks), {}
+        self.samples[key] = _Sample(len(checks), owed=len(checks))
         for part, check in checks.items():
             self._submit(("check", key, part), check.run, check.listener, check.priority)
 
-    def _settle_first(self, key: str, found: dict[str, dict], journaled: bool = False) -> None:
-        """A sample's first outcomes: final, or journaled as waiting while the ones a clock left open run again."""
-        open_parts = [] if _fault(found) else [part for part, outcome in found.items()
-                                              if self.runs.timed_out(outcome) and not self.runs.final(outcome)]
-        if not open_parts:
-            return self._final(key, _recorded(self.runs, *self.todo[key], found))
-        if not journaled:
-            self.journal.append(unconfirmed_key(key), found)
-        self.found[key], self.rechecked[key], self.parts[key] = dict(found), open_parts, len(open_parts)
+    def _resume(self, key: str, first: dict[str, dict]) -> None:
+        """An interrupted run's first outcomes, journaled while some waited for their re-check."""
+        sample = self.samples[key] = _Sample(len(first), first=dict(first), settled=dict(first))
+        for part, outcome in first.items():
+            if self._open(sample, outcome):
+                self._recheck(key, part)
+        self._maybe_final(key)
+
+    def _open(self, sample: _Sample, outcome: dict) -> bool:
+        """Whether a first outcome is a timeout its margin leaves open (none is, in a sample with a grader fault)."""
+        return not _fault(sample.first) and self.runs.timed_out(outcome) and not self.runs.final(outcome)
+
+    def _first_done(self, key: str, part: str, outcome: dict) -> None:
+        sample = self.samples[key]
+        sample.first[part] = sample.settled[part] = outcome
+        sample.owed -= 1
+        if self._open(sample, outcome):
+            self._recheck(key, part)
+        if len(sample.first) == sample.parts and sample.rechecked and sample.owed:
+            self.journal.append(unconfirmed_key(key), sample.first)  # kept, should the run be interrupted
+        self._maybe_final(key)
+
+    def _recheck(self, key: str, part: str) -> None:
+        """Run a part again (after the trusted runs its re-check needs); its outcome settles the part."""
+        sample = self.samples[key]
+        sample.rechecked.append(part)
+        sample.owed += 1
         task_id, code = self.todo[key]
-        for part in open_parts:
-            try:
-                recheck = (self.runs.recheck(task_id, code, part, found[part]) if self.runs.recheck
-                           else Recheck(lambda done, part=part: self.runs.checks(task_id, code)[part]))
-            except Exception as error:  # a grader fault, as above
-                self.found[key][part] = _fault_outcome(error)
-                self._part_rechecked(key)
-                continue
-            missing = [step for step in recheck.before if step[0] not in self.before]
-            for step_key, run, listener in missing:
-                if step_key not in self.blocked:
-                    self.blocked[step_key] = []
-                    self._submit(("before", step_key, None), run, listener, BEFORE_PRIORITY)
-            for step_key, _, _ in missing:
-                self.blocked[step_key].append((key, part, recheck))
-            if not missing:
-                self._submit_recheck(key, part, recheck)
+        try:
+            recheck = (self.runs.recheck(task_id, code, part, sample.first[part]) if self.runs.recheck
+                       else Recheck(lambda done: self.runs.checks(task_id, code)[part]))
+        except Exception as error:  # a grader fault, as above
+            return self._settled(key, part, _fault_outcome(error))
+        missing = [step for step in recheck.before if step[0] not in self.before]
+        for step_key, run, listener in missing:
+            if step_key not in self.blocked:
+                self.blocked[step_key] = []
+                self._submit(("before", step_key, None), run, listener, BEFORE_PRIORITY)
+            self.blocked[step_key].append((key, part, recheck))
+        if not missing:
+            self._submit_recheck(key, part, recheck)
 
     def _before_done(self, step_key, listener) -> None:
         self.before[step_key] = listener
@@ -195,17 +220,24 @@ class _Execution:
         try:
             check = recheck.check([self.before[step[0]] for step in recheck.before])
         except Exception as error:  # a grader fault, as above
-            self.found[key][part] = _fault_outcome(error)
-            return self._part_rechecked(key)
+            return self._settled(key, part, _fault_outcome(error))
         self._submit(("recheck", key, part), check.run, check.listener, check.priority)
 
-    def _part_rechecked(self, key: str) -> None:
-        self.parts[key] -= 1
-        if self.parts[key]:
+    def _settled(self, key: str, part: str, outcome: dict) -> None:
+        """A re-check's outcome (or its grader fault): the part's final one."""
+        sample = self.samples[key]
+        sample.settled[part] = outcome
+        sample.owed -= 1
+        self._maybe_final(key)
+
+    def _maybe_final(self, key: str) -> None:
+        sample = self.samples.get(key)  # None: journaled already (a re-check's grader fault settled it)
+        if sample is None or sample.owed or len(sample.first) < sample.parts:
             return
-        found, parts = self.found.pop(key), self.rechecked.pop(key)
-        confirmed = sum(self.runs.timed_out(found[part]) for part in parts if not _fault_in(found[part]))
-        self._final(key, _recorded(self.runs, *self.todo[key], found), len(parts), confirmed)
+        del self.samples[key]
+        confirmed = sum(self.runs.timed_out(sample.settled[part]) for part in sample.rechecked
+                        if not _fault_in(sample.settled[part]))
+        self._final(key, _recorded(self.runs, *self.todo[key], sample.settled), len(sample.rechecked), confirmed)
 
     def _final(self, key: str, record: dict, rechecked: int = 0, confirmed: int = 0) -> None:
         self.journal.append(key, _final(record, self.layers, rechecked, confirmed))

@@ -21,6 +21,7 @@ from harness.benchmarks.evalplus.scoring import EvalSettings, evaluate
 from harness.cli import main
 from harness.evaluation import Execution
 from harness.execution import margins
+from harness.execution.function_calls import FAIL, Verdict
 from harness.execution.limits import TimePolicy
 from harness.report.console import print_eval_summary, print_pass_at_k
 from tests.busy import busy_loops
@@ -146,6 +147,19 @@ def test_a_margin_is_the_policy_at_another_speed():
     assert margins.first_clock(margins.evalplus_clocks(tight, [0.01] * 4), [0.9] * 4, 0.0) is None
     tripped = margins.first_clock(margins.evalplus_clocks(tight, [0.01] * 5), [0.9] * 5, 0.0)
     assert (tripped.limit, tripped.input, tripped.ratio) == (margins.TASK_BUDGET, 4, pytest.approx(4.5 / 4))
+
+
+@pytest.mark.parametrize("waited_s, final", [(0.01, True), (0.5, False), (None, False)])
+def test_a_timeout_s_verdict_keeps_the_wait_that_decided_whether_it_is_re_checked(waited_s, final):
+    """A run stopped 1.5 s into an input under the 1 s floor (a machine twice as fast passes it), settled by hand: final
+    if it waited for no core, re-checked if it waited for one (or the wait is not known), and in each case the settled
+    verdict records the wait that decided it (it used to record None, which reads as contended)."""
+    policy = TimePolicy()
+    run = Verdict(FAIL, 0, "TimeoutException: Timed out!", cpu_s=1.5, waited_s=waited_s)
+    settled = margins.settle(run, [], 0.0, margins.evalplus_clocks(policy, [0.01]),
+                             margins.evalplus_clocks(margins.at_speed(policy, 1 / 2), [0.01]), None, rechecking=False)
+    assert (settled.status, settled.fail_index, settled.margin["limit"]) == (FAIL, 0, margins.FLOOR)
+    assert settled.margin["final"] is final and settled.waited_s == waited_s and settled.cpu_s == 1.5
 
 
 # Written for this test: correct, but every call spins 0.4 s of CPU, under each input's 1 s floor.

@@ -14,6 +14,7 @@ from ray.cluster_utils import Cluster  # noqa: E402
 
 from harness.benchmarks.bigcodebench import BIGCODEBENCH  # noqa: E402
 from harness.benchmarks.evalplus import HUMANEVAL_PLUS  # noqa: E402
+from harness.benchmarks.evalplus.groundtruth import GroundTruth  # noqa: E402
 from harness.benchmarks.bigcodebench.scoring import BigCodeBenchSettings  # noqa: E402
 from harness.benchmarks.bigcodebench.scoring import evaluate as evaluate_bigcodebench  # noqa: E402
 from harness.benchmarks.livecodebench.scoring import LiveCodeBenchSettings  # noqa: E402
@@ -83,11 +84,12 @@ def _eval(results: dict) -> dict:
     return {task_id: [_untimed(entry) for entry in entries] for task_id, entries in results["eval"].items()}
 
 
-def _expected_outputs(cache) -> dict:
-    """The reference solutions' outputs as cached (without their times, which differ between runs)."""
-    files = sorted((cache / "groundtruth").glob("humaneval*/*.json"))
-    return {path.name: {kind: (record["outputs"], record["first_float"]) for kind, record in json.loads(path.read_text()).items()}
-            for path in files}
+def _expected_outputs(cache, dataset, monkeypatch) -> dict:
+    """The reference solutions' outputs as cached in `cache` (without their times, which differ between runs)."""
+    monkeypatch.setenv("SCODER_CACHE_DIR", str(cache))
+    truth = GroundTruth(dataset)
+    return {task_id: {kind: (expected.outputs, expected.first_float) for kind, expected in truth.get(task_id).items()}
+            for task_id in dataset.problems if not truth.missing([task_id])}
 
 
 def test_ray_verdicts_equal_local_ones(cluster, data_dir, conformance_dir, tmp_path, monkeypatch):
@@ -106,8 +108,9 @@ def test_ray_verdicts_equal_local_ones(cluster, data_dir, conformance_dir, tmp_p
     assert through_ray["scoder"]["isolation"] == local["scoder"]["isolation"]
     assert _journal(tmp_path / "ray.json") == _journal(tmp_path / "local.json")
     assert through_ray["scoder"]["worker_restarts"] == local["scoder"]["worker_restarts"] == 0, "a program brought a worker down"
-    expected = _expected_outputs(tmp_path / "ray-cache")
-    assert len(expected) == TASKS and expected == _expected_outputs(tmp_path / "local-cache")
+    dataset = HUMANEVAL_PLUS.load(data_dir)
+    expected = _expected_outputs(tmp_path / "ray-cache", dataset, monkeypatch)
+    assert len(expected) == TASKS and expected == _expected_outputs(tmp_path / "local-cache", dataset, monkeypatch)
     # The verdicts are the real ones: evalplus' on the model's programs (HumanEval/0 also holds the hostile ones)...
     for task_id, entries in official["eval"].items():
         if task_id in through_ray["eval"]:

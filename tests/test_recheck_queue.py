@@ -12,7 +12,7 @@ import threading
 
 import tests.fixture_benchmark as fixture
 from harness.evaluation import evaluate_samples
-from harness.evaluation_runs import Check, Recheck
+from harness.evaluation_runs import Check, Execution, Recheck
 from harness.execution import values
 from harness.execution.function_calls import FAIL, ReferenceRecorder
 from harness.execution.pool import Run
@@ -72,3 +72,47 @@ def test_a_recheck_the_harness_cannot_build_is_a_grader_fault(tmp_path):
     results = evaluate_samples(samples(tmp_path), tmp_path / "out.json", plan_with_rechecks(reference, [], broken=True),
                                progress=False)
     assert [entry["no_verdict"] for entry in results["eval"]["Arithmetic/0"]] == ["grader fault: RuntimeError: a bug in the harness"] * 3
+
+
+def test_a_part_is_re_checked_as_soon_as_its_first_run_ends(tmp_path):
+    """A sample of two parts: a quick one whose wrong output counts as timed out here, and one that sleeps 4 s (written
+    for this test). The quick part's re-check runs while the other part still sleeps: it does not wait for its sample's
+    last first run (as it did when a plus run's timeout waited for its base run, queued far behind it, and ran at the
+    end with the other cores idle)."""
+    events, lock = [], threading.Lock()
+
+    def noted(factory, made: str, done: str | None = None):
+        def make():
+            with lock:
+                events.append(made)
+            listener = factory()
+            if done:
+                on_done = listener.on_done
+                listener.on_done = lambda report: (events.append(done), on_done(report))
+            return listener
+        return make
+
+    def plan_for(samples, samples_path):
+        base = fixture._plan(samples, samples_path)
+        sleeper = "import time\ndef add(a, b):\n    time.sleep(4)\n    return a + b\n"
+
+        def checks(task_id: str, code: str) -> dict[str, Check]:
+            quick = base.runs.checks(task_id, code)["inputs"]
+            slow = base.runs.checks(task_id, sleeper)["inputs"]
+            return {"quick": dataclasses.replace(quick, listener=noted(quick.listener, "quick starts")),
+                    "slow": dataclasses.replace(slow, listener=noted(slow.listener, "slow starts", "slow ends"))}
+
+        def recheck(task_id: str, code: str, part: str, outcome: dict) -> Recheck:
+            again = base.runs.checks(task_id, code)["inputs"]  # only the quick part fails
+            return Recheck(lambda done: dataclasses.replace(again, listener=noted(again.listener, f"{part} re-checked")))
+
+        runs = dataclasses.replace(base.runs, checks=checks, timed_out=lambda outcome: outcome["status"] == FAIL,
+                                   recheck=recheck, record=lambda task_id, code, outcomes: outcomes["quick"])
+        return dataclasses.replace(base, runs=runs)
+
+    path = tmp_path / "s.jsonl"
+    path.write_text(json.dumps({"task_id": "Arithmetic/0", "solution": WRONG[0]}) + "\n")
+    results = evaluate_samples(path, tmp_path / "out.json", plan_for, progress=False, execution=Execution(parallel=2))
+    assert results["scoder"]["timeouts"] == {"rechecked": 1, "confirmed": 1}
+    assert sorted(events) == sorted(["quick starts", "slow starts", "quick re-checked", "slow ends"])
+    assert events.index("quick re-checked") < events.index("slow ends"), events

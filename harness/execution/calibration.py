@@ -56,9 +56,9 @@ class Calibration:
 
 @functools.cache
 def begin() -> subprocess.Popen:
-    """Start measuring, once per process, beside whatever the process does meanwhile (an evaluation starts it first
-    and reads it last). The workload's figure is CPU time, the best of several runs, so sharing the cores costs the
-    evaluation the workload's CPU second rather than a second of waiting."""
+    """Start measuring, once per process, beside whatever the process does meanwhile (an evaluation starts it once
+    its runs leave a core spare, and reads it last). The workload's figure is CPU time, the best of several runs, so
+    the little it may share the cores costs the evaluation the workload's CPU second rather than a second of waiting."""
     return subprocess.Popen([sys.executable, "-I", "-S", "-c", WORKLOAD.replace("REPEATS", str(REPEATS))],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
 

@@ -188,7 +188,7 @@ def settle(verdict: Verdict, spent: list[float], loading: float, clocks: Clocks,
     # call holds the timer off); on an earlier one, as that clock stops it.
     stopped_there = stopped and tripped.input == verdict.fail_index
     official = Verdict(verdict.status, tripped.input, verdict.reason) if stopped_there else tripped_verdict(tripped)
-    return dataclasses.replace(official, cpu_s=verdict.cpu_s, margin=margin.record())
+    return dataclasses.replace(official, cpu_s=verdict.cpu_s, waited_s=verdict.waited_s, margin=margin.record())
 
 
 def contended(verdict: Verdict) -> bool:

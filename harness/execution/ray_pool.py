@@ -117,9 +117,11 @@ class RayPool:
             actor_class = ray.remote(NodeExecutor)
             limits = limits.resolved()  # resolved here, so that every node applies the same numbers
             self.free: list[int] = []
+            self.size = 0  # runs computing at once, over all nodes
             for node in nodes:
                 cpus = int(node["Resources"]["CPU"])
                 workers = size or cpus
+                self.size += workers
                 # One run queued per core beyond the slots, so that a freed worker never waits for a round
                 # trip; one more thread for describe/abort/close while every run slot is taken.
                 capacity = workers * (2 + idle_per_core)

@@ -1,7 +1,10 @@
 """Expected outputs and reference times: the canonical solutions run once, cached by dataset checksum.
 
-Cache layout: <cache>/groundtruth/<benchmark>-<md5>-v<FORMAT>/<task>.json, one file per task written
-atomically as soon as it is computed, so an interrupted computation resumes with the missing tasks.
+Cache layout: <cache>/groundtruth/<benchmark>-<md5>-v<FORMAT>/<task>.bin, one file per task written
+atomically as soon as it is computed, so an interrupted computation resumes with the missing tasks. Each file is
+a JSON line (per kind: the times, the first float output, each output's length or its Digest) and then the outputs'
+bytes, back to back: a few outputs run to a hundred megabytes (HumanEval/15's plus outputs are 141 MB), and reading
+them as JSON strings cost a second of the harness's CPU per evaluation where copying them costs milliseconds.
 The reference code runs in the same sandbox as samples (trusted mode: no per-input limits), and
 each call's CPU time becomes the base of that input's time limit.
 """
@@ -11,6 +14,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -23,7 +27,7 @@ from harness.execution import values
 from harness.execution.function_calls import Digest, ReferenceRecorder
 from harness.execution.pool import Run, WorkerPool
 
-FORMAT = 1
+FORMAT = 2  # 1: one JSON file per task
 REFERENCE_BUDGET_CPU_S = 900.0
 
 
@@ -44,11 +48,12 @@ class GroundTruth:
     def __init__(self, dataset: Dataset):
         self.dataset = dataset
         self.folder = cache_dir() / "groundtruth" / f"{dataset.benchmark.name}-{dataset.hash}-v{FORMAT}"
-        # Avoids re-reading a task file for its base and plus runs; queued runs hold what they use.
-        self.get = functools.lru_cache(maxsize=16)(self._load)
+        # Each task read once per evaluation, however its samples are ordered: the queued runs hold what they use, so
+        # a bounded cache that dropped a task would not free it, only read it again (and hold a second copy).
+        self.get = functools.cache(self._load)
 
     def _path(self, task_id: str) -> Path:
-        return self.folder / (task_id.replace("/", "_") + ".json")
+        return self.folder / (task_id.replace("/", "_") + ".bin")
 
     def missing(self, task_ids) -> list[str]:
         return [task_id for task_id in task_ids if not self._path(task_id).is_file()]
@@ -64,6 +69,7 @@ class GroundTruth:
             for task_id in todo
             for kind in KINDS
         ]
+        self._remove_other_formats()
         partial: dict[str, dict] = {}
         bar = tqdm(total=len(todo), desc=f"{self.dataset.benchmark.name} expected outputs", unit="task", disable=not progress)
         for (task_id, kind), recorder in pool.map(runs):
@@ -71,24 +77,49 @@ class GroundTruth:
                 raise DataError(f"the reference solution of {task_id} failed on its {kind} inputs: {recorder.error}")
             partial.setdefault(task_id, {})[kind] = _expected_record(problems[task_id], recorder)
             if len(partial[task_id]) == len(KINDS):
-                write_atomically(self._path(task_id), json.dumps(partial.pop(task_id)).encode())
+                write_atomically(self._path(task_id), _encoded(partial.pop(task_id)))
                 bar.update()
         bar.close()
 
+    def _remove_other_formats(self) -> None:
+        """This dataset's caches in other formats are of no more use: freed (they hold hundreds of megabytes)."""
+        for folder in self.folder.parent.glob(f"{self.dataset.benchmark.name}-{self.dataset.hash}-v*"):
+            if folder != self.folder:
+                shutil.rmtree(folder, ignore_errors=True)
+
     def _load(self, task_id: str) -> dict[str, Expected]:
-        record = json.loads(self._path(task_id).read_bytes())
-        return {
-            kind: Expected([_load_output(item) for item in record[kind]["outputs"]], record[kind]["seconds"], record[kind]["first_float"])
-            for kind in KINDS
-        }
+        path = self._path(task_id)
+        data = path.read_bytes()
+        try:
+            header_end = data.index(b"\n")
+            header = json.loads(data[:header_end])
+            blob, offset, expected = memoryview(data), header_end + 1, {}
+            for kind in KINDS:
+                outputs = []
+                for item in header[kind]["outputs"]:
+                    if isinstance(item, dict):
+                        outputs.append(Digest(**item))
+                    else:
+                        outputs.append(bytes(blob[offset:offset + item]))
+                        offset += item
+                expected[kind] = Expected(outputs, header[kind]["seconds"], header[kind]["first_float"])
+        except (ValueError, KeyError, TypeError) as error:
+            raise DataError(f"the cached expected outputs {path} are damaged ({error}): delete the file, and the next "
+                            "evaluation computes them again") from None
+        if offset != len(data):
+            raise DataError(f"the cached expected outputs {path} are damaged ({len(data) - offset} bytes more or less than "
+                            "its header says): delete the file, and the next evaluation computes them again")
+        return expected
 
 
-def _load_output(item) -> bytes | Digest:
-    return item.encode() if isinstance(item, str) else Digest(**item)
-
-
-def _store_output(output: bytes | Digest):
-    return output.decode() if isinstance(output, bytes) else asdict(output)
+def _encoded(record: dict[str, dict]) -> bytes:
+    """A task's cache file: the JSON header line, then the outputs' bytes back to back."""
+    header, blobs = {}, []
+    for kind in KINDS:
+        outputs = record[kind]["outputs"]
+        header[kind] = {**record[kind], "outputs": [asdict(output) if isinstance(output, Digest) else len(output) for output in outputs]}
+        blobs += [output for output in outputs if isinstance(output, bytes)]
+    return json.dumps(header).encode() + b"\n" + b"".join(blobs)
 
 
 def reference_run(problem: Problem, kind: str) -> Run:
@@ -104,4 +135,4 @@ def _expected_record(problem: Problem, recorder: ReferenceRecorder) -> dict:
         # Some of these return re.Match objects; evalplus keeps only whether the output was None.
         outputs = [b"false" if output == b"null" else b"true" for output in outputs]
     first_float = next((i for i, output in enumerate(outputs) if isinstance(output, bytes) and is_floats(values.decode(output))), None)
-    return {"outputs": [_store_output(output) for output in outputs], "seconds": recorder.seconds, "first_float": first_float}
+    return {"outputs": outputs, "seconds": recorder.seconds, "first_float": first_float}
