@@ -5,7 +5,8 @@ A benchmark declares its Runs: the checks a sample needs (evalplus: its base and
 run), how a finished run's listener becomes a JSON outcome, which outcomes a clock decided, and how a sample's
 outcomes make its record. Everything else is here:
 - the pool, from the Execution (where programs run; never a verdict) and the benchmark's sandbox needs;
-- `prepare` (reference solutions) before the samples, then every check, longest first;
+- `prepare` (reference solutions) before the samples, then every check, longest first (one may wait for another
+  part's run, whose length predicts its own: Check.after);
 - a sample whose outcomes are final is journaled at once; one with an outcome decided by a clock that its margin
   leaves open (`final` says which are not) is journaled as waiting (`unconfirmed_key`), and each such check runs
   again, since CPU time is not load-invariant (processes sharing the cores slow each other down: margins.contended
@@ -52,6 +53,9 @@ class Check:
     run: Run
     listener: Callable[[], object]  # a fresh harness.execution.pool.Listener, which decides the run as it reports
     priority: float = 0.0  # lower first: long runs start early, so that none is left alone at the end
+    # (part, priority): queued once the sample's first run of that part has ended, at the priority this gives from its
+    # done listener (evalplus: a plus run's expected length, from how much slower than the reference its base run was)
+    after: tuple[str, Callable[[object], float]] | None = None
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,8 @@ class _Sample:
     settled: dict[str, dict] = field(default_factory=dict)
     owed: int = 0
     rechecked: list[str] = field(default_factory=list)
+    held: dict[str, Check] = field(default_factory=dict)  # first runs queued after another part's (Check.after)
+    shown: float = 0.0  # its share of the progress bar shown so far: each first run's part of it as the run ends
 
 
 class _Execution:
@@ -148,6 +154,7 @@ class _Execution:
             if kind == "before":
                 self._before_done(key, listener)
             elif kind == "check":
+                self._release_held(key, part, listener)
                 self._first_done(key, part, _outcome(self.runs, listener))
             else:
                 self._settled(key, part, _outcome(self.runs, listener))
@@ -164,9 +171,12 @@ class _Execution:
             return self._final(key, no_verdict(error))
         if not checks:
             return self._final(key, _recorded(self.runs, task_id, code, {}))
-        self.samples[key] = _Sample(len(checks), owed=len(checks))
+        sample = self.samples[key] = _Sample(len(checks), owed=len(checks))
         for part, check in checks.items():
-            self._submit(("check", key, part), check.run, check.listener, check.priority)
+            if check.after is None:
+                self._submit(("check", key, part), check.run, check.listener, check.priority)
+            else:
+                sample.held[part] = check
 
     def _resume(self, key: str, first: dict[str, dict]) -> None:
         """An interrupted run's first outcomes, journaled while some waited for their re-check."""
@@ -180,10 +190,25 @@ class _Execution:
         """Whether a first outcome is a timeout its margin leaves open (none is, in a sample with a grader fault)."""
         return not _fault(sample.first) and self.runs.timed_out(outcome) and not self.runs.final(outcome)
 
+    def _release_held(self, key: str, done_part: str, listener) -> None:
+        """Queue the sample's first runs that waited for this part's, at the priority its listener gives them."""
+        sample = self.samples[key]
+        for part, check in list(sample.held.items()):
+            if check.after[0] == done_part:
+                del sample.held[part]
+                try:
+                    priority = check.after[1](listener)
+                except Exception:  # the run it waited for gives no length (a grader fault there): its own priority
+                    priority = check.priority
+                self._submit(("check", key, part), check.run, check.listener, priority)
+
     def _first_done(self, key: str, part: str, outcome: dict) -> None:
         sample = self.samples[key]
         sample.first[part] = sample.settled[part] = outcome
         sample.owed -= 1
+        # The bar moves with each run: evalplus' base runs all go first, and no sample ends until its plus run does.
+        self.bar.update(1 / sample.parts)
+        sample.shown += 1 / sample.parts
         if self._open(sample, outcome):
             self._recheck(key, part)
         if len(sample.first) == sample.parts and sample.rechecked and sample.owed:
@@ -237,11 +262,13 @@ class _Execution:
         del self.samples[key]
         confirmed = sum(self.runs.timed_out(sample.settled[part]) for part in sample.rechecked
                         if not _fault_in(sample.settled[part]))
-        self._final(key, _recorded(self.runs, *self.todo[key], sample.settled), len(sample.rechecked), confirmed)
+        self._final(key, _recorded(self.runs, *self.todo[key], sample.settled), len(sample.rechecked), confirmed,
+                    shown=sample.shown)
 
-    def _final(self, key: str, record: dict, rechecked: int = 0, confirmed: int = 0) -> None:
+    def _final(self, key: str, record: dict, rechecked: int = 0, confirmed: int = 0, shown: float = 0.0) -> None:
         self.journal.append(key, _final(record, self.layers, rechecked, confirmed))
-        self.bar.update()
+        if shown < 1:
+            self.bar.update(1 - shown)
 
 
 NO_VERDICT_KEY = "no_verdict"  # in a sample's record and its results entry: why the harness could not judge it

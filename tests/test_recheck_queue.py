@@ -116,3 +116,53 @@ def test_a_part_is_re_checked_as_soon_as_its_first_run_ends(tmp_path):
     assert results["scoder"]["timeouts"] == {"rechecked": 1, "confirmed": 1}
     assert sorted(events) == sorted(["quick starts", "slow starts", "quick re-checked", "slow ends"])
     assert events.index("quick re-checked") < events.index("slow ends"), events
+
+
+def test_a_part_held_after_another_is_queued_at_the_priority_that_part_s_run_gives(tmp_path):
+    """Three samples of two parts, one worker: each "main" part waits for its sample's "probe" part and is queued at the
+    priority given from that probe's done listener (as evalplus queues a plus run by its base run's length): X's last
+    (+10), Y's first (-10). Z's probe sleeps 1 s (written for this test), so that both are queued before the worker is
+    free again: Y's main runs before X's, though X's was queued first."""
+    events, lock = [], threading.Lock()
+    given = {"X": 10.0, "Y": -10.0, "Z": 0.0}
+    seen = []
+
+    def noted(factory, made: str, done: str):
+        def make():
+            with lock:
+                events.append(made)
+            listener = factory()
+            on_done = listener.on_done
+            listener.on_done = lambda report: (events.append(done), on_done(report))
+            return listener
+        return make
+
+    def plan_for(samples, samples_path):
+        base = fixture._plan(samples, samples_path)
+        names = {sample.solution: name for sample, name in zip(samples, given)}
+
+        def checks(task_id: str, code: str) -> dict[str, Check]:
+            name = names[code]
+            probe = base.runs.checks(task_id, code.replace("pass  # probe", "import time; time.sleep(1)") if name == "Z" else code)
+            main = base.runs.checks(task_id, code)["inputs"]
+
+            def priority(listener) -> float:
+                seen.append(listener.verdict.status)
+                return given[name]
+
+            return {"probe": dataclasses.replace(probe["inputs"], listener=noted(probe["inputs"].listener, f"{name} probe starts", f"{name} probe ends")),
+                    "main": dataclasses.replace(main, listener=noted(main.listener, f"{name} main starts", f"{name} main ends"),
+                                                after=("probe", priority))}
+
+        runs = dataclasses.replace(base.runs, checks=checks, record=lambda task_id, code, outcomes: outcomes["main"])
+        return dataclasses.replace(base, runs=runs)
+
+    path = tmp_path / "s.jsonl"
+    path.write_text("".join(json.dumps({"task_id": "Arithmetic/0", "solution": f"def add(a, b):\n    pass  # probe\n    return a + b  # {name}\n"}) + "\n"
+                            for name in given))
+    results = evaluate_samples(path, tmp_path / "out.json", plan_for, progress=False, execution=Execution(parallel=1))
+    assert [entry["status"] for entry in results["eval"]["Arithmetic/0"]] == ["pass"] * 3
+    assert seen == ["pass"] * 3  # each priority was given from its probe's done listener
+    for name in given:
+        assert events.index(f"{name} probe ends") < events.index(f"{name} main starts"), events
+    assert events.index("Y main starts") < events.index("X main starts"), events

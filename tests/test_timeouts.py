@@ -76,8 +76,10 @@ def test_each_input_timer_runs_to_its_stretched_limit_or_the_timer_floor():
 
     with WorkerPool(2, choose(), Limits()) as pool:
         stopped = {name: listener.verdict for name, listener in pool.map((name, run, judge) for name, run in runs.items())}
+    # The timer counts CPU in scheduler ticks, the run's CPU is the kernel's exact figure: they may differ by a tick (a
+    # run stopped at 0.3 s by its timer measured 0.2984 s), which the lower bound allows. 0.1 s is far below it.
     for name, verdict in stopped.items():
-        assert verdict.reason.startswith("TimeoutException") and 0.3 <= verdict.cpu_s < 0.6, (name, verdict)
+        assert verdict.reason.startswith("TimeoutException") and 0.29 <= verdict.cpu_s < 0.6, (name, verdict)
 
 
 def test_a_long_output_arrives_whole_within_its_wall_backstop():

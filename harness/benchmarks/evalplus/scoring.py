@@ -112,18 +112,27 @@ def _runs(dataset: Dataset, settings: EvalSettings) -> Runs:
         return clocks(truth.get(task_id)[kind].seconds)  # once per task: a plus run has a thousand inputs
 
     def checks(task_id: str, solution: str) -> dict[str, Check]:
-        # Slowest first, by the reference solution's time (which also flags inputs that are slow by nature): the
-        # sample's, for both its runs, so that they run side by side, the longer first. A program that loops forever
-        # does so on its base and its plus inputs alike, and two such runs side by side end together, where two run
-        # one after the other, the second late in the queue, leave the other cores idle at the end.
+        # Longest first, so that none is left alone at the end. A program's reference time alone rates it as the
+        # reference, but one that loops forever, spends seconds per call, or is ten times slower shows it on its few
+        # base inputs already. So every base run goes first (by the sample's reference time), and each plus run joins the
+        # queue as its base run ends, by a length predicted from both.
         expected = {kind: truth.get(task_id)[kind] for kind in KINDS}
-        total = sum(sum(expected[kind].seconds) for kind in KINDS)
+        base_reference, plus_reference = (sum(expected[kind].seconds) for kind in KINDS)
+        # Each call also costs a little besides the reference's time, which in the sandbox reads 0 for most inputs (a
+        # process with a CPU limit reads its CPU clock in scheduler ticks): the plus run's share of the calls' cost.
+        base_cost, plus_cost = (sum(expected[kind].seconds) + CALL_COST_S * len(expected[kind].seconds) for kind in KINDS)
+
+        def plus_priority(base: OutputJudge) -> float:
+            calls_s = max(0.0, base.verdict.cpu_s - base.loading)  # a stopped input's CPU included
+            return -calls_s * plus_cost / base_cost
+
         checks = {}
-        for kind in sorted(KINDS, key=lambda kind: -sum(expected[kind].seconds)):
+        for kind in KINDS:
             official, fast = first_clocks(task_id, kind)
             checks[kind] = Check(*_run_for(dataset.problems[task_id], kind, solution, expected[kind], official, fast, settings,
                                            functools.partial(_settled, policy, expected[kind].seconds, official, fast, False)),
-                                 priority=-total)
+                                 priority=-(base_reference + plus_reference) - (BASE_RUNS_FIRST if kind == "base" else 0),
+                                 after=("base", plus_priority) if kind == "plus" else None)
         return checks
 
     def recheck(task_id: str, solution: str, kind: str, outcome: dict) -> Recheck:
@@ -152,6 +161,12 @@ def _runs(dataset: Dataset, settings: EvalSettings) -> Runs:
                 timed_out=lambda outcome: Verdict(**outcome).timed_out, record=record, recheck=recheck,
                 prepare=lambda pool, task_ids, progress: truth.compute(sorted(task_ids, key=order.__getitem__), pool, progress),
                 label=f"{dataset.benchmark.name} samples")
+
+
+# Added to a base run's priority (lower first): more than any run's length in seconds, so that base runs go before the
+# plus runs, whose lengths they predict.
+BASE_RUNS_FIRST = 1e9
+CALL_COST_S = 1e-5  # a call's cost besides the reference's own time, for predicting a run's length (a rough figure)
 
 
 def _deciding_inputs(first: Verdict, n_inputs: int) -> list[int]:
