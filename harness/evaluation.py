@@ -196,9 +196,10 @@ def _evaluate(samples_path: Path, output_path: Path, plan: Plan, execution: Exec
     restarts = 0
     try:
         if todo or plan.always_execute:
-            # The calibration runs on a core the runs leave spare, at the end (on one a run held, it would make the runs
-            # wait, and their timeouts look contended): or, where no run is left to do, when the results are assembled.
-            restarts = execute(plan.runs, todo, journal, execution, progress, on_spare_core=calibration.begin)
+            # The calibration takes one of the pool's cores first, so that no run computes beside it (a run that waits
+            # for a core looks contended, and a timeout near its limit is re-checked); where no run is left to do, it
+            # runs when the results are assembled.
+            restarts = execute(plan.runs, todo, journal, execution, progress, beside=lambda: calibration.begin().wait())
     except KeyboardInterrupt:
         keys = {sample_key(sample.task_id, code) for sample, code in plan.keyed}
         final = len(keys & journal.records.keys())

@@ -99,14 +99,16 @@ BEFORE_PRIORITY = -math.inf
 
 
 def execute(runs: Runs, todo: Todo, journal: Journal, execution: Execution, progress: bool,
-            on_spare_core: Callable[[], None] = lambda: None) -> int:
+            beside: Callable[[], object] | None = None) -> int:
     """Run what the journal lacks, journaling one record per sample; returns how many workers had to be restarted.
-    `on_spare_core` is called once no run waits for a core (the evaluation's calibration starts there)."""
+    `beside` (the evaluation's calibration) runs first on one of the pool's cores, while the others run programs."""
     with execution.executor.pool(execution.parallel, runs.sandbox(execution.isolation), runs.limits,
                                  idle_per_core=runs.idle_per_core) as pool:
+        if beside is not None:
+            pool.lend_core(beside)
         if runs.prepare:
             runs.prepare(pool, list(dict.fromkeys(task_id for task_id, _ in todo.values())), progress)
-        _Execution(runs, todo, journal, pool, progress).run(on_spare_core)
+        _Execution(runs, todo, journal, pool, progress).run()
         return pool.restarts
 
 
@@ -144,10 +146,8 @@ class _Execution:
             if key not in waiting:
                 self._start(key, task_id, code)
 
-    def run(self, on_spare_core: Callable[[], None]) -> None:
+    def run(self) -> None:
         while self.pending:
-            if self.pending < self.pool.size:  # the queue is empty and a core is spare
-                on_spare_core()
             tag, listener = self.pool.next_result()
             self.pending -= 1
             kind, key, part = tag

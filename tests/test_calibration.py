@@ -75,3 +75,38 @@ def test_two_runs_on_different_speed_settings_show_side_by_side(tmp_path, data_d
     assert "floors scaled to speed 4.00 (not the official setting)" in table  # a column of its own
     speed = f"{measure().speed:.2f}"
     assert f"official: machine speed {speed}" in table and f"fast-machine: machine speed {speed}" in table
+
+
+def test_the_core_lent_to_the_calibration_runs_no_program_beside_it():
+    """An evaluation lends one of its pool's cores to the calibration (WorkerPool.lend_core), so that no run computes
+    beside it and looks contended. Here the lent work sleeps 1.5 s and three runs sleep 0.4 s each (written for this
+    test), on two workers: while the work holds its core, the runs go one at a time; after it, side by side."""
+    import functools
+    import time
+
+    from harness.execution.function_calls import ReferenceRecorder
+    from harness.execution.pool import Run, WorkerPool
+
+    spans, lent = {}, []
+
+    def timed(number: int):
+        recorder = ReferenceRecorder(1)
+        started, on_done = time.monotonic(), recorder.on_done
+        recorder.on_done = lambda report: (spans.__setitem__(number, (started, time.monotonic())), on_done(report))
+        return recorder
+
+    def work():
+        started = time.monotonic()
+        time.sleep(1.5)
+        lent.append((started, time.monotonic()))
+
+    sleeper = Run("import time\ndef f(x):\n    time.sleep(0.4)\n    return x\n", "f", b"[[1]]", None, 10.0, 30.0)
+    with WorkerPool(2) as pool:
+        pool.lend_core(work)
+        list(pool.map((number, sleeper, functools.partial(timed, number)) for number in range(6)))
+    [(_, returned)] = lent
+    during = sorted(span for span in spans.values() if span[0] < returned - 0.05)
+    assert len(during) >= 2, (lent, spans)  # 1.5 s of one worker: about three runs of 0.4 s
+    assert all(later[0] >= earlier[1] - 0.01 for earlier, later in zip(during, during[1:])), (lent, spans)
+    after = sorted(span for span in spans.values() if span[0] >= returned - 0.05)
+    assert len(after) >= 2 and after[1][0] < after[0][1], (lent, spans)  # two at once once the core is back

@@ -56,8 +56,8 @@ class Calibration:
 
 @functools.cache
 def begin() -> subprocess.Popen:
-    """Start measuring, once per process, beside whatever the process does meanwhile (an evaluation starts it once
-    its runs leave a core spare, and reads it last). The workload's figure is CPU time, the best of several runs, so
+    """Start measuring, once per process, beside whatever the process does meanwhile (an evaluation starts it first,
+    on a core its runs leave to it, and reads it last). The workload's figure is CPU time, the best of several runs, so
     the little it may share the cores costs the evaluation the workload's CPU second rather than a second of waiting."""
     return subprocess.Popen([sys.executable, "-I", "-S", "-c", WORKLOAD.replace("REPEATS", str(REPEATS))],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)

@@ -221,6 +221,12 @@ class WorkerPool:
                     if task is None or self.aborting:
                         return
                     key, run, make_listener = task
+                    if make_listener is None:  # work lent a core (lend_core)
+                        try:
+                            run()
+                        except Exception:  # its own error surfaces where its result is read, not in this worker
+                            pass
+                        continue
                     try:
                         self.results.put((key, self._execute(worker, run, make_listener, core.release), None))
                     except BaseException as error:  # surfaced in the caller's thread
@@ -247,6 +253,12 @@ class WorkerPool:
                 worker.restart()
         listener.on_done({"done": True, "exit": None, "killed": f"sandbox worker died: {reason}", "cpu_s": 0.0})
         return listener
+
+    def lend_core(self, work: Callable[[], object]) -> None:
+        """Run `work` on one of the cores, before any run queued so far: the first free worker's thread calls it,
+        holding its core, so one run fewer computes until it returns (the evaluation's calibration, beside which no run
+        should compute). It gives no result."""
+        self.tasks.put((-math.inf, next(self.submitted), (None, work, None)))
 
     def submit(self, task: Task, priority: float = 0.0) -> None:
         self.tasks.put((priority, next(self.submitted), task))

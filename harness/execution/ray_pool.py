@@ -117,11 +117,9 @@ class RayPool:
             actor_class = ray.remote(NodeExecutor)
             limits = limits.resolved()  # resolved here, so that every node applies the same numbers
             self.free: list[int] = []
-            self.size = 0  # runs computing at once, over all nodes
             for node in nodes:
                 cpus = int(node["Resources"]["CPU"])
                 workers = size or cpus
-                self.size += workers
                 # One run queued per core beyond the slots, so that a freed worker never waits for a round
                 # trip; one more thread for describe/abort/close while every run slot is taken.
                 capacity = workers * (2 + idle_per_core)
@@ -162,6 +160,10 @@ class RayPool:
                                f"from the same sandbox image: {' / '.join(sorted(protections))}")
         return dict(descriptions[0], workers=sum(description["workers"] for description in descriptions),
                     nodes=len(descriptions))
+
+    def lend_core(self, work) -> None:
+        """Run `work` in a thread of its own: the runs compute on the cluster's nodes, this machine's cores are its own."""
+        threading.Thread(target=work, daemon=True, name="lent-core").start()
 
     def submit(self, task, priority: float = 0.0) -> None:
         heapq.heappush(self.queue, (priority, next(self.submitted), task))
