@@ -57,6 +57,19 @@ def samples(tmp_path):
     return path
 
 
+def noted(events: list, factory, made: str, done: str | None = None):
+    """A listener factory that notes in `events` when each listener is made (its run starts) and, given `done`, when its
+    run ends (list.append is atomic: the pool's threads may note at once)."""
+    def make():
+        events.append(made)
+        listener = factory()
+        if done:
+            on_done = listener.on_done
+            listener.on_done = lambda report: (events.append(done), on_done(report))
+        return listener
+    return make
+
+
 def test_rechecks_share_the_trusted_run_they_need_and_wait_for_it(tmp_path):
     reference, built = Counted(functools.partial(ReferenceRecorder, 1)), []
     results = evaluate_samples(samples(tmp_path), tmp_path / "out.json", plan_with_rechecks(reference, built), progress=False)
@@ -79,19 +92,7 @@ def test_a_part_is_re_checked_as_soon_as_its_first_run_ends(tmp_path):
     for this test). The quick part's re-check runs while the other part still sleeps: it does not wait for its sample's
     last first run (as it did when a plus run's timeout waited for its base run, queued far behind it, and ran at the
     end with the other cores idle)."""
-    events, lock = [], threading.Lock()
-
-    def noted(factory, made: str, done: str | None = None):
-        def make():
-            with lock:
-                events.append(made)
-            listener = factory()
-            if done:
-                on_done = listener.on_done
-                listener.on_done = lambda report: (events.append(done), on_done(report))
-            return listener
-        return make
-
+    events = []
     def plan_for(samples, samples_path):
         base = fixture._plan(samples, samples_path)
         sleeper = "import time\ndef add(a, b):\n    time.sleep(4)\n    return a + b\n"
@@ -99,12 +100,12 @@ def test_a_part_is_re_checked_as_soon_as_its_first_run_ends(tmp_path):
         def checks(task_id: str, code: str) -> dict[str, Check]:
             quick = base.runs.checks(task_id, code)["inputs"]
             slow = base.runs.checks(task_id, sleeper)["inputs"]
-            return {"quick": dataclasses.replace(quick, listener=noted(quick.listener, "quick starts")),
-                    "slow": dataclasses.replace(slow, listener=noted(slow.listener, "slow starts", "slow ends"))}
+            return {"quick": dataclasses.replace(quick, listener=noted(events, quick.listener, "quick starts")),
+                    "slow": dataclasses.replace(slow, listener=noted(events, slow.listener, "slow starts", "slow ends"))}
 
         def recheck(task_id: str, code: str, part: str, outcome: dict) -> Recheck:
             again = base.runs.checks(task_id, code)["inputs"]  # only the quick part fails
-            return Recheck(lambda done: dataclasses.replace(again, listener=noted(again.listener, f"{part} re-checked")))
+            return Recheck(lambda done: dataclasses.replace(again, listener=noted(events, again.listener, f"{part} re-checked")))
 
         runs = dataclasses.replace(base.runs, checks=checks, timed_out=lambda outcome: outcome["status"] == FAIL,
                                    recheck=recheck, record=lambda task_id, code, outcomes: outcomes["quick"])
@@ -123,20 +124,8 @@ def test_a_part_held_after_another_is_queued_at_the_priority_that_part_s_run_giv
     priority given from that probe's done listener (as evalplus queues a plus run by its base run's length): X's last
     (+10), Y's first (-10). Z's probe sleeps 1 s (written for this test), so that both are queued before the worker is
     free again: Y's main runs before X's, though X's was queued first."""
-    events, lock = [], threading.Lock()
+    events, seen = [], []
     given = {"X": 10.0, "Y": -10.0, "Z": 0.0}
-    seen = []
-
-    def noted(factory, made: str, done: str):
-        def make():
-            with lock:
-                events.append(made)
-            listener = factory()
-            on_done = listener.on_done
-            listener.on_done = lambda report: (events.append(done), on_done(report))
-            return listener
-        return make
-
     def plan_for(samples, samples_path):
         base = fixture._plan(samples, samples_path)
         names = {sample.solution: name for sample, name in zip(samples, given)}
@@ -150,8 +139,8 @@ def test_a_part_held_after_another_is_queued_at_the_priority_that_part_s_run_giv
                 seen.append(listener.verdict.status)
                 return given[name]
 
-            return {"probe": dataclasses.replace(probe["inputs"], listener=noted(probe["inputs"].listener, f"{name} probe starts", f"{name} probe ends")),
-                    "main": dataclasses.replace(main, listener=noted(main.listener, f"{name} main starts", f"{name} main ends"),
+            return {"probe": dataclasses.replace(probe["inputs"], listener=noted(events, probe["inputs"].listener, f"{name} probe starts", f"{name} probe ends")),
+                    "main": dataclasses.replace(main, listener=noted(events, main.listener, f"{name} main starts", f"{name} main ends"),
                                                 after=("probe", priority))}
 
         runs = dataclasses.replace(base.runs, checks=checks, record=lambda task_id, code, outcomes: outcomes["main"])
