@@ -21,7 +21,8 @@ def cached(tmp_path_factory, data_dir):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SCODER_CACHE_DIR", str(cache))
         dataset = HUMANEVAL_PLUS.load(data_dir)
-        older = GroundTruth(dataset).folder.with_name(GroundTruth(dataset).folder.name.replace(f"-v{FORMAT}", "-v1"))
+        folder = GroundTruth(dataset).folder
+        older = folder.with_name(folder.name.replace(f"-v{FORMAT}", "-v1"))
         (older / "HumanEval_0.json").parent.mkdir(parents=True)
         (older / "HumanEval_0.json").write_text("{}")  # a cache of the older format, of no more use
         with WorkerPool(2) as pool:
