@@ -1,15 +1,23 @@
 """The reference solutions' cached outputs and times (harness.benchmarks.evalplus.groundtruth): computed once, read
-once per evaluation however the samples are ordered, a damaged file refused with what to do, and the caches of an
-older format freed."""
+once per evaluation however the samples are ordered, a damaged file refused with what to do, the caches of an
+older format freed, and a large output that compares as encoded judged by its digest, with the verdict its value
+would get."""
 
 from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
 
 import pytest
 
 from harness.benchmarks.data import DataError
 from harness.benchmarks.evalplus import HUMANEVAL_PLUS
-from harness.benchmarks.evalplus.groundtruth import FORMAT, GroundTruth
+from harness.benchmarks.evalplus.groundtruth import DIGEST_ABOVE_BYTES, FORMAT, GroundTruth, reference_run
+from harness.cli import main
+from harness.execution import values
 from harness.execution.pool import WorkerPool
+from tests.test_file_safety import GREEDY, samples_file
 
 # More tasks than a bounded cache of 16 held (HumanEval/15's 141 MB of outputs left out: the test needs no large one).
 TASKS = [f"HumanEval/{number}" for number in range(24) if number != 15]
@@ -40,7 +48,7 @@ def test_a_task_is_read_once_however_the_samples_are_ordered(cached):
         assert all(truth.get(task_id) is first[task_id] for task_id in TASKS)
     expected = first["HumanEval/0"]["base"]
     assert len(expected.outputs) == len(expected.seconds) == len(dataset.problems["HumanEval/0"].inputs["base"])
-    assert all(isinstance(output, bytes) for output in expected.outputs)
+    assert all(isinstance(output, memoryview) for output in expected.outputs)  # slices of the file as read, not copies
 
 
 def test_a_damaged_cache_file_is_refused_with_what_to_do(cached):
@@ -52,9 +60,10 @@ def test_a_damaged_cache_file_is_refused_with_what_to_do(cached):
         path.write_bytes(whole[:-3])  # cut short, as a full disk might leave a copy made by hand
         with pytest.raises(DataError, match="damaged .*delete the file, and the next evaluation computes them again"):
             GroundTruth(dataset).get("HumanEval/1")
-        path.write_bytes(b"not a header\n" + whole)
-        with pytest.raises(DataError, match="damaged"):
-            GroundTruth(dataset).get("HumanEval/1")
+        for damaged in (b"not a header\n" + whole, b""):
+            path.write_bytes(damaged)
+            with pytest.raises(DataError, match="damaged"):
+                GroundTruth(dataset).get("HumanEval/1")
     finally:
         path.write_bytes(whole)
     assert GroundTruth(dataset).get("HumanEval/1")["plus"].outputs == truth.get("HumanEval/1")["plus"].outputs
@@ -63,3 +72,74 @@ def test_a_damaged_cache_file_is_refused_with_what_to_do(cached):
 def test_a_cache_of_an_older_format_is_freed(cached):
     dataset, older = cached
     assert not older.exists() and GroundTruth(dataset).folder.is_dir()
+
+
+def test_the_large_outputs_that_compare_as_encoded_are_kept_with_their_digest(cached):
+    """HumanEval/14 (all_prefixes) returns lists of strings; its longest plus inputs make outputs of megabytes."""
+    dataset, _ = cached
+    expected = GroundTruth(dataset).get("HumanEval/14")
+    assert not expected["base"].digests and len(expected["plus"].digests) >= 5
+    for kind in ("base", "plus"):
+        for index, output in enumerate(expected[kind].outputs):
+            large = len(output) > DIGEST_ABOVE_BYTES
+            assert (index in expected[kind].digests) == large  # lists of strings, all of them
+            if large:
+                digest = expected[kind].digests[index]
+                assert (digest.sha256, digest.size) == (hashlib.sha256(output).hexdigest(), len(output))
+
+
+def test_a_program_s_output_on_those_inputs_comes_as_a_digest_when_it_compares_as_encoded(cached):
+    """The reference code itself, run as a sample is: where its output is a list of strings, the child sends the digest
+    alone; where the program returns a subclass of str (which could equal the expected value without being encoded
+    the same), the whole output."""
+    dataset, _ = cached
+    problem, plus = dataset.problems["HumanEval/14"], GroundTruth(dataset).get("HumanEval/14")["plus"]
+    subclassed = problem.reference_code + "\nclass Text(str):\n    pass\n_plain = all_prefixes\n" \
+        "def all_prefixes(string):\n    return [Text(prefix) for prefix in _plain(string)]\n"
+    with WorkerPool(1) as pool:
+        for code, kind in ((problem.reference_code, "H"), (subclassed, "O")):
+            run = dataclasses.replace(reference_run(problem, "plus"), code=code, digest_inputs=tuple(plus.digests))
+            [(_, recorder)] = pool.map([(None, run, lambda: Lines())])
+            assert {recorder.kinds[index] for index in plus.digests} == {kind}
+            assert recorder.sizes[max(plus.digests)] < 200 if kind == "H" else recorder.sizes[max(plus.digests)] > DIGEST_ABOVE_BYTES
+
+
+class Lines:
+    """Each output line's kind and size, by input (a listener for the pool)."""
+
+    def __init__(self):
+        self.kinds, self.sizes = {}, {}
+
+    def on_line(self, line: bytes) -> bool:
+        if line[:1] in (b"O", b"H"):
+            index = int(line.split(b" ", 2)[1])
+            self.kinds[index], self.sizes[index] = line[:1].decode(), len(line)
+        return False
+
+    def on_done(self, report: dict) -> None:
+        pass
+
+
+# Written for this test (labelled, not model outputs): HumanEval/14 answered right as plain strings and as a subclass
+# of str, wrong as tuples of them (a list and a tuple are never equal in Python, so evalplus fails it), and wrong on
+# long strings only, where the expected outputs are judged by their digest.
+PROGRAMS = {
+    "plain": "def all_prefixes(string):\n    return [string[:i + 1] for i in range(len(string))]\n",
+    "subclass": "class Text(str):\n    pass\ndef all_prefixes(string):\n    return [Text(string[:i + 1]) for i in range(len(string))]\n",
+    "tuple": "def all_prefixes(string):\n    return tuple(string[:i + 1] for i in range(len(string)))\n",
+    "long wrong": "def all_prefixes(string):\n    return [string[:i + 1] for i in range(len(string) - (len(string) > 400))]\n",
+}
+
+
+def test_an_output_judged_by_its_digest_gets_the_verdict_its_value_would(cached, tmp_path, data_dir):
+    verdicts = {}
+    for name, program in PROGRAMS.items():
+        samples = samples_file(tmp_path / f"{name}.jsonl".replace(" ", "-"), {"HumanEval/14": program}, GREEDY)
+        output = tmp_path / f"{name}.json".replace(" ", "-")
+        assert main(["eval", "--benchmark", "humaneval+", "--samples", str(samples), "--data-dir", str(data_dir),
+                     "--output", str(output), "--no-progress"]) == 0
+        [entry] = json.loads(output.read_text())["eval"]["HumanEval/14"]
+        verdicts[name] = (entry["base_status"], entry["plus_status"])
+    assert verdicts == {"plain": ("pass", "pass"), "subclass": ("pass", "pass"), "tuple": ("fail", "fail"),
+                        "long wrong": ("pass", "fail")}
+    assert values.compares_as_encoded(["a", ("b", None)]) and not values.compares_as_encoded(["a", 1])

@@ -51,6 +51,8 @@ class Run:
     # wall backstops (time_limits x Limits.wall_factor + 1 s) do not: a program that sleeps gets no more wall time.
     timer_stretch: float = 1.0
     timer_floor: float = 0.0
+    # Inputs whose expected output is large and compares as encoded: an output that does too travels as a digest.
+    digest_inputs: tuple[int, ...] = ()
 
 
 class Listener(Protocol):

@@ -81,6 +81,29 @@ def encode_pieces(value, items_per_piece: int = 65536):
         yield _dumps(tagged)
 
 
+def compares_as_encoded(value) -> bool:
+    """Whether `value` equals another value of which this is also true exactly when their encodings are equal: it is
+    built of str and None alone, in lists and tuples (exact types, so the encoding is the value's own and decode gives
+    it back). Numbers are not (1 == 1.0 == True, and evalplus compares floats within a tolerance), nor dicts and sets
+    (equal in any order), nor subclasses (their own __eq__), nor nesting deep enough to be encoded as opaque."""
+    level = [value]
+    for _ in range(_MAX_EXACT_DEPTH):
+        kinds = set(map(type, level))  # one C-level pass per level of nesting: outputs of millions of rows
+        if not kinds <= _EXACT_KINDS:
+            return False
+        if kinds <= _EXACT_SCALARS:
+            return True
+        if not kinds.isdisjoint(_EXACT_SCALARS):
+            level = [item for item in level if type(item) is list or type(item) is tuple]
+        level = list(itertools.chain.from_iterable(level))
+    return False
+
+
+_EXACT_SCALARS = {str, type(None)}
+_EXACT_KINDS = _EXACT_SCALARS | {list, tuple}
+_MAX_EXACT_DEPTH = 100  # well under _tagged's 200
+
+
 def _array_pieces(items, items_per_piece: int):
     yield "["
     for start in range(0, len(items), items_per_piece):
@@ -92,8 +115,8 @@ def _dumps(tagged) -> str:
     return json.dumps(tagged, separators=(",", ":"), allow_nan=True)
 
 
-def decode(text: str | bytes):
-    return json.loads(text, object_hook=_revive)
+def decode(text: str | bytes | memoryview):
+    return json.loads(bytes(text) if type(text) is memoryview else text, object_hook=_revive)
 
 
 def _tagged(value, depth: int):

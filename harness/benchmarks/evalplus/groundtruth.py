@@ -2,9 +2,13 @@
 
 Cache layout: <cache>/groundtruth/<benchmark>-<md5>-v<FORMAT>/<task>.bin, one file per task written
 atomically as soon as it is computed, so an interrupted computation resumes with the missing tasks. Each file is
-a JSON line (per kind: the times, the first float output, each output's length or its Digest) and then the outputs'
-bytes, back to back: a few outputs run to a hundred megabytes (HumanEval/15's plus outputs are 141 MB), and reading
-them as JSON strings cost a second of the harness's CPU per evaluation where copying them costs milliseconds.
+a JSON line (per kind: the times, the first float output, each output's length or its Digest, and the digests of the
+large outputs that compare as encoded) and then the outputs' bytes, back to back. A few outputs run to a hundred
+megabytes (HumanEval/15's plus outputs are 141 MB, Mbpp/255's 215 MB): reading them as JSON strings cost a second of
+the harness's CPU per evaluation, and each sample's run carried as much through two pipes to be compared bytewise.
+Now a file is read once and its outputs are slices of it, not copies, and a program's output that can only equal a
+large expected one by being encoded the same (values.compares_as_encoded: strings, in lists and tuples) comes as its
+digest.
 The reference code runs in the same sandbox as samples (trusted mode: no per-input limits), and
 each call's CPU time becomes the base of that input's time limit.
 """
@@ -12,10 +16,11 @@ each call's CPU time becomes the base of that input's time limit.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tqdm import tqdm
@@ -27,15 +32,19 @@ from harness.execution import values
 from harness.execution.function_calls import Digest, ReferenceRecorder
 from harness.execution.pool import Run, WorkerPool
 
-FORMAT = 2  # 1: one JSON file per task
+FORMAT = 3  # 1: one JSON file per task; 2: no digests of large outputs
 REFERENCE_BUDGET_CPU_S = 900.0
+# An expected output larger than this that compares as encoded is matched by digest: carrying it costs more than hashing.
+DIGEST_ABOVE_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
 class Expected:
-    outputs: list[bytes | Digest]  # encoded expected outputs; a Digest for the rare huge one
+    outputs: list[bytes | memoryview | Digest]  # encoded expected outputs; a Digest for the rare huge one
     seconds: list[float]
     first_float: int | None  # first input whose expected output is a float (see Problem.outputs_match)
+    # By input: the digest of a large expected output that a program's output compares with as encoded (DIGEST_ABOVE_BYTES)
+    digests: dict[int, Digest] = field(default_factory=dict)
 
     def atol_at(self, index: int, atol: float) -> float:
         # evalplus turns a zero atol into 1e-6 once a float expected output has been seen in the run.
@@ -89,6 +98,8 @@ class GroundTruth:
 
     def _load(self, task_id: str) -> dict[str, Expected]:
         path = self._path(task_id)
+        # Read whole, once, and sliced without copies. Not mapped: a program the 'process' layer runs without Landlock could
+        # cut the file short under the mapping, and the harness would die of SIGBUS reading it.
         data = path.read_bytes()
         try:
             header_end = data.index(b"\n")
@@ -100,10 +111,11 @@ class GroundTruth:
                     if isinstance(item, dict):
                         outputs.append(Digest(**item))
                     else:
-                        outputs.append(bytes(blob[offset:offset + item]))
+                        outputs.append(blob[offset:offset + item])
                         offset += item
-                expected[kind] = Expected(outputs, header[kind]["seconds"], header[kind]["first_float"])
-        except (ValueError, KeyError, TypeError) as error:
+                digests = {int(index): Digest(sha256, len(outputs[int(index)]), False) for index, sha256 in header[kind]["digests"].items()}
+                expected[kind] = Expected(outputs, header[kind]["seconds"], header[kind]["first_float"], digests)
+        except (ValueError, KeyError, TypeError, IndexError) as error:
             raise DataError(f"the cached expected outputs {path} are damaged ({error}): delete the file, and the next "
                             "evaluation computes them again") from None
         if offset != len(data):
@@ -117,7 +129,8 @@ def _encoded(record: dict[str, dict]) -> bytes:
     header, blobs = {}, []
     for kind in KINDS:
         outputs = record[kind]["outputs"]
-        header[kind] = {**record[kind], "outputs": [asdict(output) if isinstance(output, Digest) else len(output) for output in outputs]}
+        header[kind] = {**record[kind], "outputs": [asdict(output) if isinstance(output, Digest) else len(output) for output in outputs],
+                        "digests": {str(index): digest.sha256 for index, digest in record[kind]["digests"].items()}}
         blobs += [output for output in outputs if isinstance(output, bytes)]
     return json.dumps(header).encode() + b"\n" + b"".join(blobs)
 
@@ -135,4 +148,7 @@ def _expected_record(problem: Problem, recorder: ReferenceRecorder) -> dict:
         # Some of these return re.Match objects; evalplus keeps only whether the output was None.
         outputs = [b"false" if output == b"null" else b"true" for output in outputs]
     first_float = next((i for i, output in enumerate(outputs) if isinstance(output, bytes) and is_floats(values.decode(output))), None)
-    return {"outputs": outputs, "seconds": recorder.seconds, "first_float": first_float}
+    digests = {} if problem.has_special_oracle else {  # a special oracle accepts outputs encoded otherwise
+        index: Digest(hashlib.sha256(output).hexdigest(), len(output), False) for index, output in enumerate(outputs)
+        if isinstance(output, bytes) and len(output) > DIGEST_ABOVE_BYTES and values.compares_as_encoded(values.decode(output))}
+    return {"outputs": outputs, "seconds": recorder.seconds, "first_float": first_float, "digests": digests}

@@ -200,7 +200,8 @@ def _run_for(problem: Problem, kind: str, solution: str, expected: Expected, wal
     # cpu's per-input limits are max(its floor, 4x the reference), and wall's floor is at most its own.
     run = Run(solution, problem.entry_point, problem.inputs_lines[kind], wall.per_input, margins.TIMER_OVERSHOOT * cpu.budget,
               wall.budget * settings.limits.wall_factor + WALL_BACKSTOP_EXTRA_S, guard=EVALPLUS_GUARD,
-              timer_stretch=margins.TIMER_OVERSHOOT, timer_floor=margins.TIMER_OVERSHOOT * cpu.floor)
+              timer_stretch=margins.TIMER_OVERSHOOT, timer_floor=margins.TIMER_OVERSHOOT * cpu.floor,
+              digest_inputs=tuple(expected.digests))
     arguments = problem.inputs[kind]
     exact_text_ok = not problem.has_special_oracle
 
@@ -212,12 +213,13 @@ def _run_for(problem: Problem, kind: str, solution: str, expected: Expected, wal
         return OutputJudge(
             expected.outputs, oracle, lambda index: exact_text_ok,
             lambda index: OUTPUT_SIZE_SLACK_BYTES + OUTPUT_SIZE_FACTOR * _size(expected.outputs[index]), settle=settle,
+            digests=expected.digests,
         )
 
     return run, make_judge
 
 
-def _size(output: bytes | Digest) -> int:
+def _size(output: bytes | memoryview | Digest) -> int:
     return output.size if isinstance(output, Digest) else len(output)
 
 
