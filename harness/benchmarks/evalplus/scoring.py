@@ -101,6 +101,7 @@ def _runs(dataset: Dataset, settings: EvalSettings) -> Runs:
     solution is re-timed on the inputs whose limits decided; its times settle the verdict."""
     truth = GroundTruth(dataset)
     order = {task_id: index for index, task_id in enumerate(dataset.problems)}
+    long_bases_left = [0]  # base runs of LONG_REFERENCE_BASE_RUNS not ended yet
     policy, faster = settings.time_policy, margins.at_speed(settings.time_policy, 1 / settings.margin_factor)
 
     def clocks(reference: list[float]) -> tuple[margins.Clocks, margins.Clocks]:
@@ -114,24 +115,30 @@ def _runs(dataset: Dataset, settings: EvalSettings) -> Runs:
     def checks(task_id: str, solution: str) -> dict[str, Check]:
         # Longest first, so that none is left alone at the end. A program's reference time alone rates it as the
         # reference, but one that loops forever, spends seconds per call, or is ten times slower shows it on its few
-        # base inputs already. So every base run goes first (by the sample's reference time), and each plus run joins the
-        # queue as its base run ends, by a length predicted from both.
+        # base inputs already. So the base runs go first, by the sample's reference time, and each plus run joins the
+        # queue as its base run ends, by a length predicted from both (the tiers: _priority).
         expected = {kind: truth.get(task_id)[kind] for kind in KINDS}
         base_reference, plus_reference = (sum(expected[kind].seconds) for kind in KINDS)
+        long_reference = base_reference + plus_reference > BASE_RUNS_AHEAD_S
+        long_bases_left[0] += long_reference
         # Each call also costs a little besides the reference's time, which in the sandbox reads 0 for most inputs (a
         # process with a CPU limit reads its CPU clock in scheduler ticks): the plus run's share of the calls' cost.
         base_cost, plus_cost = (sum(expected[kind].seconds) + CALL_COST_S * len(expected[kind].seconds) for kind in KINDS)
 
         def plus_priority(base: OutputJudge) -> float:
+            long_bases_left[0] -= long_reference
             calls_s = max(0.0, base.verdict.cpu_s - base.loading)  # a stopped input's CPU included
-            return -calls_s * plus_cost / base_cost
+            predicted = calls_s * plus_cost / base_cost
+            ahead = predicted > BASE_RUNS_AHEAD_S and not long_bases_left[0]
+            return _priority(AHEAD_PLUS_RUNS if ahead else PLUS_RUNS, predicted)
 
         checks = {}
         for kind in KINDS:
             official, fast = first_clocks(task_id, kind)
+            tier = PLUS_RUNS if kind == "plus" else LONG_REFERENCE_BASE_RUNS if long_reference else BASE_RUNS
             checks[kind] = Check(*_run_for(dataset.problems[task_id], kind, solution, expected[kind], official, fast, settings,
                                            functools.partial(_settled, policy, expected[kind].seconds, official, fast, False)),
-                                 priority=-(base_reference + plus_reference) - (BASE_RUNS_FIRST if kind == "base" else 0),
+                                 priority=_priority(tier, base_reference + plus_reference),
                                  after=("base", plus_priority) if kind == "plus" else None)
         return checks
 
@@ -150,7 +157,8 @@ def _runs(dataset: Dataset, settings: EvalSettings) -> Runs:
             # As the faster machine, its wall backstops too; or as this one, where no CPU clock stopped the first run.
             again = fast if margins.recheck_slowdown(first.margin, settings.margin_factor) < 1 else official
             return Check(*_run_for(problem, kind, solution, dataclasses.replace(expected, seconds=seconds), again, again, settings,
-                                   functools.partial(_settled, policy, seconds, official, fast, True)), priority=-first.cpu_s)
+                                   functools.partial(_settled, policy, seconds, official, fast, True)),
+                         priority=_priority(PLUS_RUNS, first.cpu_s))
 
         return Recheck(check, before)
 
@@ -163,9 +171,21 @@ def _runs(dataset: Dataset, settings: EvalSettings) -> Runs:
                 label=f"{dataset.benchmark.name} samples")
 
 
-# Added to a base run's priority (lower first): more than any run's length in seconds, so that base runs go before the
-# plus runs, whose lengths they predict.
-BASE_RUNS_FIRST = 1e9
+# The run order's tiers (lower first), longest first within each (_priority):
+LONG_REFERENCE_BASE_RUNS = 0  # samples whose reference alone takes over BASE_RUNS_AHEAD_S: every plus run of theirs is long
+AHEAD_PLUS_RUNS = 1  # plus runs predicted to take over BASE_RUNS_AHEAD_S, queued once no base run of tier 0 is left
+BASE_RUNS = 2
+PLUS_RUNS = 3
+# All the base runs of an MBPP+ file take about 5 s on two cores: a plus run predicted longer is started before them, as
+# held back it would only end later (Mbpp/599's sum(range(n + 1)) to n = 1e8, 20 s, ended the evaluation alone 4 s after
+# the other core went idle). Not before the long references' base runs have all ended, though: three slow programs for
+# Mbpp/599 (reference 18 s), and the plus runs of the two whose base runs ended first held both cores for 40 s, while the
+# third's base run, which would have shown its plus run the longest (a 70 s budget kill), was still running.
+BASE_RUNS_AHEAD_S = 5.0
+
+
+def _priority(tier: int, length_s: float) -> float:
+    return tier * 1e9 - length_s  # 1e9: more than any run's predicted length in seconds
 CALL_COST_S = 1e-5  # a call's cost besides the reference's own time, for predicting a run's length (a rough figure)
 
 
