@@ -16,6 +16,7 @@ from harness.benchmarks.evalplus import HUMANEVAL_PLUS
 from harness.benchmarks.evalplus.groundtruth import DIGEST_ABOVE_BYTES, FORMAT, GroundTruth, reference_run
 from harness.cli import main
 from harness.execution import values
+from harness.execution.function_calls import PASS, Digest, OutputJudge
 from harness.execution.pool import WorkerPool
 from tests.test_file_safety import GREEDY, samples_file
 
@@ -143,3 +144,13 @@ def test_an_output_judged_by_its_digest_gets_the_verdict_its_value_would(cached,
     assert verdicts == {"plain": ("pass", "pass"), "subclass": ("pass", "pass"), "tuple": ("fail", "fail"),
                         "long wrong": ("pass", "fail")}
     assert values.compares_as_encoded(["a", ("b", None)]) and not values.compares_as_encoded(["a", 1])
+
+
+def test_a_string_holding_nan_is_no_float_where_outputs_compare_as_encoded():
+    """The child flags a digest whose text holds "NaN" (evalplus' float rules need it); in a list of strings it is only
+    text, and the digest still matches. The expected output here is made up for the test (labelled)."""
+    expected = values.encode(["BaNaN", "NaN"] * 20000).encode()
+    wanted = Digest(hashlib.sha256(expected).hexdigest(), len(expected), False)
+    judge = OutputJudge([expected], lambda index, output: False, lambda index: True, lambda index: 0, digests={0: wanted})
+    judge.on_line(f"H 0 0.0 {wanted.sha256} {wanted.size} 1".encode())
+    assert judge.verdict.status == PASS

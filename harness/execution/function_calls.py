@@ -168,11 +168,13 @@ class OutputJudge:
     def _matches(self, index: int, kind: str, payload: bytes) -> bool:
         expected = self.expected[index]
         if kind == "H":
-            wanted = self.digests.get(index, expected)
             try:
-                return isinstance(wanted, Digest) and self.exact_text_ok(index) and not wanted.has_nan and Digest.parse(payload) == wanted
+                got = Digest.parse(payload)
             except ValueError:
                 return False
+            if index in self.digests:  # values of strings alone: no float, so no NaN to mind (a string may hold "NaN")
+                return (got.sha256, got.size) == (self.digests[index].sha256, self.digests[index].size)
+            return isinstance(expected, Digest) and self.exact_text_ok(index) and not expected.has_nan and got == expected
         if isinstance(expected, Digest):
             return False
         if payload == expected and self.exact_text_ok(index) and b"NaN" not in payload and b'"ndarray"' not in payload:

@@ -186,6 +186,8 @@ BASE_RUNS_AHEAD_S = 5.0
 
 def _priority(tier: int, length_s: float) -> float:
     return tier * 1e9 - length_s  # 1e9: more than any run's predicted length in seconds
+
+
 CALL_COST_S = 1e-5  # a call's cost besides the reference's own time, for predicting a run's length (a rough figure)
 
 
