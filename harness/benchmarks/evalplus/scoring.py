@@ -120,7 +120,6 @@ def _runs(dataset: Dataset, settings: EvalSettings) -> Runs:
         expected = {kind: truth.get(task_id)[kind] for kind in KINDS}
         base_reference, plus_reference = (sum(expected[kind].seconds) for kind in KINDS)
         long_reference = base_reference + plus_reference > BASE_RUNS_AHEAD_S
-        long_bases_left[0] += long_reference
         # Each call also costs a little besides the reference's time, which in the sandbox reads 0 for most inputs (a
         # process with a CPU limit reads its CPU clock in scheduler ticks): the plus run's share of the calls' cost.
         base_cost, plus_cost = (sum(expected[kind].seconds) + CALL_COST_S * len(expected[kind].seconds) for kind in KINDS)
@@ -140,6 +139,7 @@ def _runs(dataset: Dataset, settings: EvalSettings) -> Runs:
                                            functools.partial(_settled, policy, expected[kind].seconds, official, fast, False)),
                                  priority=_priority(tier, base_reference + plus_reference),
                                  after=("base", plus_priority) if kind == "plus" else None)
+        long_bases_left[0] += long_reference  # once its checks are made: a grader fault above runs no base run
         return checks
 
     def recheck(task_id: str, solution: str, kind: str, outcome: dict) -> Recheck:
