@@ -62,7 +62,7 @@ def test_a_plus_run_goes_ahead_of_the_base_runs_once_no_long_reference_s_base_ru
     first, second = (check["plus"].after[1](endless_base) for check in long_checks)
     assert _priority(PLUS_RUNS, 1e6) < first < _priority(PLUS_RUNS, 0)
     assert second < min(check["base"].priority for check in checks.values())
-    assert (_priority(AHEAD_PLUS_RUNS, 1e6) < second < _priority(AHEAD_PLUS_RUNS, BASE_RUNS_AHEAD_S))
+    assert _priority(AHEAD_PLUS_RUNS, 1e6) < second < _priority(AHEAD_PLUS_RUNS, BASE_RUNS_AHEAD_S)
 
 
 def test_a_plus_run_is_queued_by_its_base_run_s_length(plus_priorities):

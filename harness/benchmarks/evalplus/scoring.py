@@ -101,7 +101,7 @@ def _runs(dataset: Dataset, settings: EvalSettings) -> Runs:
     solution is re-timed on the inputs whose limits decided; its times settle the verdict."""
     truth = GroundTruth(dataset)
     order = {task_id: index for index, task_id in enumerate(dataset.problems)}
-    long_bases_left = [0]  # base runs of LONG_REFERENCE_BASE_RUNS not ended yet
+    long_bases_left = 0  # base runs of LONG_REFERENCE_BASE_RUNS not ended yet
     policy, faster = settings.time_policy, margins.at_speed(settings.time_policy, 1 / settings.margin_factor)
 
     def clocks(reference: list[float]) -> tuple[margins.Clocks, margins.Clocks]:
@@ -113,6 +113,7 @@ def _runs(dataset: Dataset, settings: EvalSettings) -> Runs:
         return clocks(truth.get(task_id)[kind].seconds)  # once per task: a plus run has a thousand inputs
 
     def checks(task_id: str, solution: str) -> dict[str, Check]:
+        nonlocal long_bases_left
         # Longest first, so that none is left alone at the end. A program's reference time alone rates it as the
         # reference, but one that loops forever, spends seconds per call, or is ten times slower shows it on its few
         # base inputs already. So the base runs go first, by the sample's reference time, and each plus run joins the
@@ -125,10 +126,11 @@ def _runs(dataset: Dataset, settings: EvalSettings) -> Runs:
         base_cost, plus_cost = (sum(expected[kind].seconds) + CALL_COST_S * len(expected[kind].seconds) for kind in KINDS)
 
         def plus_priority(base: OutputJudge) -> float:
-            long_bases_left[0] -= long_reference
+            nonlocal long_bases_left
+            long_bases_left -= long_reference
             calls_s = max(0.0, base.verdict.cpu_s - base.loading)  # a stopped input's CPU included
             predicted = calls_s * plus_cost / base_cost
-            ahead = predicted > BASE_RUNS_AHEAD_S and not long_bases_left[0]
+            ahead = predicted > BASE_RUNS_AHEAD_S and not long_bases_left
             return _priority(AHEAD_PLUS_RUNS if ahead else PLUS_RUNS, predicted)
 
         checks = {}
@@ -139,7 +141,7 @@ def _runs(dataset: Dataset, settings: EvalSettings) -> Runs:
                                            functools.partial(_settled, policy, expected[kind].seconds, official, fast, False)),
                                  priority=_priority(tier, base_reference + plus_reference),
                                  after=("base", plus_priority) if kind == "plus" else None)
-        long_bases_left[0] += long_reference  # once its checks are made: a grader fault above runs no base run
+        long_bases_left += long_reference  # once its checks are made: a grader fault above runs no base run
         return checks
 
     def recheck(task_id: str, solution: str, kind: str, outcome: dict) -> Recheck:
