@@ -86,7 +86,11 @@ def evaluate(request: EvaluationRequest, options: argparse.Namespace | None = No
     """Evaluate, print the benchmark's summary, and return pass@1 of each score (pass_at_1). `options`: as for
     generate."""
     from harness.evaluation import discard_results, prepared_output, refuse_repeated_samples
+    from harness.execution import calibration
 
+    # Measured from the start, on the core left idle while the samples and the benchmark's data load: the evaluation's
+    # pool then lends it a core (harness.evaluation) for what is left of it, if anything.
+    calibration.begin()
     benchmark, options = _benchmark(request.benchmark, request.data_dir, "eval", options)
     samples = Path(request.samples)
     output = prepared_output(samples, request.output, benchmark.name)
