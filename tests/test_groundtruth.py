@@ -16,6 +16,7 @@ import pytest
 from harness.benchmarks.data import DataError
 from harness.benchmarks.evalplus import HUMANEVAL_PLUS
 from harness.benchmarks.evalplus.groundtruth import DIGEST_ABOVE_BYTES, FORMAT, GroundTruth, reference_run
+from harness.benchmarks.evalplus.scoring import EvalSettings, _runs
 from harness.cli import main
 from harness.execution import values
 from harness.execution.function_calls import PASS, Digest, OutputJudge
@@ -94,6 +95,19 @@ def test_the_expected_outputs_cost_the_cycle_collector_nothing(cached):
     gone = weakref.ref(truth)
     del truth, expected, outputs
     assert gone() is None  # freed at once, with no collection
+
+
+def test_the_inputs_come_from_the_cache_as_the_reference_was_given_them(cached, data_dir):
+    """Every run of a sample is given the bytes its task's reference solution was given, read with its expected outputs:
+    encoding them again cost MBPP+ half a second of the harness's CPU per evaluation."""
+    dataset, _ = cached
+    fresh = HUMANEVAL_PLUS.load(data_dir)  # as an evaluation loads it: no inputs encoded yet
+    problem = fresh.problems["HumanEval/2"]
+    checks = _runs(fresh, EvalSettings()).checks("HumanEval/2", problem.reference_code)
+    assert "inputs_lines" not in vars(problem)  # the cached property was never computed
+    for kind in ("base", "plus"):
+        assert checks[kind].run.inputs_line == dataset.problems["HumanEval/2"].inputs_lines[kind]
+        assert len(values.decode(checks[kind].run.inputs_line)) == len(problem.inputs[kind])
 
 
 def test_a_cache_of_an_older_format_is_freed(cached):

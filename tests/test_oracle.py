@@ -26,7 +26,7 @@ def test_float_tolerance_needs_same_type_and_length(humaneval):
 
 
 def test_zero_atol_becomes_1e_6_once_a_float_was_expected():
-    expected = Expected([b"1", b"2.5", b"3"], [0.0] * 3, first_float=1)
+    expected = Expected(b"[[1],[2],[3]]", [b"1", b"2.5", b"3"], [0.0] * 3, first_float=1)
     assert [expected.atol_at(i, 0) for i in range(3)] == [0, 1e-6, 1e-6]
     assert expected.atol_at(0, 1e-4) == 1e-4
 

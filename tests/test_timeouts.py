@@ -55,7 +55,8 @@ def test_a_limit_relative_to_the_reference_is_not_stretched(humaneval):
     from harness.benchmarks.evalplus.scoring import _run_for
 
     problem = humaneval.problems["HumanEval/0"]
-    expected = Expected([b"0"] * 7, [1.0] + [0.0] * 6, None)  # FAKE reference times: 1 s on the first input
+    # FAKE reference times: 1 s on the first input
+    expected = Expected(problem.inputs_lines["base"], [b"0"] * 7, [1.0] + [0.0] * 6, None)
     policy = TimePolicy()
     official, faster = (margins.evalplus_clocks(clocks, expected.seconds) for clocks in (policy, margins.at_speed(policy, 1 / 2)))
     run, _ = _run_for(problem, "base", CORRECT, expected, official, faster, EvalSettings(), lambda judge: None)

@@ -2,8 +2,10 @@
 
 Cache layout: <cache>/groundtruth/<benchmark>-<md5>-v<FORMAT>/<task>.bin, one file per task written
 atomically as soon as it is computed, so an interrupted computation resumes with the missing tasks. Each file is
-a JSON line (per kind: the times, the first float output, each output's length or its Digest, and the digests of the
-large outputs that compare as encoded) and then the outputs' bytes, back to back. A few outputs run to a hundred
+a JSON line (per kind: the length of its encoded inputs, the times, the first float output, each output's length or
+its Digest, and the digests of the large outputs that compare as encoded) and then, per kind, the inputs as the
+reference solution was given them (every sample's run is given the same bytes: encoding them again cost MBPP+ half a
+second of the harness's CPU per evaluation) and the outputs' bytes, back to back. A few outputs run to a hundred
 megabytes (HumanEval/15's plus outputs are 141 MB, Mbpp/255's 215 MB): reading them as JSON strings cost a second of
 the harness's CPU per evaluation, and each sample's run carried as much through two pipes to be compared bytewise.
 Now a file is read once and its outputs are slices of it, not copies, and a program's output that can only equal a
@@ -33,7 +35,7 @@ from harness.execution import values
 from harness.execution.function_calls import Digest, ReferenceRecorder
 from harness.execution.pool import Run, WorkerPool
 
-FORMAT = 3  # 1: one JSON file per task; 2: no digests of large outputs
+FORMAT = 4  # 1: one JSON file per task; 2: no digests of large outputs; 3: no inputs
 REFERENCE_BUDGET_CPU_S = 900.0
 # An expected output larger than this that compares as encoded is matched by digest: carrying it costs more than hashing.
 DIGEST_ABOVE_BYTES = 64 * 1024
@@ -41,6 +43,7 @@ DIGEST_ABOVE_BYTES = 64 * 1024
 
 @dataclass(frozen=True)
 class Expected:
+    inputs_line: bytes  # the kind's inputs, encoded (values.encode) as the reference solution was given them
     outputs: Sequence[bytes | memoryview | Digest]  # encoded expected outputs; a Digest for the rare huge one
     seconds: list[float]
     first_float: int | None  # first input whose expected output is a float (see Problem.outputs_match)
@@ -111,7 +114,7 @@ class GroundTruth:
         for (task_id, kind), recorder in pool.map(runs):
             if recorder.error is not None:
                 raise DataError(f"the reference solution of {task_id} failed on its {kind} inputs: {recorder.error}")
-            partial.setdefault(task_id, {})[kind] = _expected_record(problems[task_id], recorder)
+            partial.setdefault(task_id, {})[kind] = _expected_record(problems[task_id], kind, recorder)
             if len(partial[task_id]) == len(KINDS):
                 write_atomically(self._path(task_id), _encoded(partial.pop(task_id)))
                 bar.update()
@@ -133,6 +136,8 @@ class GroundTruth:
             header = json.loads(data[:header_end])
             blob, offset, expected = memoryview(data), header_end + 1, {}
             for kind in KINDS:
+                inputs_line = data[offset:offset + header[kind]["inputs"]]
+                offset += len(inputs_line)
                 bounds, huge = [offset], {}
                 for index, item in enumerate(header[kind]["outputs"]):
                     if isinstance(item, dict):
@@ -142,7 +147,7 @@ class GroundTruth:
                     bounds.append(offset)
                 outputs = StoredOutputs(blob, bounds, huge)
                 digests = {int(index): Digest(sha256, len(outputs[int(index)]), False) for index, sha256 in header[kind]["digests"].items()}
-                expected[kind] = Expected(outputs, header[kind]["seconds"], header[kind]["first_float"], digests)
+                expected[kind] = Expected(inputs_line, outputs, header[kind]["seconds"], header[kind]["first_float"], digests)
         except (ValueError, KeyError, TypeError, IndexError) as error:
             raise DataError(f"the cached expected outputs {path} are damaged ({error}): delete the file, and the next "
                             "evaluation computes them again") from None
@@ -153,13 +158,14 @@ class GroundTruth:
 
 
 def _encoded(record: dict[str, dict]) -> bytes:
-    """A task's cache file: the JSON header line, then the outputs' bytes back to back."""
+    """A task's cache file: the JSON header line, then per kind its inputs' bytes and its outputs' back to back."""
     header, blobs = {}, []
     for kind in KINDS:
-        outputs = record[kind]["outputs"]
-        header[kind] = {**record[kind], "outputs": [asdict(output) if isinstance(output, Digest) else len(output) for output in outputs],
+        inputs_line, outputs = record[kind]["inputs_line"], record[kind]["outputs"]
+        header[kind] = {"inputs": len(inputs_line), "seconds": record[kind]["seconds"], "first_float": record[kind]["first_float"],
+                        "outputs": [asdict(output) if isinstance(output, Digest) else len(output) for output in outputs],
                         "digests": {str(index): digest.sha256 for index, digest in record[kind]["digests"].items()}}
-        blobs += [output for output in outputs if isinstance(output, bytes)]
+        blobs += [inputs_line, *(output for output in outputs if isinstance(output, bytes))]
     return json.dumps(header).encode() + b"\n" + b"".join(blobs)
 
 
@@ -170,7 +176,7 @@ def reference_run(problem: Problem, kind: str) -> Run:
                REFERENCE_BUDGET_CPU_S, REFERENCE_BUDGET_CPU_S * 3, memory_bytes=all_memory)
 
 
-def _expected_record(problem: Problem, recorder: ReferenceRecorder) -> dict:
+def _expected_record(problem: Problem, kind: str, recorder: ReferenceRecorder) -> dict:
     outputs = recorder.outputs
     if problem.family == "mbpp" and problem.entry_point in MBPP_OUTPUT_NOT_NONE_TASKS:
         # Some of these return re.Match objects; evalplus keeps only whether the output was None.
@@ -179,4 +185,5 @@ def _expected_record(problem: Problem, recorder: ReferenceRecorder) -> dict:
     digests = {} if problem.has_special_oracle else {  # a special oracle accepts outputs encoded otherwise
         index: Digest(hashlib.sha256(output).hexdigest(), len(output), False) for index, output in enumerate(outputs)
         if isinstance(output, bytes) and len(output) > DIGEST_ABOVE_BYTES and values.compares_as_encoded(values.decode(output))}
-    return {"outputs": outputs, "seconds": recorder.seconds, "first_float": first_float, "digests": digests}
+    return {"inputs_line": problem.inputs_lines[kind], "outputs": outputs, "seconds": recorder.seconds, "first_float": first_float,
+            "digests": digests}

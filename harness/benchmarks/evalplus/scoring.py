@@ -222,7 +222,7 @@ def _run_for(problem: Problem, kind: str, solution: str, expected: Expected, wal
     """A run whose CPU clocks (each input's timer and the run's budget) are `cpu`'s (and a little more,
     margins.TIMER_OVERSHOOT), and whose wall backstops are made of `wall`'s."""
     # cpu's per-input limits are max(its floor, 4x the reference), and wall's floor is at most its own.
-    run = Run(solution, problem.entry_point, problem.inputs_lines[kind], wall.per_input, margins.TIMER_OVERSHOOT * cpu.budget,
+    run = Run(solution, problem.entry_point, expected.inputs_line, wall.per_input, margins.TIMER_OVERSHOOT * cpu.budget,
               wall.budget * settings.limits.wall_factor + WALL_BACKSTOP_EXTRA_S, guard=EVALPLUS_GUARD,
               timer_stretch=margins.TIMER_OVERSHOOT, timer_floor=margins.TIMER_OVERSHOOT * cpu.floor,
               digest_inputs=tuple(expected.digests))
