@@ -70,7 +70,7 @@ def test_a_damaged_cache_file_is_refused_with_what_to_do(cached):
                 GroundTruth(dataset).get("HumanEval/1")
     finally:
         path.write_bytes(whole)
-    assert list(GroundTruth(dataset).get("HumanEval/1")["plus"].outputs) == list(truth.get("HumanEval/1")["plus"].outputs)
+    assert GroundTruth(dataset).get("HumanEval/1")["plus"].outputs == truth.get("HumanEval/1")["plus"].outputs
 
 
 def test_the_expected_outputs_cost_the_cycle_collector_nothing(cached):

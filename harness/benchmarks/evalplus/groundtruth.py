@@ -74,6 +74,9 @@ class StoredOutputs(Sequence):
             raise IndexError(index)
         return self.huge.get(index) or self.blob[self.bounds[index]:self.bounds[index + 1]]
 
+    def __eq__(self, other) -> bool:
+        return list(self) == list(other) if isinstance(other, StoredOutputs) else NotImplemented
+
 
 class GroundTruth:
     def __init__(self, dataset: Dataset):
