@@ -3,8 +3,9 @@ plus run queued, once its base run has ended, by a length predicted from that ru
 if it is predicted to outlast them. Three programs for Mbpp/781, written
 for this test (labelled): one as fast as the reference, one that spends 0.05 s of CPU on every call, one that loops
 forever. Their base runs are real; the plus run of the endless one is to go first, then the slow one's, then the fast
-one's, where the reference's time alone rates all three alike. The reference's base inputs read 0 s here (a process
-with a CPU limit reads its CPU clock in scheduler ticks), so the prediction must not rest on the reference alone."""
+one's, where the reference's time alone rates all three alike. The reference's base inputs read 0 s here, or next to it
+(a process with a CPU limit reads its CPU clock in scheduler ticks), so the prediction must not rest on the reference
+alone."""
 
 from __future__ import annotations
 
@@ -38,11 +39,13 @@ def plus_priorities(tmp_path_factory, data_dir):
             runs = _runs(dataset, EvalSettings())
             checks = {name: runs.checks(TASK, code) for name, code in PROGRAMS.items()}
             done = dict(pool.map([(name, check["base"].run, check["base"].listener) for name, check in checks.items()]))
-        assert sum(GroundTruth(dataset).get(TASK)["base"].seconds) == 0, "the reference no longer reads 0 s: see the docstring"
+        # 0 s, or a few microseconds where the clock was read between ticks (a context switch updates it): far under
+        # the slow program's 0.05 s a call either way.
+        assert sum(GroundTruth(dataset).get(TASK)["base"].seconds) < 1e-3, "the reference no longer reads ~0 s: see the docstring"
         assert [done[name].verdict.status for name in PROGRAMS] == ["fail", "pass", "pass"]
         priorities = {name: check["plus"].after[1](done[name]) for name, check in checks.items()}
 
-        # FAKE reference times (the real ones read 0): the task's reference made to take 6 s, over BASE_RUNS_AHEAD_S.
+        # FAKE reference times (the real ones read ~0): the task's reference made to take 6 s, over BASE_RUNS_AHEAD_S.
         path = GroundTruth(dataset)._path(TASK)
         header, _, outputs = path.read_bytes().partition(b"\n")
         record = json.loads(header)
