@@ -58,9 +58,10 @@ class Calibration:
 
 @functools.cache
 def begin() -> subprocess.Popen:
-    """Start measuring, once per process, beside whatever the process does meanwhile (an evaluation starts it first,
-    on a core its runs leave to it, and reads it last). The workload's figure is CPU time, the best of several runs, so
-    the little it may share the cores costs the evaluation the workload's CPU second rather than a second of waiting."""
+    """Start measuring, once per process, beside whatever the process does meanwhile (an evaluation starts it as it
+    begins, while its data loads, lends it a core before the first run for what is left of it, and reads it last). The
+    workload's figure is CPU time, the best of several runs, so sharing the cores with the loading costs the figure
+    nothing and the evaluation only the workload's own CPU time."""
     return subprocess.Popen([sys.executable, "-I", "-S", "-c", WORKLOAD.replace("REPEATS", str(REPEATS))],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
 
