@@ -72,7 +72,9 @@ class StoredOutputs(Sequence):
         index = index + len(self) if index < 0 else index
         if not 0 <= index < len(self):
             raise IndexError(index)
-        return self.huge.get(index) or self.blob[self.bounds[index]:self.bounds[index + 1]]
+        if index in self.huge:
+            return self.huge[index]
+        return self.blob[self.bounds[index]:self.bounds[index + 1]]
 
     def __eq__(self, other) -> bool:
         return list(self) == list(other) if isinstance(other, StoredOutputs) else NotImplemented
@@ -140,7 +142,7 @@ class GroundTruth:
             blob, offset, expected = memoryview(data), header_end + 1, {}
             for kind in KINDS:
                 inputs_line = data[offset:offset + header[kind]["inputs"]]
-                offset += len(inputs_line)
+                offset += header[kind]["inputs"]  # past the end of a file cut short: refused below
                 bounds, huge = [offset], {}
                 for index, item in enumerate(header[kind]["outputs"]):
                     if isinstance(item, dict):
