@@ -88,12 +88,12 @@ def evaluate(request: EvaluationRequest, options: argparse.Namespace | None = No
     from harness.evaluation import discard_results, prepared_output, refuse_repeated_samples
     from harness.execution import calibration
 
-    # Measured from the start, on the core left idle while the samples and the benchmark's data load: the evaluation's
-    # pool then lends it a core (harness.evaluation) for what is left of it, if anything.
-    calibration.begin()
     benchmark, options = _benchmark(request.benchmark, request.data_dir, "eval", options)
     samples = Path(request.samples)
     output = prepared_output(samples, request.output, benchmark.name)
+    # Once the request is known to be sound, measured on the core left idle while the samples and the benchmark's data
+    # load: the evaluation's pool then lends it a core (harness.evaluation) for what is left of it, if anything.
+    calibration.begin()
     if not request.allow_repeated_samples:
         refuse_repeated_samples(samples)
     if request.fresh:

@@ -59,8 +59,8 @@ class Expected:
 
 class StoredOutputs(Sequence):
     """A kind's expected outputs: slices of its task's cache file, each made when asked for (or the Digest that stands
-    for a huge one). Kept as memoryviews they were 124,000 objects on HumanEval+ alone, which the cycle collector
-    scanned in full twice while the runs were being queued (0.15 s of the harness's CPU); offsets are no objects to it."""
+    for a huge one). Kept as memoryviews they were 124,000 objects on HumanEval+ alone, for which the cycle collector
+    made one more full pass while the runs were being queued (60-90 ms of the main thread); offsets are no objects to it."""
 
     def __init__(self, blob: memoryview, bounds: list[int], huge: dict[int, Digest]):
         self.blob, self.bounds, self.huge = blob, bounds, huge  # output i is blob[bounds[i]:bounds[i + 1]]
