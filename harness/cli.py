@@ -9,6 +9,7 @@ import warnings
 from pathlib import Path
 
 from harness import unwatched  # first: before anything imports tqdm
+from harness import numpy_one_thread  # before anything imports numpy
 from harness.arguments import positive_int
 from harness.benchmarks.registry import BENCHMARKS, add_benchmark_arguments, get_benchmark, leaderboards, task_environments
 from harness.api import USER_ERRORS

@@ -1,6 +1,7 @@
 """The scoder command: results and table on success, one clear line and exit code 2 on bad input."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -111,3 +112,15 @@ def test_report_finds_results_whatever_their_name(tmp_path, data_dir, humaneval)
     assert report.returncode == 0, report.stderr
     table = (tmp_path / "report" / "report.md").read_text()
     assert "HumanEval+ v0.1.10, first 1 of 164 tasks" in table and "100.0" in table
+
+
+def test_the_command_s_numpy_starts_no_blas_thread_and_its_children_keep_the_default():
+    """OpenBLAS started a thread per core as the command imported numpy, which spun 0.07 s of a core at every command's
+    start. The command's own process has one thread after its imports; the variable is gone again, so the processes it
+    starts get the machine's default, and a value the user set is kept."""
+    code = "import os, harness.cli; print(open('/proc/self/status').read().split('Threads:')[1].split()[0], os.environ.get('OPENBLAS_NUM_THREADS'))"
+    env = {key: value for key, value in os.environ.items() if key != "OPENBLAS_NUM_THREADS"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert done.stdout.split() == ["1", "None"]
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(env, OPENBLAS_NUM_THREADS="3"), check=True)
+    assert done.stdout.split()[1] == "3"

@@ -129,6 +129,26 @@ def test_the_large_outputs_that_compare_as_encoded_are_kept_with_their_digest(ca
                 assert (digest.sha256, digest.size) == (hashlib.sha256(output).hexdigest(), len(output))
 
 
+def test_the_outputs_matched_by_digest_are_read_only_when_asked_for(cached):
+    """They were half of what a HumanEval+ evaluation read (HumanEval/15's 141 MB), for the rare program whose output
+    comes whole. Asked for, one is read from the file as it was written; from a file cut short since, it is refused."""
+    dataset, _ = cached
+    truth = GroundTruth(dataset)
+    path = truth._path("HumanEval/14")
+    whole = path.read_bytes()
+    plus = truth.get("HumanEval/14")["plus"]
+    unread = sum(plus.digests[index].size for index in plus.digests)
+    assert unread > 2 * DIGEST_ABOVE_BYTES and len(plus.outputs.blob) == len(whole) - (whole.index(b"\n") + 1) - unread
+    last = max(plus.digests)
+    assert hashlib.sha256(plus.outputs[last]).hexdigest() == plus.digests[last].sha256
+    try:
+        path.write_bytes(whole[:plus.outputs.unread[last][0] + 1])
+        with pytest.raises(DataError, match="cut short after it was read.*delete the file"):
+            plus.outputs[last]
+    finally:
+        path.write_bytes(whole)
+
+
 def test_a_program_s_output_on_those_inputs_comes_as_a_digest_when_it_compares_as_encoded(cached):
     """The reference code itself, run as a sample is: where its output is a list of strings, the child sends the digest
     alone; where the program returns a subclass of str (which could equal the expected value without being encoded

@@ -166,15 +166,18 @@ class OutputJudge:
         return self._fail(index, "wrong output")
 
     def _matches(self, index: int, kind: str, payload: bytes) -> bool:
-        expected = self.expected[index]
         if kind == "H":
             try:
                 got = Digest.parse(payload)
             except ValueError:
                 return False
-            if index in self.digests:  # values of strings alone: no float, so no NaN to mind (a string may hold "NaN")
+            # Values of strings alone: no float, so no NaN to mind (a string may hold "NaN"). The expected output itself
+            # is not asked for: it may be stored unread (harness.benchmarks.evalplus.groundtruth).
+            if index in self.digests:
                 return (got.sha256, got.size) == (self.digests[index].sha256, self.digests[index].size)
+            expected = self.expected[index]
             return isinstance(expected, Digest) and self.exact_text_ok(index) and not expected.has_nan and got == expected
+        expected = self.expected[index]
         if isinstance(expected, Digest):
             return False
         if payload == expected and self.exact_text_ok(index) and b"NaN" not in payload and b'"ndarray"' not in payload:

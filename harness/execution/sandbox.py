@@ -100,9 +100,12 @@ class Sandbox:
 
 @functools.cache
 def _python_dirs(python: str) -> list[str]:
-    """The folders an interpreter needs: its prefixes (a virtualenv's and its base's)."""
-    script = "import sys; print('\\n'.join({sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}))"
-    listed = subprocess.run([python, "-s", "-c", script], capture_output=True, text=True, timeout=60).stdout.split("\n")
+    """The folders an interpreter needs: its prefixes (a virtualenv's and its base's); asked of it unless it is this one."""
+    if python == sys.executable:
+        listed = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix]
+    else:
+        script = "import sys; print('\\n'.join({sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}))"
+        listed = subprocess.run([python, "-s", "-c", script], capture_output=True, text=True, timeout=60).stdout.split("\n")
     candidates = set(filter(None, listed)) | {str(Path(os.path.realpath(python)).parent.parent)}
     return sorted(path for path in candidates if os.path.isdir(path))
 

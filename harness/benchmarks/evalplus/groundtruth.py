@@ -58,22 +58,27 @@ class Expected:
 
 
 class StoredOutputs(Sequence):
-    """A kind's expected outputs: slices of its task's cache file, each made when asked for (or the Digest that stands
-    for a huge one). Kept as memoryviews they were 124,000 objects on HumanEval+ alone, for which the cycle collector
-    made one more full pass while the runs were being queued (60-90 ms of the main thread); offsets are no objects to it."""
+    """A kind's expected outputs: slices of what was read of its task's cache file, each made when asked for; the Digest
+    that stands for a huge one; or, for one matched by digest, read from the file if a program's output comes whole.
+    Kept as memoryviews they were 124,000 objects on HumanEval+ alone, for which the cycle collector made one more full
+    pass while the runs were being queued (60-90 ms of the main thread); offsets are no objects to it."""
 
-    def __init__(self, blob: memoryview, bounds: list[int], huge: dict[int, Digest]):
+    def __init__(self, blob: memoryview, bounds: list[int], huge: dict[int, Digest], unread: dict[int, tuple[int, int]],
+                 path: Path):
         self.blob, self.bounds, self.huge = blob, bounds, huge  # output i is blob[bounds[i]:bounds[i + 1]]
+        self.unread, self.path = unread, path  # or, where it was not read, its (position, length) in the file
 
     def __len__(self) -> int:
         return len(self.bounds) - 1
 
-    def __getitem__(self, index: int) -> memoryview | Digest:
+    def __getitem__(self, index: int) -> bytes | memoryview | Digest:
         index = index + len(self) if index < 0 else index
         if not 0 <= index < len(self):
             raise IndexError(index)
         if index in self.huge:
             return self.huge[index]
+        if index in self.unread:
+            return _read_span(self.path, *self.unread[index])
         return self.blob[self.bounds[index]:self.bounds[index + 1]]
 
     def __eq__(self, other) -> bool:
@@ -132,34 +137,75 @@ class GroundTruth:
                 shutil.rmtree(folder, ignore_errors=True)
 
     def _load(self, task_id: str) -> dict[str, Expected]:
+        """Read once and sliced without copies, all but the outputs matched by digest: those are read only for a
+        program whose output comes whole (HumanEval+ has 141 MB of them, half its cache, HumanEval/15's plus outputs; MBPP+
+        77 MB). Not mapped: a program the 'process' layer runs without Landlock could cut the file short under the
+        mapping, and the harness would die of SIGBUS reading it."""
         path = self._path(task_id)
-        # Read whole, once, and sliced without copies. Not mapped: a program the 'process' layer runs without Landlock could
-        # cut the file short under the mapping, and the harness would die of SIGBUS reading it.
-        data = path.read_bytes()
         try:
-            header_end = data.index(b"\n")
-            header = json.loads(data[:header_end])
-            blob, offset, expected = memoryview(data), header_end + 1, {}
-            for kind in KINDS:
-                inputs_line = data[offset:offset + header[kind]["inputs"]]
-                offset += header[kind]["inputs"]  # past the end of a file cut short: refused below
-                bounds, huge = [offset], {}
-                for index, item in enumerate(header[kind]["outputs"]):
-                    if isinstance(item, dict):
-                        huge[index] = Digest(**item)
-                    else:
-                        offset += item
-                    bounds.append(offset)
-                outputs = StoredOutputs(blob, bounds, huge)
-                digests = {int(index): Digest(sha256, len(outputs[int(index)]), False) for index, sha256 in header[kind]["digests"].items()}
-                expected[kind] = Expected(inputs_line, outputs, header[kind]["seconds"], header[kind]["first_float"], digests)
+            with open(path, "rb") as handle:
+                header = json.loads(handle.readline())
+                spans, parts, end = _layout(header, handle.tell())
+                size = os.fstat(handle.fileno()).st_size
+                if end != size:
+                    raise _damaged(path, f"{size - end} bytes more or less than its header says")
+                blob = memoryview(bytearray(sum(length for _, length in spans)))
+                at = 0
+                for start, length in spans:
+                    handle.seek(start)
+                    if handle.readinto(blob[at:at + length]) != length:
+                        raise _damaged(path, "cut short while read")
+                    at += length
+            expected = {}
+            for kind, (inputs_at, bounds, huge, unread) in parts.items():
+                digests = {int(index): Digest(sha256, header[kind]["outputs"][int(index)], False)
+                           for index, sha256 in header[kind]["digests"].items()}
+                expected[kind] = Expected(bytes(blob[inputs_at:inputs_at + header[kind]["inputs"]]),
+                                          StoredOutputs(blob, bounds, huge, unread, path), header[kind]["seconds"],
+                                          header[kind]["first_float"], digests)
         except (ValueError, KeyError, TypeError, IndexError) as error:
-            raise DataError(f"the cached expected outputs {path} are damaged ({error}): delete the file, and the next "
-                            "evaluation computes them again") from None
-        if offset != len(data):
-            raise DataError(f"the cached expected outputs {path} are damaged ({len(data) - offset} bytes more or less than "
-                            "its header says): delete the file, and the next evaluation computes them again")
+            raise _damaged(path, error) from None
         return expected
+
+
+def _layout(header: dict, position: int) -> tuple[list[tuple[int, int]], dict, int]:
+    """Where a cache file's parts lie, its header ending at `position`: the spans of the file to read, back to back (all
+    but the outputs matched by digest); per kind, where its inputs start in what is read, its outputs' bounds there, its
+    huge outputs' Digests, and the (position, length) of each output left unread; and where the file ends."""
+    spans, span_start, kept, parts = [], position, 0, {}
+    for kind in KINDS:
+        inputs_at = kept
+        kept, position = kept + header[kind]["inputs"], position + header[kind]["inputs"]
+        digested = {int(index) for index in header[kind]["digests"]}
+        bounds, huge, unread = [kept], {}, {}
+        for index, item in enumerate(header[kind]["outputs"]):
+            if isinstance(item, dict):
+                huge[index] = Digest(**item)
+            elif index in digested:
+                spans.append((span_start, position - span_start))
+                unread[index] = (position, item)
+                position = span_start = position + item
+            else:
+                kept, position = kept + item, position + item
+            bounds.append(kept)
+        parts[kind] = inputs_at, bounds, huge, unread
+    spans.append((span_start, position - span_start))
+    return spans, parts, position
+
+
+def _read_span(path: Path, position: int, length: int) -> bytes:
+    """An expected output left unread when its task was loaded."""
+    with open(path, "rb") as handle:
+        handle.seek(position)
+        data = handle.read(length)
+    if len(data) != length:
+        raise _damaged(path, "cut short after it was read")
+    return data
+
+
+def _damaged(path: Path, why) -> DataError:
+    return DataError(f"the cached expected outputs {path} are damaged ({why}): delete the file, and the next evaluation "
+                     "computes them again")
 
 
 def _encoded(record: dict[str, dict]) -> bytes:

@@ -8,8 +8,10 @@ has a known defect we say so and do the right thing.
 
 from __future__ import annotations
 
+import gc
 import json
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -40,12 +42,28 @@ _MBPP_SPECIAL = ("are_equivalent", "sum_div", "surface_Area", "digit_distance_nu
 
 def load_dataset(benchmark, data_dir=None) -> "Dataset":
     """The problems of an EvalPlusBenchmark's data file (its name, family and data)."""
+    content = read_dataset(benchmark.data, data_dir).decode("utf-8")
     problems = {}
-    for line in read_dataset(benchmark.data, data_dir).decode("utf-8").split("\n"):
-        if line.strip():
-            row = json.loads(line)
-            problems[row["task_id"]] = Problem.from_row(row, benchmark.family)
+    with _collector_paused():
+        for line in content.split("\n"):
+            if line.strip():
+                row = json.loads(line)
+                problems[row["task_id"]] = Problem.from_row(row, benchmark.family)
     return Dataset(benchmark, problems, benchmark.data.md5)
+
+
+@contextmanager
+def _collector_paused():
+    """The cycle collector paused while the rows parse: their inputs are 200,000 lists on HumanEval+, none of them ever
+    garbage, and the collector's passes over them as they piled up were 40% of the load (0.08 of 0.20 s; MBPP+ 0.04 of
+    0.09 s)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 @dataclass
