@@ -131,7 +131,8 @@ def test_the_large_outputs_that_compare_as_encoded_are_kept_with_their_digest(ca
 
 def test_the_outputs_matched_by_digest_are_read_only_when_asked_for(cached):
     """They were half of what a HumanEval+ evaluation read (HumanEval/15's 141 MB), for the rare program whose output
-    comes whole. Asked for, one is read from the file as it was written; from a file cut short since, it is refused."""
+    comes whole. Asked for, one is read from the file as it was written; from a file cut short since, it is refused. A
+    program's output that comes as a digest is judged without it."""
     dataset, _ = cached
     truth = GroundTruth(dataset)
     path = truth._path("HumanEval/14")
@@ -143,6 +144,13 @@ def test_the_outputs_matched_by_digest_are_read_only_when_asked_for(cached):
     assert hashlib.sha256(plus.outputs[last]).hexdigest() == plus.digests[last].sha256
     try:
         path.write_bytes(whole[:plus.outputs.unread[last][0] + 1])
+        judge = OutputJudge(plus.outputs, lambda index, output: output == values.decode(plus.outputs[index]),
+                            lambda index: True, lambda index: 1 << 30, digests=plus.digests)
+        for index in range(last + 1):  # each output as the reference's child sends it
+            digest = plus.digests.get(index)
+            judge.on_line(f"H {index} 0.0 {digest.sha256} {digest.size} 0".encode() if digest else
+                          f"O {index} 0.0 ".encode() + bytes(plus.outputs[index]))
+        assert judge.verdict is None and judge.checked == last + 1
         with pytest.raises(DataError, match="cut short after it was read.*delete the file"):
             plus.outputs[last]
     finally:
