@@ -132,7 +132,7 @@ def test_the_large_outputs_that_compare_as_encoded_are_kept_with_their_digest(ca
 def test_the_outputs_matched_by_digest_are_read_only_when_asked_for(cached):
     """They were half of what a HumanEval+ evaluation read (HumanEval/15's 141 MB), for the rare program whose output
     comes whole. Asked for, one is read from the file as it was written; from a file cut short since, it is refused. A
-    program's output that comes as a digest is judged without it."""
+    program's output that comes as a digest is judged without it, and its size is known without it."""
     dataset, _ = cached
     truth = GroundTruth(dataset)
     path = truth._path("HumanEval/14")
@@ -151,6 +151,7 @@ def test_the_outputs_matched_by_digest_are_read_only_when_asked_for(cached):
             judge.on_line(f"H {index} 0.0 {digest.sha256} {digest.size} 0".encode() if digest else
                           f"O {index} 0.0 ".encode() + bytes(plus.outputs[index]))
         assert judge.verdict is None and judge.checked == last + 1
+        assert plus.size(last) == plus.digests[last].size  # known without reading it, for the judge's size bound
         with pytest.raises(DataError, match="cut short after it was read.*delete the file"):
             plus.outputs[last]
     finally:

@@ -50,6 +50,11 @@ class Expected:
     # By input: the digest of a large expected output that a program's output compares with as encoded (DIGEST_ABOVE_BYTES)
     digests: dict[int, Digest] = field(default_factory=dict)
 
+    def size(self, index: int) -> int:
+        """An expected output's encoded length, without reading one that a digest stands for (it may be left on disk)."""
+        output = self.digests.get(index) or self.outputs[index]
+        return output.size if isinstance(output, Digest) else len(output)
+
     def atol_at(self, index: int, atol: float) -> float:
         # evalplus turns a zero atol into 1e-6 once a float expected output has been seen in the run.
         if atol == 0 and self.first_float is not None and self.first_float <= index:

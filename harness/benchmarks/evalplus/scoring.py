@@ -15,7 +15,7 @@ from typing import Callable
 from harness import __version__
 from harness.benchmarks.evalplus.tasks import KINDS, Dataset, Problem
 from harness.execution import margins, values
-from harness.execution.function_calls import PASS, TIMEOUT, Digest, OutputJudge, ReferenceRecorder, Verdict
+from harness.execution.function_calls import PASS, TIMEOUT, OutputJudge, ReferenceRecorder, Verdict
 from harness.execution.limits import Limits, TimePolicy
 from harness.execution.pool import Run
 from harness.execution.guards import EVALPLUS_GUARD
@@ -236,15 +236,11 @@ def _run_for(problem: Problem, kind: str, solution: str, expected: Expected, wal
     def make_judge() -> OutputJudge:
         return OutputJudge(
             expected.outputs, oracle, lambda index: exact_text_ok,
-            lambda index: OUTPUT_SIZE_SLACK_BYTES + OUTPUT_SIZE_FACTOR * _size(expected.outputs[index]), settle=settle,
+            lambda index: OUTPUT_SIZE_SLACK_BYTES + OUTPUT_SIZE_FACTOR * expected.size(index), settle=settle,
             digests=expected.digests,
         )
 
     return run, make_judge
-
-
-def _size(output: bytes | memoryview | Digest) -> int:
-    return output.size if isinstance(output, Digest) else len(output)
 
 
 def _record(problem: Problem, verdicts: dict[str, Verdict]) -> dict:
