@@ -22,8 +22,9 @@ from harness.execution.function_calls import FAIL, PASS, TIMEOUT, Verdict
 from harness.execution.limits import TimePolicy
 
 DEFAULT_FACTOR = 2.0  # the margin factor F: scores are also given for a machine F times slower and F times faster
-# A first run's CPU clocks are those of a machine F times faster, and this much more: a run such a clock stops has gone
-# over them by the clock's granularity at least (Run.timer_stretch).
+# A first run's CPU clocks are those of a machine F times faster, and this much more (Run.timer_stretch): a run such a
+# clock stops is over the faster machine's clocks on the count its times are read from, rounding and all (the worker
+# stops an input only once that count has reached its timer: worker._on_cpu_timer).
 TIMER_OVERSHOOT = 1.02
 FLOOR, PER_INPUT, TASK_BUDGET, RUN_BUDGET = "floor", "per-input", "task budget", "run budget"
 BUDGETS = (TASK_BUDGET, RUN_BUDGET)
