@@ -21,6 +21,7 @@ from harness.cli import main
 from harness.evaluation import Execution
 from harness.execution.sandbox import LAYERS, works
 from harness.metrics import mean_pass_at_k
+from harness.report.runs import _tasks
 from tests.conftest import SHARED
 
 UPSTREAM = SHARED / "conformance" / "cruxeval" / "codellama-7b_temp0.2_input.scored.json.gz"
@@ -349,6 +350,15 @@ def test_report_column(conformance, tmp_path):
     table = (tmp_path / "report" / "report.md").read_text()
     score = f"{100 * results['pass_at_k']['pass@1']:.1f}"
     assert "CRUXEval-I 190faf1, 100 of 800 tasks" in table and "pass@1, n=10, T=0.2, top-p 0.95" in table and score in table
+
+
+def test_a_run_of_the_first_tasks_reads_as_such():
+    """CRUXEval's ids are sample_N: in the order of their text, sample_9 came after sample_100, and a run of the first
+    12 tasks read as a set of 12."""
+    per_task = {f"sample_{number}": [] for number in range(12)}
+    assert _tasks(per_task, {"missing_tasks": [f"sample_{number}" for number in range(12, 800)]}) == "first 12 of 800 tasks"
+    gap = {f"sample_{number}": [] for number in range(13) if number != 3}
+    assert _tasks(gap, {"missing_tasks": ["sample_3"] + [f"sample_{number}" for number in range(13, 800)]}).startswith("12 of 800 tasks (set ")
 
 
 def test_export_in_upstreams_files(conformance, tmp_path, capsys):

@@ -201,7 +201,7 @@ def _tasks(per_task: dict, meta: dict) -> str:
 
 
 def _order(task_id: str) -> tuple:
-    number = re.search(r"/(\d+)$", task_id)
+    number = re.search(r"[/_](\d+)$", task_id)  # HumanEval/12, BigCodeBench/12, sample_12 (CRUXEval)
     return (0, int(number.group(1)), "") if number else (1, 0, task_id)
 
 
