@@ -100,6 +100,22 @@ def test_a_cpu_timer_that_fires_early_does_not_stop_the_input():
     assert listener.verdict.status == PASS, listener.verdict
 
 
+def test_a_program_that_replaces_the_cpu_clock_is_still_timed_and_stopped():
+    """Written for this test: a program that replaces time.process_time with a clock that stands still (as one mocking
+    time might), then computes for 1 s on an input whose limit is 0.3 s. The worker reads its own clock, bound before
+    any program ran: the input is stopped at its limit, not let run because the program's clock says no time passed."""
+    frozen = ("import time\n_real = time.process_time\ntime.process_time = lambda: 0.0\ndef f(x):\n    started = _real()\n"
+              "    while _real() - started < 1.0:\n        pass\n    return x\n")
+    run = Run(frozen, "f", b"[[1]]", [0.3], 5.0, 10.0)
+
+    def judge() -> OutputJudge:
+        return OutputJudge([b"1"], lambda index, output: output == 1, lambda index: True, lambda index: 100)
+
+    with WorkerPool(1, choose(), Limits()) as pool:
+        [(_, listener)] = list(pool.map([("frozen", run, judge)]))
+    assert listener.verdict.reason.startswith("TimeoutException") and 0.3 <= listener.verdict.cpu_s < 0.9, listener.verdict
+
+
 def test_a_long_output_arrives_whole_within_its_wall_backstop():
     """An output travels as one line of up to Limits.max_output_bytes, which the zygote relays in the pipe's 64 KB
     pieces. Joined anew on each piece, the line was copied again and again (quadratic: 141 MB took two minutes of the

@@ -163,7 +163,7 @@ def _run_program(job: dict, inputs_line: bytes, report_fd: int) -> None:
         signal.signal(signal.SIGPROF, _on_cpu_timer)
         signal.signal(signal.SIGALRM, _on_timer)
     wall_factor, stretch, timer_floor = job.get("wall_factor", 3.0), job.get("timer_stretch", 1.0), job.get("timer_floor", 0.0)
-    clock = time.process_time
+    clock = _cpu_clock
     digest_inputs = frozenset(job.get("digest_inputs", ()))
     _report(report_fd, f"B {clock()!r}")  # the run's budget counts loading too (harness.execution.margins)
     for index, arguments in enumerate(inputs):
@@ -222,7 +222,10 @@ def _on_timer(signum, frame):
     raise TimeoutException("Timed out!")
 
 
-# Where the input being run reaches its CPU limit, on the clock its times are read from (time.process_time).
+# The clock a run's times are read from, bound before any program runs: one that replaces time.process_time (to mock
+# it, say) changes neither its times nor its timers.
+_cpu_clock = time.process_time
+# Where the input being run reaches its CPU limit, on that clock.
 _cpu_deadline = math.inf
 
 
@@ -233,7 +236,7 @@ def _on_cpu_timer(signum, frame):
     that each woke every millisecond, a 1.0 s timer fired after 0.94-0.99 s of process_time; in an MBPP+ evaluation a
     plus run was stopped at 1.98 s for a 2.04 s timer, short of the faster machine's clock (margins.settle), and ran a
     second time. So an early signal re-arms the timer for what is left, and the input is stopped on the exact count."""
-    left = _cpu_deadline - time.process_time()
+    left = _cpu_deadline - _cpu_clock()
     if left > 0:
         signal.setitimer(signal.ITIMER_PROF, left)
         return
