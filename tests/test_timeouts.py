@@ -90,14 +90,8 @@ def test_a_cpu_timer_that_fires_early_does_not_stop_the_input():
     signal to itself at once, as an early tick would, then computes for 0.2 s of its 0.5 s limit and returns."""
     early = ("import signal, time\ndef f(x):\n    signal.raise_signal(signal.SIGPROF)\n    started = time.process_time()\n"
              "    while time.process_time() - started < 0.2:\n        pass\n    return x\n")
-    run = Run(early, "f", b"[[1]]", [0.5], 5.0, 10.0)
-
-    def judge() -> OutputJudge:
-        return OutputJudge([b"1"], lambda index, output: output == 1, lambda index: True, lambda index: 100)
-
-    with WorkerPool(1, choose(), Limits()) as pool:
-        [(_, listener)] = list(pool.map([("early", run, judge)]))
-    assert listener.verdict.status == PASS, listener.verdict
+    verdict = _verdict_alone(Run(early, "f", b"[[1]]", [0.5], 5.0, 10.0))
+    assert verdict.status == PASS, verdict
 
 
 def test_a_program_that_replaces_the_cpu_clock_is_still_timed_and_stopped():
@@ -106,14 +100,18 @@ def test_a_program_that_replaces_the_cpu_clock_is_still_timed_and_stopped():
     any program ran: the input is stopped at its limit, not let run because the program's clock says no time passed."""
     frozen = ("import time\n_real = time.process_time\ntime.process_time = lambda: 0.0\ndef f(x):\n    started = _real()\n"
               "    while _real() - started < 1.0:\n        pass\n    return x\n")
-    run = Run(frozen, "f", b"[[1]]", [0.3], 5.0, 10.0)
+    verdict = _verdict_alone(Run(frozen, "f", b"[[1]]", [0.3], 5.0, 10.0))
+    assert verdict.reason.startswith("TimeoutException") and 0.3 <= verdict.cpu_s < 0.9, verdict
 
+
+def _verdict_alone(run: Run) -> Verdict:
+    """The verdict of a run of one input whose expected output is 1, in a pool of one worker."""
     def judge() -> OutputJudge:
         return OutputJudge([b"1"], lambda index, output: output == 1, lambda index: True, lambda index: 100)
 
     with WorkerPool(1, choose(), Limits()) as pool:
-        [(_, listener)] = list(pool.map([("frozen", run, judge)]))
-    assert listener.verdict.reason.startswith("TimeoutException") and 0.3 <= listener.verdict.cpu_s < 0.9, listener.verdict
+        [(_, listener)] = list(pool.map([("alone", run, judge)]))
+    return listener.verdict
 
 
 def test_a_long_output_arrives_whole_within_its_wall_backstop():
