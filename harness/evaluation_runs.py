@@ -22,6 +22,7 @@ outcomes make its record. Everything else is here:
 
 from __future__ import annotations
 
+import gc
 import math
 from dataclasses import dataclass, field
 from typing import Callable
@@ -102,14 +103,22 @@ def execute(runs: Runs, todo: Todo, journal: Journal, execution: Execution, prog
             beside: Callable[[], object] | None = None) -> int:
     """Run what the journal lacks, journaling one record per sample; returns how many workers had to be restarted.
     `beside` (the evaluation's calibration) runs first on one of the pool's cores, while the others run programs."""
-    with execution.executor.pool(execution.parallel, runs.sandbox(execution.isolation), runs.limits,
-                                 idle_per_core=runs.idle_per_core) as pool:
-        if beside is not None:
-            pool.lend_core(beside)
-        if runs.prepare:
-            runs.prepare(pool, list(dict.fromkeys(task_id for task_id, _ in todo.values())), progress)
-        _Execution(runs, todo, journal, pool, progress).run()
-        return pool.restarts
+    # Everything loaded by now (the benchmark's data above all: HumanEval+'s inputs are 200,000 lists, none of them ever
+    # garbage) lives through the runs: frozen, the cycle collector does not traverse it again on each of its passes over
+    # the older generations (0.11 s of the main thread's CPU per HumanEval+ evaluation, MBPP+ 0.16 s; frozen 0.05 and
+    # 0.03 s). Unfrozen at the end, so that what was or becomes garbage meanwhile is then collected.
+    gc.freeze()
+    try:
+        with execution.executor.pool(execution.parallel, runs.sandbox(execution.isolation), runs.limits,
+                                     idle_per_core=runs.idle_per_core) as pool:
+            if beside is not None:
+                pool.lend_core(beside)
+            if runs.prepare:
+                runs.prepare(pool, list(dict.fromkeys(task_id for task_id, _ in todo.values())), progress)
+            _Execution(runs, todo, journal, pool, progress).run()
+            return pool.restarts
+    finally:
+        gc.unfreeze()
 
 
 @dataclass

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import gc
 import json
 import threading
+import weakref
 
 import tests.fixture_benchmark as fixture
 from harness.evaluation import evaluate_samples
@@ -155,3 +157,31 @@ def test_a_part_held_after_another_is_queued_at_the_priority_that_part_s_run_giv
     for name in given:
         assert events.index(f"{name} probe ends") < events.index(f"{name} main starts"), events
     assert events.index("Y main starts") < events.index("X main starts"), events
+
+
+def test_what_was_loaded_is_frozen_for_the_runs_and_nothing_after(tmp_path):
+    """The skeleton freezes what was loaded before the runs (gc.freeze: the collector then leaves the benchmark's data
+    alone) and unfreezes it after: a cycle that was garbage meanwhile is collected then."""
+    frozen_during, garbage = [], []
+
+    class Garbage:
+        pass
+
+    def plan_for(samples, samples_path):
+        base = fixture._plan(samples, samples_path)
+        cycle = Garbage()
+        cycle.itself = cycle  # garbage from the moment plan_for returns, and frozen with the rest
+        garbage.append(weakref.ref(cycle))
+
+        def checks(task_id: str, code: str) -> dict[str, Check]:
+            check = base.runs.checks(task_id, code)["inputs"]
+            return {"inputs": dataclasses.replace(check, listener=lambda: (frozen_during.append(gc.get_freeze_count()), check.listener())[1])}
+
+        return dataclasses.replace(base, runs=dataclasses.replace(base.runs, checks=checks))
+
+    results = evaluate_samples(samples(tmp_path), tmp_path / "out.json", plan_for, progress=False)
+    assert [entry["status"] for entry in results["eval"]["Arithmetic/0"]] == [FAIL] * 3
+    assert len(frozen_during) == 3 and min(frozen_during) > 0
+    assert gc.get_freeze_count() == 0
+    gc.collect()
+    assert garbage[0]() is None

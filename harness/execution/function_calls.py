@@ -125,6 +125,10 @@ class OutputJudge:
     # The digests of expected outputs that an output compares with as encoded, where it comes as a digest (the run's
     # digest_inputs); an expected output that is itself a Digest (a huge one) needs no entry.
     digests: dict[int, Digest] = field(default_factory=dict)
+    total: int = field(init=False)  # len(expected), asked for on each output: a stored sequence's len is a call
+
+    def __post_init__(self):
+        self.total = len(self.expected)
 
     @property
     def timed_seconds(self) -> list[float]:
@@ -159,7 +163,7 @@ class OutputJudge:
         if matches:
             self.checked += 1
             self.seconds.append(seconds)
-            if self.checked == len(self.expected):
+            if self.checked == self.total:
                 self.verdict = Verdict(PASS)
             return False
         self.wrong_output_seconds = seconds
@@ -215,5 +219,5 @@ class OutputJudge:
             # evalplus reports both as "timeout" (its status stays unknown); so do we, with the cause.
             killed = report.get("killed")
             cause = f"killed: {killed}" if killed else f"exited with code {report.get('exit')} before finishing"
-            self.verdict = Verdict(TIMEOUT, self.checked if self.checked < len(self.expected) else None, cause)
+            self.verdict = Verdict(TIMEOUT, self.checked if self.checked < self.total else None, cause)
         self.verdict.cpu_s, self.verdict.waited_s = report.get("cpu_s", 0.0), report.get("waited_s")

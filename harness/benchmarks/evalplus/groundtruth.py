@@ -72,13 +72,14 @@ class StoredOutputs(Sequence):
                  path: Path):
         self.blob, self.bounds, self.huge = blob, bounds, huge  # output i is blob[bounds[i]:bounds[i + 1]]
         self.unread, self.path = unread, path  # or, where it was not read, its (position, length) in the file
+        self.count = len(bounds) - 1  # asked for on each output a program reports: no call to work it out again
 
     def __len__(self) -> int:
-        return len(self.bounds) - 1
+        return self.count
 
     def __getitem__(self, index: int) -> bytes | memoryview | Digest:
-        index = index + len(self) if index < 0 else index
-        if not 0 <= index < len(self):
+        index = index + self.count if index < 0 else index
+        if not 0 <= index < self.count:
             raise IndexError(index)
         if index in self.huge:
             return self.huge[index]
