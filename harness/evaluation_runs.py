@@ -22,6 +22,7 @@ outcomes make its record. Everything else is here:
 
 from __future__ import annotations
 
+import functools
 import gc
 import math
 from dataclasses import dataclass, field
@@ -142,7 +143,6 @@ class _Execution:
 
     def __init__(self, runs: Runs, todo: Todo, journal: Journal, pool, progress: bool):
         self.runs, self.todo, self.journal, self.pool = runs, todo, journal, pool
-        self.layers = isolation_layers(pool.describe())
         self.pending = 0  # results the pool still owes
         self.samples: dict[str, _Sample] = {}  # sample key -> its runs so far, until journaled
         self.before: dict = {}  # a trusted run's key -> its listener, once done
@@ -273,6 +273,11 @@ class _Execution:
                         if not _fault_in(sample.settled[part]))
         self._final(key, _recorded(self.runs, *self.todo[key], sample.settled), len(sample.rechecked), confirmed,
                     shown=sample.shown)
+
+    @functools.cached_property
+    def layers(self) -> str:
+        """Asked for once the first sample is final: the pool's workers may still be starting as the runs are queued."""
+        return isolation_layers(self.pool.describe())
 
     def _final(self, key: str, record: dict, rechecked: int = 0, confirmed: int = 0, shown: float = 0.0) -> None:
         self.journal.append(key, _final(record, self.layers, rechecked, confirmed))

@@ -51,6 +51,7 @@ class NodeExecutor:
 
     def __init__(self, size: int, sandbox: Sandbox, limits: Limits, idle_extra: int):
         self.pool = WorkerPool(size, sandbox, limits, idle_extra)
+        self.pool.wait_started()  # a node whose sandbox cannot start fails as its actor is made
         self.waiting: dict[int, Future] = {}
         self.numbers = itertools.count()
         self.lock = threading.Lock()
