@@ -472,9 +472,9 @@ class Zygote:
 
     def relay(self, read_fd: int, pending: bytearray) -> tuple[bool, int]:
         """Forward the child's complete lines, each prefixed with C, keeping the partial line in `pending`; returns
-        whether the pipe is still open, and how many bytes were read. Only new data is searched for line ends, and the partial line grows in place:
-        the pipe gives 64 KB at a time, and joining a long line anew on each read copied it all again (quadratic: a
-        141 MB line took two minutes of the zygote's CPU, while the child waited on the pipe)."""
+        whether the pipe is still open, and how many bytes were read. Only new data is searched for line ends, and the
+        partial line grows in place: the pipe gives 64 KB at a time, and joining a long line anew on each read copied it
+        all again (quadratic: a 141 MB line took two minutes of the zygote's CPU, while the child waited on the pipe)."""
         lines, read, pipe_open = bytearray(), 0, True
         while pipe_open and read <= (8 << 20):  # then back to the supervisor's clocks
             try:
