@@ -107,8 +107,11 @@ def execute(runs: Runs, todo: Todo, journal: Journal, execution: Execution, prog
     # Everything loaded by now (the benchmark's data above all: HumanEval+'s inputs are 200,000 lists, none of them ever
     # garbage) lives through the runs: frozen, the cycle collector does not traverse it again on each of its passes over
     # the older generations (0.11 s of the main thread's CPU per HumanEval+ evaluation, MBPP+ 0.16 s; frozen 0.05 and
-    # 0.03 s). Unfrozen at the end, so that what was or becomes garbage meanwhile is then collected.
-    gc.freeze()
+    # 0.03 s). Unfrozen at the end, so that what was or becomes garbage meanwhile is then collected; left as it is where
+    # the caller had frozen objects itself (before forking, say), as unfreezing would undo that too.
+    ours = gc.get_freeze_count() == 0
+    if ours:
+        gc.freeze()
     try:
         with execution.executor.pool(execution.parallel, runs.sandbox(execution.isolation), runs.limits,
                                      idle_per_core=runs.idle_per_core) as pool:
@@ -119,7 +122,8 @@ def execute(runs: Runs, todo: Todo, journal: Journal, execution: Execution, prog
             _Execution(runs, todo, journal, pool, progress).run()
             return pool.restarts
     finally:
-        gc.unfreeze()
+        if ours:
+            gc.unfreeze()
 
 
 @dataclass

@@ -17,8 +17,9 @@ def double_run(x: int) -> tuple:
 
 def test_runs_queued_while_the_workers_start_run_once_they_have():
     with WorkerPool(2, Sandbox("process", preload=())) as pool:
-        for x in range(4):  # queued at once, before any worker has said hello
+        for x in range(4):
             pool.submit(double_run(x))
+        assert not pool.ready.is_set()  # queued before any worker said hello: the interpreter's start alone takes longer
         verdicts = dict((pool.next_result() for _ in range(4)))
         assert pool.describe()["workers"] == 2
     assert {x: judge.verdict.status for x, judge in verdicts.items()} == {x: PASS for x in range(4)}
@@ -31,4 +32,6 @@ def test_a_worker_that_cannot_start_is_raised_where_the_pool_is_waited_for():
         pool.next_result()
     with pytest.raises(SandboxError, match="did not start"):
         pool.describe()
+    with pytest.raises(SandboxError, match="did not start"):  # a second wait too, not for ever
+        pool.next_result()
     pool.close()

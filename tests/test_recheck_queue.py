@@ -185,3 +185,15 @@ def test_what_was_loaded_is_frozen_for_the_runs_and_nothing_after(tmp_path):
     assert gc.get_freeze_count() == 0
     gc.collect()
     assert garbage[0]() is None
+
+
+def test_a_callers_own_freeze_is_left_as_it_was(tmp_path):
+    """Where the caller froze objects itself (the prefork pattern gc.freeze is made for), the evaluation neither adds to
+    that freeze nor undoes it."""
+    gc.freeze()
+    try:
+        before = gc.get_freeze_count()
+        evaluate_samples(samples(tmp_path), tmp_path / "out.json", fixture._plan, progress=False)
+        assert gc.get_freeze_count() == before
+    finally:
+        gc.unfreeze()

@@ -284,6 +284,8 @@ class WorkerPool:
     def next_result(self) -> tuple[object, Listener]:
         key, listener, error = self.results.get()
         if error is not None:
+            if error is self.startup_error:  # put back: every later wait raises it too, none waits for ever
+                self.results.put((key, listener, error))
             raise error
         return key, listener
 
