@@ -131,6 +131,25 @@ def test_a_long_output_arrives_whole_within_its_wall_backstop():
     assert listener.verdict.status == PASS, listener.verdict
 
 
+def test_a_line_over_the_zygotes_limit_stops_the_run_and_leaves_the_next_one_clean():
+    """A child's line longer than worker.MAX_LINE_BYTES (320 MB) stops its run, and what it wrote is not a line of the
+    next run: the zygote forwards the child's bytes as it reads them, and the harness, which splits them into lines,
+    holds the unfinished one only for this run. Written for this test: a program that writes 400 MB with no newline to
+    every pipe it holds open (its report pipe), then a correct program in the same worker."""
+    flood = ("import os, stat\ndef f(x):\n    piece = b'x' * (1 << 20)\n    for fd in range(3, 256):\n        try:\n"
+             "            if stat.S_ISFIFO(os.fstat(fd).st_mode):\n                for _ in range(400):\n"
+             "                    os.write(fd, piece)\n        except OSError:\n            pass\n    return x\n")
+
+    def judge() -> OutputJudge:
+        return OutputJudge([b"1"], lambda index, output: output == 1, lambda index: True, lambda index: 100)
+
+    runs = [("flood", Run(flood, "f", b"[[1]]", [20.0], 30.0, 60.0)), ("next", Run("def f(x):\n    return x\n", "f", b"[[1]]", [1.0], 2.0, 4.0))]
+    with WorkerPool(1, choose(), Limits()) as pool:
+        verdicts = {key: listener.verdict for key, listener in pool.map([(key, run, judge) for key, run in runs])}
+    assert (verdicts["flood"].status, verdicts["flood"].reason) == (TIMEOUT, "killed: output too large"), verdicts
+    assert verdicts["next"].status == PASS, verdicts
+
+
 def test_a_timeout_that_does_not_repeat_alone_is_not_final(tmp_path, data_dir, humaneval):
     # The first verdicts are injected (FAKE: what a busy machine can give a correct program), as an interrupted run
     # leaves them in the journal; the repeat alone decides.

@@ -113,25 +113,43 @@ class SandboxWorker:
             self.process.stdin.flush()
         except (BrokenPipeError, OSError):
             raise WorkerDied(self.stderr_tail())
-        stopped = False
-        readline = self.process.stdout.readline
+        stopped, unfinished = False, []  # unfinished: the pieces of the line the child is still writing
+        readline, read = self.process.stdout.readline, self.process.stdout.read
         while True:
-            line = readline()
-            if not line:
+            message = readline()
+            if not message:
                 raise WorkerDied(self.stderr_tail())
-            if line[:1] == b"C":
-                if not stopped and listener.on_line(line[1:-1]):
-                    stopped = True
-                    try:
-                        self.process.stdin.write(b"abort\n")
-                        self.process.stdin.flush()
-                    except OSError:
-                        pass
-            elif line[:1] == b"I":
+            if message[:1] == b"C":  # the next bytes the child wrote (worker.py's protocol)
+                size = int(message[1:])
+                written = read(size)
+                if len(written) < size:
+                    raise WorkerDied(self.stderr_tail())
+                if stopped:
+                    continue
+                *lines, rest = written.split(b"\n")
+                if lines and unfinished:
+                    lines[0] = b"".join(unfinished) + lines[0]
+                    unfinished.clear()
+                if rest:
+                    unfinished.append(rest)
+                for line in lines:
+                    if listener.on_line(line):
+                        stopped = True
+                        self.abort_run()
+                        break
+            elif message[:1] == b"I":
                 on_idle()
-            elif line[:1] == b"Z":
-                listener.on_done(json.loads(line[1:]))
+            elif message[:1] == b"Z":
+                listener.on_done(json.loads(message[1:]))
                 return
+
+    def abort_run(self) -> None:
+        """Ask the zygote to kill the running child now (its verdict is decided)."""
+        try:
+            self.process.stdin.write(b"abort\n")
+            self.process.stdin.flush()
+        except OSError:
+            pass
 
     def close(self) -> None:
         if self.process is not None:
