@@ -12,10 +12,12 @@ worker finishes its last run alone).
 
 A heavy file is added (the issue's held-out one is not available here): the first MBPP+ file with Mbpp/599's sample
 replaced by three programs written for this benchmark, labelled as such: a Python loop to n (its plus inputs go to
-1e8, so about 2x the reference's C-level sum over 88 inputs: near the 60 s task budget, as the issue's heavy sample
-was), a while loop, and a correct program that spends 0.8 s of CPU on every call (under each input's 1 s floor, 70 s
-over the 88 inputs: a budget kill 1.14x over the task budget, by CPU time, so that no drift in this machine's speed
-turns it into a pass or a per-input timeout).
+1e8: 2.2-2.4x the reference's C-level sum, alone on a quiet core, over 88 inputs: near the 60 s task budget, as the
+issue's heavy sample was), a while loop (4.0-4.2x: at each input's limit, four times the reference's time, so its
+verdict is the clock's, and may differ from evalplus' on any run), and a correct program that spends 0.8 s of CPU on
+every call (under each input's 1 s floor, 70 s over the 88 inputs: a budget kill 1.14x over the task budget, by CPU
+time, so that no drift in this machine's speed turns it into a pass or a per-input timeout). Where verdicts differ,
+each differing one is printed with our margins: how near its clock it was.
 
 evalplus needs its own virtualenv (its API-client dependencies clash); see
 ../shared/conformance/README.md. Example:
@@ -137,6 +139,20 @@ def verdicts(results: dict) -> dict:
     return {task: [(e["base_status"], e["plus_status"]) for e in entries] for task, entries in results["eval"].items()}
 
 
+def differences(theirs: dict, ours: dict, mismatched: list[str]) -> str:
+    """Each differing task's verdicts, evalplus' then ours, with our margins (how near a clock each was): a verdict a
+    clock decided at its limit is timing, on any machine, not a rule applied differently."""
+    lines = []
+    for task in mismatched:
+        for their, our in zip(theirs["eval"][task], ours["eval"][task]):
+            if (their["base_status"], their["plus_status"]) != (our["base_status"], our["plus_status"]):
+                margins = {kind: our[f"{kind}_margin"] for kind in ("base", "plus") if our.get(f"{kind}_margin")}
+                lines.append(f"  {task}: evalplus {their['base_status']}/{their['plus_status']}, ours "
+                             f"{our['base_status']}/{our['plus_status']} ({our.get('plus_error') or our.get('base_error')}); "
+                             f"our margins {margins}")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--evalplus-python", required=True, help="python of a virtualenv with evalplus==0.3.1")
@@ -177,6 +193,8 @@ def main() -> None:
                   f"children's CPU {total_s:.1f} s over {args.parallel}): ours at {ours_s / floor_s:.2f}x of it; "
                   f"the machine's CPU besides the children's {busy_s - total_s:.1f} s, idle {idle_s:.1f} core-seconds; "
                   f"timeouts {ours['scoder']['timeouts']}", flush=True)
+            if mismatched:
+                print(differences(theirs, ours, mismatched), flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print("\n| samples | evalplus 0.3.1 (s) | ours (s) | speed-up | floor (s) | ours / floor | CPU besides the children (s) "
