@@ -127,8 +127,9 @@ class SandboxWorker:
                 if stopped:
                     continue
                 *lines, rest = written.split(b"\n")
-                if lines and unfinished:
-                    lines[0] = b"".join(unfinished) + lines[0]
+                if lines and unfinished:  # joined once: a long line comes in many pieces
+                    unfinished.append(lines[0])
+                    lines[0] = b"".join(unfinished)
                     unfinished.clear()
                 if rest:
                     unfinished.append(rest)
