@@ -5,7 +5,7 @@ libraries a benchmark's programs use, numpy for one, are preloaded when asked fo
 code itself; each run happens in a forked child that first drops into its limits (rlimits, seccomp,
 closed descriptors, a fresh working directory, swallowed stdio) and then reports plain values.
 
-Protocol on the zygote's stdin/stdout, one line per message:
+Protocol on the zygote's stdin/stdout, one line per message (but the bytes that follow a "C" line):
   harness -> zygote   a job: one JSON header line, then one line with the encoded inputs;
                       "abort" while a job runs: kill the child now.
   zygote -> harness   "Z" + JSON: the zygote's own reports (hello at start, done after each job);
@@ -477,7 +477,7 @@ class Zygote:
         """Forward what the child wrote, as read, in one message (or drop it: a run stopped for a line too long); returns
         whether the pipe is still open, how many bytes were read, and the length of the line the child is writing
         (`line_bytes`: before these). Lines are not looked at here: cutting them apart and prefixing each, in Python,
-        was most of the zygote's CPU on HumanEval+ (2-4 us a line, 56,000 lines a zygote); the harness splits them.
+        was a third of the zygote's CPU on HumanEval+ (profiled; 56,000 lines a zygote); the harness splits them.
         Pieces are kept apart and sent one by one, not joined: a long line comes 1 MB at a time, up to 8 MB a call."""
         chunks, read, pipe_open = [], 0, True
         while pipe_open and read <= (8 << 20):  # then back to the supervisor's clocks
