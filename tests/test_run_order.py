@@ -10,6 +10,7 @@ alone."""
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
 
@@ -26,6 +27,9 @@ PROGRAMS = {
     "slow": "import time\ndef count_divisors(n):\n    started = time.process_time()\n"
             "    while time.process_time() - started < 0.05:\n        pass\n" + COUNT,
     "fast": "def count_divisors(n):\n" + COUNT,
+    # The same count with a for loop: no construct whose cost may outgrow its base run (harness.execution.growth).
+    "fast, bounded": "import math\ndef count_divisors(n):\n    count = 0\n    for i in range(1, math.isqrt(n) + 1):\n"
+                     "        if n % i == 0:\n            count += 1 if i * i == n else 2\n    return count % 2 == 0\n",
 }
 
 
@@ -42,7 +46,7 @@ def plus_priorities(tmp_path_factory, data_dir):
         # 0 s, or a few microseconds where the clock was read between ticks (a context switch updates it): far under
         # the slow program's 0.05 s a call either way.
         assert sum(GroundTruth(dataset).get(TASK)["base"].seconds) < 1e-3, "the reference no longer reads ~0 s: see the docstring"
-        assert [done[name].verdict.status for name in PROGRAMS] == ["fail", "pass", "pass"]
+        assert [done[name].verdict.status for name in PROGRAMS] == ["fail", "pass", "pass", "pass"]
         priorities = {name: check["plus"].after[1](done[name]) for name, check in checks.items()}
 
         # FAKE reference times (the real ones read ~0): the task's reference made to take 6 s, over BASE_RUNS_AHEAD_S.
@@ -71,6 +75,17 @@ def test_a_plus_run_goes_ahead_of_the_base_runs_once_no_long_reference_s_base_ru
 def test_a_plus_run_is_queued_by_its_base_run_s_length(plus_priorities):
     priorities = plus_priorities[0]
     assert priorities["endless"] < priorities["slow"] < priorities["fast"]
+
+
+def test_a_plus_run_whose_cost_may_outgrow_its_base_run_is_not_taken_for_a_short_one(plus_priorities):
+    """The same base run, of milliseconds, predicts the plus run of the program with a while loop at least the floor
+    (1 s): such a run may take far longer on the plus inputs, and queued last it would end the evaluation alone. The
+    bounded one's stays what its base run predicts (under the floor). The base run is FAKE (a stand-in with its two figures): this
+    task's real ones predict both plus runs over a second already."""
+    checks = plus_priorities[1]
+    base = SimpleNamespace(verdict=SimpleNamespace(cpu_s=0.002), loading=0.001)
+    may_grow, bounded = (checks[name]["plus"].after[1](base) for name in ("fast", "fast, bounded"))
+    assert may_grow <= _priority(PLUS_RUNS, EvalSettings().time_policy.floor) < bounded
 
 
 def test_the_base_runs_go_before_a_plus_run_unless_it_is_predicted_to_outlast_them(plus_priorities):

@@ -15,6 +15,7 @@ from typing import Callable
 from harness import __version__
 from harness.benchmarks.evalplus.tasks import KINDS, Dataset, Problem
 from harness.execution import margins, values
+from harness.execution.growth import may_grow_fast
 from harness.execution.function_calls import PASS, TIMEOUT, OutputJudge, ReferenceRecorder, Verdict
 from harness.execution.limits import Limits, TimePolicy
 from harness.execution.pool import Run
@@ -124,12 +125,15 @@ def _runs(dataset: Dataset, settings: EvalSettings) -> Runs:
         # Each call also costs a little besides the reference's time, which in the sandbox reads 0 for most inputs (a
         # process with a CPU limit reads its CPU clock in scheduler ticks): the plus run's share of the calls' cost.
         base_cost, plus_cost = (sum(expected[kind].seconds) + CALL_COST_S * len(expected[kind].seconds) for kind in KINDS)
+        # A program whose cost may grow much faster than its base run shows: its plus run is not taken for a short one
+        # (harness.execution.growth), so that it does not end the evaluation alone if it times out.
+        least_s = policy.floor if may_grow_fast(solution) else 0.0
 
         def plus_priority(base: OutputJudge) -> float:
             nonlocal long_bases_left
             long_bases_left -= long_reference
             calls_s = max(0.0, base.verdict.cpu_s - base.loading)  # a stopped input's CPU included
-            predicted = calls_s * plus_cost / base_cost
+            predicted = max(least_s, calls_s * plus_cost / base_cost)
             ahead = predicted > BASE_RUNS_AHEAD_S and not long_bases_left
             return _priority(AHEAD_PLUS_RUNS if ahead else PLUS_RUNS, predicted)
 
