@@ -21,6 +21,12 @@ BOUNDED = {
     "a call to another function": "def g(x):\n    return f(x)\ndef f(x):\n    return x\n",
     "does not parse": "def f(:\n",
 }
+# Hostile: the first two make the parser itself raise (MemoryError, RecursionError); the third is over the length parsed.
+UNTOLD = {
+    "unary minus 20,000 deep": "x = " + "-" * 20000 + "1\n",
+    "a sum of 40,000 terms": "x = " + "1 + " * 40000 + "1\n",
+    "a while loop, then 100,000 characters": "def f(n):\n    while n:\n        n -= 1\n" + "#" * 100_000 + "\n",
+}
 
 
 @pytest.mark.parametrize("name", GROWS)
@@ -31,3 +37,8 @@ def test_constructs_whose_cost_may_grow_fast(name):
 @pytest.mark.parametrize("name", BOUNDED)
 def test_constructs_that_show_their_cost_on_small_inputs(name):
     assert not may_grow_fast(BOUNDED[name])
+
+
+@pytest.mark.parametrize("name", UNTOLD)
+def test_code_the_parser_gives_up_on_is_not_flagged_and_nothing_raises(name):
+    assert not may_grow_fast(UNTOLD[name])

@@ -10,18 +10,20 @@ from __future__ import annotations
 import ast
 
 NESTED_LOOPS = 3  # loops nested this deep: O(n^3) or worse
-
-
 COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+MAX_CODE_CHARS = 100_000  # longer programs are not parsed here (a parse of megabytes takes seconds and gigabytes)
 
 
 def may_grow_fast(code: str) -> bool:
     """Whether `code` has a function that calls itself, a `while` loop, or loops nested NESTED_LOOPS deep (each `for` of
-    a comprehension is one). False for code that does not parse: it fails at once. One pass over the tree: this runs
-    for every sample, on the harness's main thread."""
+    a comprehension is one). False for code that does not parse (it fails at once), that the parser gives up on (nested
+    thousands deep, written to make it raise MemoryError or RecursionError), or over MAX_CODE_CHARS: samples are
+    untrusted, and this runs on the harness's main thread, for every one. One pass over the tree, with no recursion."""
+    if len(code) > MAX_CODE_CHARS:
+        return False
     try:
         tree = ast.parse(code)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
         return False
     stack: list[tuple[ast.AST, int, tuple[str, ...]]] = [(tree, 0, ())]  # node, loops around it, functions around it
     while stack:
