@@ -92,7 +92,7 @@ def evaluate(request: EvaluationRequest, options: argparse.Namespace | None = No
     samples = Path(request.samples)
     output = prepared_output(samples, request.output, benchmark.name)
     # Once the request is known to be sound, measured on the core left idle while the samples and the benchmark's data
-    # load: the evaluation's pool then lends it a core (harness.evaluation) for what is left of it, if anything.
+    # load, and then on the cores the evaluation's runs leave idle (harness.evaluation).
     calibration.begin()
     if not request.allow_repeated_samples:
         refuse_repeated_samples(samples)

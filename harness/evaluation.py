@@ -196,10 +196,10 @@ def _evaluate(samples_path: Path, output_path: Path, plan: Plan, execution: Exec
     restarts = 0
     try:
         if todo or plan.always_execute:
-            # The calibration (begun as the evaluation started: harness.api) takes one of the pool's cores first for what
-            # is left of it, so that no run computes beside it (a run that waits for a core looks contended, and a
-            # timeout near its limit is re-checked); where no run is left to do, it runs when the results are assembled.
-            restarts = execute(plan.runs, todo, journal, execution, progress, beside=lambda: calibration.begin().wait())
+            # The calibration (begun as the evaluation started: harness.api) computes only on the cores the runs leave
+            # idle, so that no run computes beside it (a run that waits for a core looks contended, and a timeout near
+            # its limit is re-checked); where no run is left to do, it ends when the results are assembled.
+            restarts = execute(plan.runs, todo, journal, execution, progress, idle_work=calibration.begin())
     except KeyboardInterrupt:
         keys = {sample_key(sample.task_id, code) for sample, code in plan.keyed}
         final = len(keys & journal.records.keys())

@@ -33,7 +33,7 @@ from tqdm import tqdm
 from harness.execution.executor import Executor
 from harness.execution.function_calls import NO_VERDICT
 from harness.execution.limits import Limits
-from harness.execution.pool import Run
+from harness.execution.pool import IdleWork, Run
 from harness.execution.sandbox import choose
 from harness.journal import Journal
 
@@ -101,9 +101,9 @@ BEFORE_PRIORITY = -math.inf
 
 
 def execute(runs: Runs, todo: Todo, journal: Journal, execution: Execution, progress: bool,
-            beside: Callable[[], object] | None = None) -> int:
+            idle_work: IdleWork | None = None) -> int:
     """Run what the journal lacks, journaling one record per sample; returns how many workers had to be restarted.
-    `beside` (the evaluation's calibration) runs first on one of the pool's cores, while the others run programs."""
+    `idle_work` (the evaluation's calibration) computes only on cores the runs leave idle (WorkerPool.fill_idle_with)."""
     # Everything loaded by now (the benchmark's data above all: HumanEval+'s inputs are 200,000 lists, none of them ever
     # garbage) lives through the runs: frozen, the cycle collector does not traverse it again on each of its passes over
     # the older generations (0.11 s of the main thread's CPU per HumanEval+ evaluation, MBPP+ 0.16 s; frozen 0.05 and
@@ -115,8 +115,8 @@ def execute(runs: Runs, todo: Todo, journal: Journal, execution: Execution, prog
     try:
         with execution.executor.pool(execution.parallel, runs.sandbox(execution.isolation), runs.limits,
                                      idle_per_core=runs.idle_per_core) as pool:
-            if beside is not None:
-                pool.lend_core(beside)
+            if idle_work is not None:
+                pool.fill_idle_with(idle_work)
             if runs.prepare:
                 runs.prepare(pool, list(dict.fromkeys(task_id for task_id, _ in todo.values())), progress)
             _Execution(runs, todo, journal, pool, progress).run()

@@ -77,36 +77,68 @@ def test_two_runs_on_different_speed_settings_show_side_by_side(tmp_path, data_d
     assert f"official: machine speed {speed}" in table and f"fast-machine: machine speed {speed}" in table
 
 
-def test_the_core_lent_to_the_calibration_runs_no_program_beside_it():
-    """An evaluation lends one of its pool's cores to the calibration (WorkerPool.lend_core), so that no run computes
-    beside it and looks contended. Here the lent work sleeps 1.5 s and three runs sleep 0.4 s each (written for this
-    test), on two workers: while the work holds its core, the runs go one at a time; after it, side by side."""
-    import functools
-    import time
-
+def test_the_calibration_computes_only_on_cores_the_runs_leave_idle():
+    """An evaluation's pool pauses the calibration (WorkerPool.fill_idle_with) while every worker has a run, so that no
+    run computes beside it and looks contended, and lets it go on while a worker waits for a run, and for good once the
+    pool closes; pausing leaves its figure as it is. Here four runs that spin 0.3 s of CPU each (written for this test)
+    go to two workers: while the first two and then the next two compute, the calibration waits (state S) and uses
+    no CPU."""
+    from harness.execution.calibration import Measurement
     from harness.execution.function_calls import ReferenceRecorder
     from harness.execution.pool import Run, WorkerPool
 
-    spans, lent = {}, []
+    measurement = Measurement()
+    stat = Path(f"/proc/{measurement.process.pid}/stat")
+    seen = []  # the calibration's state and CPU ticks as each run's output comes
 
-    def timed(number: int):
+    def watching():
         recorder = ReferenceRecorder(1)
-        started, on_done = time.monotonic(), recorder.on_done
-        recorder.on_done = lambda report: (spans.__setitem__(number, (started, time.monotonic())), on_done(report))
+        on_line = recorder.on_line
+
+        def on_line_watched(line: bytes) -> bool:
+            if line.startswith(b"O"):
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                seen.append((fields[0], int(fields[11]) + int(fields[12])))
+            return on_line(line)
+
+        recorder.on_line = on_line_watched
         return recorder
 
-    def work():
-        started = time.monotonic()
-        time.sleep(1.5)
-        lent.append((started, time.monotonic()))
-
-    sleeper = Run("import time\ndef f(x):\n    time.sleep(0.4)\n    return x\n", "f", b"[[1]]", None, 10.0, 30.0)
+    spinner = Run("import time\ndef f(x):\n    started = time.process_time()\n    while time.process_time() - started < 0.3:\n"
+                  "        pass\n    return x\n", "f", b"[[1]]", None, 10.0, 30.0)
     with WorkerPool(2) as pool:
-        pool.lend_core(work)
-        list(pool.map((number, sleeper, functools.partial(timed, number)) for number in range(6)))
-    [(_, returned)] = lent
-    during = sorted(span for span in spans.values() if span[0] < returned - 0.05)
-    assert len(during) >= 2, (lent, spans)  # 1.5 s of one worker: about three runs of 0.4 s
-    assert all(later[0] >= earlier[1] - 0.01 for earlier, later in zip(during, during[1:])), (lent, spans)
-    after = sorted(span for span in spans.values() if span[0] >= returned - 0.05)
-    assert len(after) >= 2 and after[1][0] < after[0][1], (lent, spans)  # two at once once the core is back
+        pool.fill_idle_with(measurement)
+        for number in range(4):
+            pool.submit((number, spinner, watching))
+        for _ in range(4):
+            pool.next_result()
+    assert [state for state, _ in seen[:3]] == ["S"] * 3, seen
+    assert seen[1][1] == seen[2][1], seen  # not a tick of CPU while the second two runs computed
+    assert 0.5 < measurement.result().cpu_s / measure().cpu_s < 2  # closed: it went on to the end
+
+
+def test_a_paused_calibration_does_not_outlive_a_killed_harness():
+    """Paused, the calibration waits on a pipe from the harness; killed (SIGKILL: nothing of the harness runs after it),
+    the harness closes that pipe, and the calibration goes on to its end instead of waiting for ever."""
+    import signal
+    import time
+
+    harness = subprocess.Popen([sys.executable, "-c", "from harness.execution.calibration import Measurement\n"
+                                "m = Measurement()\nm.go_on(False)\nprint(m.process.pid, flush=True)\n"
+                                "import time\ntime.sleep(60)\n"], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    pid = int(harness.stdout.readline())
+    time.sleep(0.5)
+    assert state(pid) == "S"  # paused
+    harness.send_signal(signal.SIGKILL)
+    harness.wait()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and state(pid) not in (None, "Z"):  # a zombie where nothing reaps orphans
+        time.sleep(0.05)
+    assert state(pid) in (None, "Z")
+
+
+def state(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return None

@@ -173,6 +173,11 @@ class SandboxWorker:
 Task = tuple[object, Run, Callable[[], Listener]]  # (key, run, listener factory)
 
 
+class IdleWork(Protocol):
+    def go_on(self, going: bool) -> None:
+        """Compute (True) or pause (False)."""
+
+
 class CoreToken:
     """One held core; released once, by an idle report or by the end of the run, whichever is first."""
 
@@ -219,6 +224,9 @@ class WorkerPool:
         self.aborting = False
         self.restarts = 0  # workers that died mid-run; healthy runs have none
         self.workers: list[SandboxWorker] = []
+        self.idle_work: IdleWork | None = None  # see fill_idle_with
+        self.waiting = 0  # workers waiting for a run with a core they do not use
+        self.waiting_lock = threading.Lock()
         self.threads = [threading.Thread(target=self._slot, daemon=True, name=f"sandbox-{i}") for i in range(slots)]
         for thread in self.threads:
             thread.start()
@@ -254,16 +262,10 @@ class WorkerPool:
                 self.cores.acquire()
                 core = CoreToken(self.cores)
                 try:
-                    task = self.tasks.get()[2]
+                    task = self._next_task()[2]
                     if task is None or self.aborting:
                         return
                     key, run, make_listener = task
-                    if make_listener is None:  # work lent a core (lend_core)
-                        try:
-                            run()
-                        except Exception:  # its own error surfaces where its result is read, not in this worker
-                            pass
-                        continue
                     try:
                         self.results.put((key, self._execute(worker, run, make_listener, core.release), None))
                     except BaseException as error:  # surfaced in the caller's thread
@@ -291,11 +293,35 @@ class WorkerPool:
         listener.on_done({"done": True, "exit": None, "killed": f"sandbox worker died: {reason}", "cpu_s": 0.0})
         return listener
 
-    def lend_core(self, work: Callable[[], object]) -> None:
-        """Run `work` on one of the cores, before any run queued so far: the first free worker's thread calls it,
-        holding its core, so one run fewer computes until it returns (the evaluation's calibration, beside which no run
-        should compute). It gives no result."""
-        self.tasks.put((-math.inf, next(self.submitted), (None, work, None)))
+    def fill_idle_with(self, work: IdleWork) -> None:
+        """Let `work` (the evaluation's calibration, whose figure is CPU time, so that pausing it changes nothing)
+        compute only on a core that a worker waiting for a run leaves idle: it pauses while every worker has a run, goes
+        on while one waits, and goes on for good once the pool closes. No run computes beside it, and it costs the runs
+        no core."""
+        with self.waiting_lock:
+            self.idle_work = work
+            self._let_idle_work_go_on(self.waiting > 0)
+
+    def _next_task(self) -> tuple:
+        try:
+            return self.tasks.get_nowait()
+        except queue.Empty:
+            pass
+        self._count_waiting(+1)
+        try:
+            return self.tasks.get()
+        finally:
+            self._count_waiting(-1)
+
+    def _count_waiting(self, change: int) -> None:
+        with self.waiting_lock:
+            self.waiting += change
+            if self.waiting <= 1:  # from none waiting to one, or back
+                self._let_idle_work_go_on(self.waiting == 1)
+
+    def _let_idle_work_go_on(self, go_on: bool) -> None:
+        if self.idle_work is not None:
+            self.idle_work.go_on(go_on)
 
     def submit(self, task: Task, priority: float = 0.0) -> None:
         self.tasks.put((priority, next(self.submitted), task))
@@ -326,6 +352,8 @@ class WorkerPool:
             self.tasks.put((math.inf, next(self.submitted), None))
         for thread in self.threads:
             thread.join()
+        with self.waiting_lock:
+            self._let_idle_work_go_on(True)
 
     def __enter__(self) -> "WorkerPool":
         return self

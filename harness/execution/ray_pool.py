@@ -162,9 +162,8 @@ class RayPool:
         return dict(descriptions[0], workers=sum(description["workers"] for description in descriptions),
                     nodes=len(descriptions))
 
-    def lend_core(self, work) -> None:
-        """Run `work` in a thread of its own: the runs compute on the cluster's nodes, this machine's cores are its own."""
-        threading.Thread(target=work, daemon=True, name="lent-core").start()
+    def fill_idle_with(self, work) -> None:
+        """Nothing to do: the runs compute on the cluster's nodes, and this machine's cores are `work`'s."""
 
     def submit(self, task, priority: float = 0.0) -> None:
         heapq.heappush(self.queue, (priority, next(self.submitted), task))
