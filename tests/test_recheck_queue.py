@@ -194,6 +194,9 @@ def test_a_callers_own_freeze_is_left_as_it_was(tmp_path):
     try:
         before = gc.get_freeze_count()
         evaluate_samples(samples(tmp_path), tmp_path / "out.json", fixture._plan, progress=False)
-        assert gc.get_freeze_count() == before
+        # Neither unfrozen (none left) nor frozen again (the evaluation's own objects added, thousands). A few of the
+        # caller's frozen objects may be freed meanwhile, which lowers the count: an entry a cache of the standard
+        # library drops (run alone, this test saw two go).
+        assert before - 100 <= gc.get_freeze_count() <= before
     finally:
         gc.unfreeze()
