@@ -316,8 +316,8 @@ class WorkerPool:
     def _count_waiting(self, change: int) -> None:
         with self.waiting_lock:
             self.waiting += change
-            if self.waiting <= 1:  # from none waiting to one, or back
-                self._let_idle_work_go_on(self.waiting == 1)
+            if self.waiting == (1 if change > 0 else 0):  # from none waiting to one, or back
+                self._let_idle_work_go_on(change > 0)
 
     def _let_idle_work_go_on(self, go_on: bool) -> None:
         if self.idle_work is not None:
