@@ -4,6 +4,8 @@ cache that cannot be written costs time, not the load."""
 
 import json
 import os
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -13,9 +15,16 @@ from transformers import AutoTokenizer
 
 from harness.generation import dequantized
 from harness.generation.models import EMBEDDED_DEFAULT, load_causal_lm, load_tokenizer, resolve
+from tests.conftest import REPO
 
 TEXTS = ["def add(a, b):\n    return a + b\n", "  tabs\tand  spaces \n\n", "naïve café – “quotes” 中文 😀",
          "<|im_start|>user\nhi<|im_end|>", "x" * 300, ""]
+LOAD = """
+import torch
+from harness.generation.models import EMBEDDED_DEFAULT, load_causal_lm, resolve
+assert load_causal_lm(resolve(EMBEDDED_DEFAULT), torch.float32, "cpu").state_dict()["model.norm.weight"].abs().sum() > 0
+print("loaded")
+"""
 CHAT = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Write a function."}]
 
 
@@ -71,7 +80,7 @@ def test_the_copy_loads_what_the_gguf_file_gives(cache, embedded, tmp_path):
         assert getattr(tokenizer, attribute) == getattr(gguf_tokenizer, attribute), attribute
 
 
-def test_the_copy_is_made_once_and_again_for_other_versions(cache, embedded):
+def test_the_copy_is_made_once_and_again_for_other_versions_by_two_processes_at_once(cache, embedded):
     load_tokenizer(embedded)  # made by the test above, or now
     copy = the_copy(cache)
     made = (copy / "model.safetensors").stat().st_mtime_ns
@@ -81,10 +90,15 @@ def test_the_copy_is_made_once_and_again_for_other_versions(cache, embedded):
     made_by = json.loads((copy / dequantized.MADE_BY).read_text())
     (copy / dequantized.MADE_BY).write_text(json.dumps({**made_by, "transformers": "0.0.1"}))
     (copy / "model.safetensors").write_bytes(b"")  # whatever the old copy holds, it is not read
-    model = load_causal_lm(embedded, torch.float32, "cpu")
+    # As `scoder ablations --jobs 2` on a fresh machine: each process makes a copy, one of them is kept
+    loads = [subprocess.Popen([sys.executable, "-W", "error::UserWarning:harness.generation.models", "-c", LOAD], cwd=REPO,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    for load in loads:
+        output = load.communicate(timeout=600)[0]
+        assert load.returncode == 0 and "loaded" in output, output[-2000:]
     assert json.loads((copy / dequantized.MADE_BY).read_text()) == made_by
-    assert model.state_dict()["model.norm.weight"].abs().sum() > 0
-    assert [path.name for path in (cache / "models").iterdir()] == [copy.name]  # the old one and the work folder went
+    assert load_causal_lm(embedded, torch.float32, "cpu").state_dict()["model.norm.weight"].abs().sum() > 0
+    assert [path.name for path in (cache / "models").iterdir()] == [copy.name]  # the old one and the work folders went
 
 
 def test_a_cache_that_cannot_be_written_loads_the_gguf_file(tmp_path, monkeypatch, embedded):

@@ -11,6 +11,7 @@ it, change version.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.metadata
 import json
@@ -82,8 +83,9 @@ def _make(gguf_path: Path, copy: Path, made_by: dict) -> None:
         model.save_pretrained(making)
         AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name).save_pretrained(making)
         (making / MADE_BY).write_text(json.dumps(made_by, indent=1) + "\n")
-        if copy.exists():  # made by other versions: set aside first, as a folder cannot be renamed over
-            os.rename(copy, tempfile.mkdtemp(dir=copy.parent, prefix=f".{copy.name}.old.") + "/copy")
+        if copy.exists() and _made_by(copy) != made_by:  # by other versions: set aside, a folder is not renamed over
+            with contextlib.suppress(FileNotFoundError):  # another process set it aside meanwhile
+                os.rename(copy, tempfile.mkdtemp(dir=copy.parent, prefix=f".{copy.name}.old.") + "/copy")
         try:
             os.rename(making, copy)
         except OSError:
