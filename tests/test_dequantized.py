@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -42,7 +43,7 @@ def embedded():
 
 
 def the_copy(cache: Path) -> Path:
-    [copy] = (cache / "models").iterdir()
+    [copy] = [path for path in (cache / "models").iterdir() if not path.name.startswith(".")]
     return copy
 
 
@@ -53,7 +54,7 @@ def test_the_copy_loads_what_the_gguf_file_gives(cache, embedded, tmp_path):
     # The same file given by its path is not the embedded model: it loads from the file, every time
     gguf_path = Path(embedded.location) / embedded.gguf_file
     direct = load_causal_lm(resolve(str(gguf_path)), torch.float32, "cpu")
-    assert [path.name for path in (cache / "models").iterdir()] == [the_copy(cache).name]
+    assert {path.name for path in (cache / "models").iterdir()} == {the_copy(cache).name, f".{the_copy(cache).name}.lock"}
     direct.save_pretrained(tmp_path / "saved")  # refused while the model keeps its GGUF origin's marker
     assert "quantization_config" not in json.loads((tmp_path / "saved" / "config.json").read_text())
     theirs, ours = direct.state_dict(), model.state_dict()
@@ -80,7 +81,7 @@ def test_the_copy_loads_what_the_gguf_file_gives(cache, embedded, tmp_path):
         assert getattr(tokenizer, attribute) == getattr(gguf_tokenizer, attribute), attribute
 
 
-def test_the_copy_is_made_once_and_again_for_other_versions_by_two_processes_at_once(cache, embedded):
+def test_the_copy_is_made_once_and_again_for_other_versions_by_two_processes_after_a_killed_one(cache, embedded):
     load_tokenizer(embedded)  # made by the test above, or now
     copy = the_copy(cache)
     made = (copy / "model.safetensors").stat().st_mtime_ns
@@ -90,6 +91,13 @@ def test_the_copy_is_made_once_and_again_for_other_versions_by_two_processes_at_
     made_by = json.loads((copy / dequantized.MADE_BY).read_text())
     (copy / dequantized.MADE_BY).write_text(json.dumps({**made_by, "transformers": "0.0.1"}))
     (copy / "model.safetensors").write_bytes(b"")  # whatever the old copy holds, it is not read
+    killed = subprocess.Popen([sys.executable, "-c", LOAD], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    assert "de-quantizing" in killed.stderr.readline()
+    while not any(path.is_dir() and path.name != copy.name for path in (cache / "models").iterdir()):
+        time.sleep(0.1)
+    killed.kill()
+    killed.wait()
+    assert len([path for path in (cache / "models").iterdir() if path.is_dir()]) == 2  # its work folder is left
     # As `scoder ablations --jobs 2` on a fresh machine: each process makes a copy, one of them is kept
     loads = [subprocess.Popen([sys.executable, "-W", "error::UserWarning:harness.generation.models", "-c", LOAD], cwd=REPO,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
@@ -98,7 +106,8 @@ def test_the_copy_is_made_once_and_again_for_other_versions_by_two_processes_at_
         assert load.returncode == 0 and "loaded" in output, output[-2000:]
     assert json.loads((copy / dequantized.MADE_BY).read_text()) == made_by
     assert load_causal_lm(embedded, torch.float32, "cpu").state_dict()["model.norm.weight"].abs().sum() > 0
-    assert [path.name for path in (cache / "models").iterdir()] == [copy.name]  # the old one and the work folders went
+    left = {path.name for path in (cache / "models").iterdir()}
+    assert left == {copy.name, f".{copy.name}.lock"}  # the old copy and the work folders went, the killed one's too
 
 
 def test_a_cache_that_cannot_be_written_loads_the_gguf_file(tmp_path, monkeypatch, embedded):

@@ -12,6 +12,7 @@ it, change version.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import functools
 import importlib.metadata
 import json
@@ -76,8 +77,7 @@ def _make(gguf_path: Path, copy: Path, made_by: dict) -> None:
     copy.parent.mkdir(parents=True, exist_ok=True)
     print(f"scoder: de-quantizing {gguf_path.name} once into {copy} (about 20 s and 540 MB here; later loads take 2 s)",
           file=sys.stderr, flush=True)
-    making = Path(tempfile.mkdtemp(dir=copy.parent, prefix=f".{copy.name}."))
-    try:
+    with _work_folder(copy) as making:
         model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, dtype="float32")
         forget_gguf_origin(model)
         model.save_pretrained(making)
@@ -91,7 +91,30 @@ def _make(gguf_path: Path, copy: Path, made_by: dict) -> None:
         except OSError:
             if _made_by(copy) != made_by:  # another process made it meanwhile: theirs is used, this one goes
                 raise
+
+
+@contextlib.contextmanager
+def _work_folder(copy: Path):
+    """A folder beside the copy, made under a shared lock that every process making the copy holds meanwhile.
+    One that finds no other holder first removes what killed processes left there (540 MB each): the lock is
+    a file's, so it holds between a host and its containers sharing the cache."""
+    lock = os.open(copy.parent / f".{copy.name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            for left in copy.parent.glob(f".{copy.name}.*"):
+                if left.is_dir():
+                    shutil.rmtree(left, ignore_errors=True)
+        except BlockingIOError:
+            pass  # others are making it: their folders stay
+        # Not atomic: another process may take the exclusive lock meanwhile, before this one's folder exists
+        fcntl.flock(lock, fcntl.LOCK_SH)
+        making = Path(tempfile.mkdtemp(dir=copy.parent, prefix=f".{copy.name}."))
+        try:
+            yield making
+        finally:
+            shutil.rmtree(making, ignore_errors=True)
+            for old in copy.parent.glob(f".{copy.name}.old.*"):
+                shutil.rmtree(old, ignore_errors=True)
     finally:
-        shutil.rmtree(making, ignore_errors=True)
-        for old in copy.parent.glob(f".{copy.name}.old.*"):
-            shutil.rmtree(old, ignore_errors=True)
+        os.close(lock)
