@@ -2,8 +2,9 @@
 
 transformers reads a GGUF file in Python. On this project's 2-core machine the embedded model took 15.4 s to load
 and its tokenizer 4.3 s, in every process that loads them: each stage of a run, each evaluation with a model.
-Profiled, 14 s of the 20 s is the gguf package parsing the file's metadata (the tokenizer's 49,152 tokens, once
-for the config and once for the weights) and transformers mapping tensor names; de-quantizing is 2.7 s. The
+Under the profiler (the model's load 23 s there), 14 s was the gguf package parsing the file's metadata (the
+tokenizer's 49,152 tokens, once for the config and once for the weights) and transformers mapping tensor names;
+de-quantizing was 2.7 s. The
 copy holds what that load gives, written by save_pretrained: the float32 weights as de-quantized (540 MB), the
 config and the tokenizer. It is kept per file digest, and made again when transformers or gguf, whose code made
 it, change version.
@@ -58,7 +59,7 @@ def forget_gguf_origin(model) -> None:
 
 @functools.cache
 def _digest(path: str, size: int, mtime_ns: int) -> str:
-    """Once per process and file version: a stage loads the tokenizer and the model, 0.2 s of hashing each."""
+    """Once per process and file version: a stage loads the tokenizer and then the model (0.07-0.17 s a hash here)."""
     return file_sha256(Path(path))
 
 
@@ -75,7 +76,7 @@ def _make(gguf_path: Path, copy: Path, made_by: dict) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     copy.parent.mkdir(parents=True, exist_ok=True)
-    print(f"scoder: de-quantizing {gguf_path.name} once into {copy} (about 20 s and 540 MB here; later loads take 2 s)",
+    print(f"scoder: de-quantizing {gguf_path.name} once into {copy} (about 20 s and 540 MB here; later loads take 2.5 s)",
           file=sys.stderr, flush=True)
     with _work_folder(copy) as making:
         model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, dtype="float32")
