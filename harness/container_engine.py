@@ -19,9 +19,10 @@ import os
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 from pathlib import Path
+
+from harness.files import ScratchFolder
 
 DOCKER_SOCKET = "unix:///var/run/docker.sock"  # docker-py's default where $DOCKER_HOST is not set
 PODMAN_ROOTFUL_SOCKET = "unix:///run/podman/podman.sock"  # where podman.socket (systemd) listens for root
@@ -109,9 +110,9 @@ def _fix(chosen_host: bool) -> str:
 
 @contextlib.contextmanager
 def _podman_service(docker, tried: str):
-    folder = tempfile.mkdtemp(prefix="scoder-podman-")
-    address = f"unix://{folder}/podman.sock"
-    log = Path(folder) / "service.log"
+    folder = ScratchFolder("scoder-podman-")
+    address = f"unix://{folder.path}/podman.sock"
+    log = Path(folder.path) / "service.log"
     try:
         with open(log, "wb") as log_file:
             service = subprocess.Popen(
@@ -125,7 +126,7 @@ def _podman_service(docker, tried: str):
         finally:
             _stop(service)
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        folder.remove()
 
 
 def _terminate_with_this_process():

@@ -10,6 +10,7 @@ import gzip
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 import zlib
 from pathlib import Path
@@ -80,6 +81,44 @@ def exclusive(lock_path: Path, what: str):
         for folder in made:  # deepest first
             with contextlib.suppress(OSError):  # not empty: something was written there
                 folder.rmdir()
+
+
+class ScratchFolder:
+    """A new folder under the temporary directory, for a process that may be killed before it can remove it (a
+    SIGKILL runs nothing of it). The process holds a shared lock on the folder until `remove()`, and the kernel drops
+    the lock with the process; each new folder of a prefix first removes those of the prefix that no process holds.
+    A lock, not a process id, as a process in another PID namespace (a container, `unshare --pid`) may share /tmp."""
+
+    def __init__(self, prefix: str):
+        root = Path(tempfile.gettempdir())
+        for leftover in root.glob(f"{prefix}*"):
+            _remove_if_unheld(leftover)
+        # Made under a name the sweep above skips, locked, then renamed: no other process sees it unlocked.
+        making = tempfile.mkdtemp(prefix=f".{prefix}")
+        self._descriptor = os.open(making, os.O_RDONLY | os.O_DIRECTORY)
+        fcntl.flock(self._descriptor, fcntl.LOCK_SH)
+        self.path = os.path.join(root, prefix + os.path.basename(making)[len(prefix) + 1:])
+        os.rename(making, self.path)
+
+    def remove(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+        os.close(self._descriptor)
+
+
+def _remove_if_unheld(folder: Path) -> None:
+    try:
+        descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:  # gone, not a folder, or not ours to read
+        return
+    try:
+        if os.fstat(descriptor).st_uid != os.getuid():
+            return
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:  # its process is alive
+        return
+    finally:
+        os.close(descriptor)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def file_sha256(path: Path) -> str:

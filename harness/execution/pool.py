@@ -13,7 +13,6 @@ import json
 import math
 import os
 import queue
-import shutil
 import subprocess
 import tempfile
 import threading
@@ -78,7 +77,7 @@ class SandboxWorker:
 
     def start(self) -> None:
         launch = self.sandbox.launch()
-        self.scratch = launch.scratch_host_dir
+        self.scratch = launch.scratch
         self.stderr = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
             launch.argv,
@@ -162,7 +161,7 @@ class SandboxWorker:
                 self.process.wait()
             self.process.stdout.close()
         if self.scratch:
-            shutil.rmtree(self.scratch, ignore_errors=True)
+            self.scratch.remove()
         self.stderr.close()
 
     def restart(self) -> None:

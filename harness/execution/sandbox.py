@@ -17,10 +17,11 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+
+from harness.files import ScratchFolder
 
 # Set by harness.containers in the containers it starts, to the image's name: the sandbox then explains its isolation.
 IN_CONTAINER_VARIABLE = "SCODER_CONTAINER"
@@ -68,7 +69,7 @@ class SandboxError(RuntimeError):
 class Launch:
     argv: list[str]
     env: dict[str, str]
-    scratch_host_dir: str | None  # a host folder to delete at shutdown, where the layer has no private /tmp
+    scratch: ScratchFolder | None  # a host folder to remove at shutdown, where the layer has no private /tmp
 
 
 @dataclass(frozen=True)
@@ -90,12 +91,12 @@ class Sandbox:
         preload = ",".join(self.preload)
         if self.layer == "bwrap":
             return Launch(_bwrap_prefix(self.python) + python + ["/tmp", "1", "/tmp,/dev/shm", preload], dict(SANDBOX_ENVIRONMENT), None)
-        scratch = tempfile.mkdtemp(prefix="scoder-sandbox-")
-        env = dict(SANDBOX_ENVIRONMENT, HOME=scratch, TMPDIR=scratch)
+        scratch = ScratchFolder("scoder-sandbox-")
+        env = dict(SANDBOX_ENVIRONMENT, HOME=scratch.path, TMPDIR=scratch.path)
         if self.layer == "unshare":
             prefix = ["unshare", "--user", "--map-root-user", "--net", "--pid", "--fork", "--mount-proc", "--kill-child", "--"]
-            return Launch(prefix + python + [scratch, "1", "", preload], env, scratch)
-        return Launch(python + [scratch, "0", "", preload], env, scratch)
+            return Launch(prefix + python + [scratch.path, "1", "", preload], env, scratch)
+        return Launch(python + [scratch.path, "0", "", preload], env, scratch)
 
 
 @functools.cache
@@ -144,8 +145,8 @@ def works(layer: str) -> bool:
     except (OSError, subprocess.TimeoutExpired):
         return False
     finally:
-        if launch.scratch_host_dir:
-            shutil.rmtree(launch.scratch_host_dir, ignore_errors=True)
+        if launch.scratch:
+            launch.scratch.remove()
 
 
 def choose(requested: str = "auto", python: str = sys.executable, preload: tuple[str, ...] = ("numpy",)) -> Sandbox:

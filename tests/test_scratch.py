@@ -1,0 +1,81 @@
+"""Scratch folders under /tmp (the sandbox's HOME for its runs, podman's socket) do not pile up when a harness is
+killed: the next one removes those no living process holds, and never one that a living process holds."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from harness.files import ScratchFolder
+
+REPO = Path(__file__).resolve().parent.parent
+PREFIX = "scoder-test-scratch-"
+HOLDER = ("import sys, time\nfrom harness.files import ScratchFolder\nfolder = ScratchFolder(sys.argv[1])\n"
+          "open(folder.path + '/written', 'w').write('x')\nprint(folder.path, flush=True)\ntime.sleep(120)\n")
+
+
+def hold(tmp_path: Path) -> tuple[subprocess.Popen, str]:
+    """A process that makes a scratch folder, writes in it and sleeps."""
+    process = subprocess.Popen([sys.executable, "-c", HOLDER, PREFIX], cwd=REPO, stdout=subprocess.PIPE, text=True,
+                               env=dict(os.environ, TMPDIR=str(tmp_path)))
+    return process, process.stdout.readline().strip()
+
+
+def test_the_next_folder_removes_a_killed_holders_and_keeps_a_living_ones(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    killed, killed_folder = hold(tmp_path)
+    living, living_folder = hold(tmp_path)
+    try:
+        killed.send_signal(signal.SIGKILL)  # nothing of it runs after this
+        killed.wait()
+        assert os.path.isfile(f"{killed_folder}/written")  # left behind, as nothing could remove it
+        other_users = tmp_path / f"{PREFIX}not-a-folder"
+        other_users.write_text("a file of the same prefix is not ours to remove")
+
+        folder = ScratchFolder(PREFIX)
+        assert not os.path.exists(killed_folder)
+        assert os.path.isfile(f"{living_folder}/written")
+        assert other_users.is_file()
+        assert os.path.isdir(folder.path) and folder.path.startswith(f"{tmp_path}/{PREFIX}")
+        second = ScratchFolder(PREFIX)  # this process's own folder is held too
+        assert os.path.isdir(folder.path)
+        folder.remove()
+        second.remove()
+        assert set(os.listdir(tmp_path)) == {os.path.basename(living_folder), other_users.name}
+    finally:
+        living.kill()
+        living.wait()
+
+
+def test_a_killed_harness_leaves_no_sandbox_folder_after_the_next_pool(tmp_path):
+    """The real path: a harness's worker pool on the unshare layer (the bwrap layer has a private /tmp instead),
+    killed by SIGKILL while its workers run; a later pool in another process removes its scratch folders."""
+    env = dict(os.environ, TMPDIR=str(tmp_path))
+    pool = ("from harness.execution.pool import WorkerPool\nfrom harness.execution.sandbox import choose\n"
+            "import time\nwith WorkerPool(2, sandbox=choose('unshare')) as pool:\n    pool.wait_started()\n"
+            "    print('started', flush=True)\n"
+            "    time.sleep(120)\n")
+    harness = subprocess.Popen([sys.executable, "-W", "ignore", "-c", pool], cwd=REPO, stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert harness.stdout.readline().strip() == "started"
+        left = sorted(tmp_path.glob("scoder-sandbox-*"))
+        assert len(left) == 2  # one per worker
+    finally:
+        harness.send_signal(signal.SIGKILL)
+        harness.wait()
+    time.sleep(1)  # the workers die with the harness
+    assert all(folder.is_dir() for folder in left)
+
+    next_pool = ("from harness.execution.pool import WorkerPool\nfrom harness.execution.sandbox import choose\n"
+                 "import glob, os\nwith WorkerPool(1, sandbox=choose('unshare')) as pool:\n"
+                 "    pool.wait_started()\n    print(len(glob.glob(os.environ['TMPDIR'] + '/scoder-sandbox-*')))\n")
+    during = subprocess.run([sys.executable, "-W", "ignore", "-c", next_pool], cwd=REPO, capture_output=True, text=True,
+                            env=env, check=True)
+    assert during.stdout.strip() == "1"  # its own only
+    assert not any(folder.exists() for folder in left)
+    assert not list(tmp_path.glob("scoder-sandbox-*"))  # and its own is removed as it closes
