@@ -112,7 +112,7 @@ def _fix(chosen_host: bool) -> str:
 def _podman_service(docker, tried: str):
     folder = ScratchFolder("scoder-podman-")
     address = f"unix://{folder.path}/podman.sock"
-    log = Path(folder.path) / "service.log"
+    log = folder.path / "service.log"
     try:
         with open(log, "wb") as log_file:
             service = subprocess.Popen(

@@ -84,20 +84,21 @@ def exclusive(lock_path: Path, what: str):
 
 
 class ScratchFolder:
-    """A new folder under the temporary directory, for a process that may be killed before it can remove it (a
-    SIGKILL runs nothing of it). The process holds a shared lock on the folder until `remove()`, and the kernel drops
-    the lock with the process; each new folder of a prefix first removes those of the prefix that no process holds.
-    A lock, not a process id, as a process in another PID namespace (a container, `unshare --pid`) may share /tmp."""
+    """A new folder under `root` (the temporary directory by default), for a process that may be killed before it can
+    remove it (a SIGKILL runs nothing of it). The process holds a shared lock on the folder until `remove()`, and the
+    kernel drops the lock with the process; each new folder of a prefix first removes those of the prefix that no
+    process holds. A lock, not a process id: a process in another PID namespace (a container, `unshare --pid`) may
+    share the folder, and a lock holds across them."""
 
-    def __init__(self, prefix: str):
-        root = Path(tempfile.gettempdir())
+    def __init__(self, prefix: str, root: Path | None = None):
+        root = Path(root or tempfile.gettempdir())
         for leftover in root.glob(f"{prefix}*"):
             _remove_if_unheld(leftover)
         # Made under a name the sweep above skips, locked, then renamed: no other process sees it unlocked.
-        making = tempfile.mkdtemp(prefix=f".{prefix}")
+        making = tempfile.mkdtemp(dir=root, prefix=f".{prefix}")
         self._descriptor = os.open(making, os.O_RDONLY | os.O_DIRECTORY)
         fcntl.flock(self._descriptor, fcntl.LOCK_SH)
-        self.path = os.path.join(root, prefix + os.path.basename(making)[len(prefix) + 1:])
+        self.path = root / (prefix + os.path.basename(making)[len(prefix) + 1:])
         os.rename(making, self.path)
 
     def remove(self) -> None:

@@ -16,7 +16,7 @@ from harness.files import ScratchFolder
 REPO = Path(__file__).resolve().parent.parent
 PREFIX = "scoder-test-scratch-"
 HOLDER = ("import sys, time\nfrom harness.files import ScratchFolder\nfolder = ScratchFolder(sys.argv[1])\n"
-          "open(folder.path + '/written', 'w').write('x')\nprint(folder.path, flush=True)\ntime.sleep(120)\n")
+          "(folder.path / 'written').write_text('x')\nprint(folder.path, flush=True)\ntime.sleep(120)\n")
 
 
 def hold(tmp_path: Path) -> tuple[subprocess.Popen, str]:
@@ -41,9 +41,9 @@ def test_the_next_folder_removes_a_killed_holders_and_keeps_a_living_ones(tmp_pa
         assert not os.path.exists(killed_folder)
         assert os.path.isfile(f"{living_folder}/written")
         assert other_users.is_file()
-        assert os.path.isdir(folder.path) and folder.path.startswith(f"{tmp_path}/{PREFIX}")
+        assert folder.path.is_dir() and folder.path.parent == tmp_path and folder.path.name.startswith(PREFIX)
         second = ScratchFolder(PREFIX)  # this process's own folder is held too
-        assert os.path.isdir(folder.path)
+        assert folder.path.is_dir()
         folder.remove()
         second.remove()
         assert set(os.listdir(tmp_path)) == {os.path.basename(living_folder), other_users.name}

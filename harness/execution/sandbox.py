@@ -92,11 +92,12 @@ class Sandbox:
         if self.layer == "bwrap":
             return Launch(_bwrap_prefix(self.python) + python + ["/tmp", "1", "/tmp,/dev/shm", preload], dict(SANDBOX_ENVIRONMENT), None)
         scratch = ScratchFolder("scoder-sandbox-")
-        env = dict(SANDBOX_ENVIRONMENT, HOME=scratch.path, TMPDIR=scratch.path)
+        folder = str(scratch.path)
+        env = dict(SANDBOX_ENVIRONMENT, HOME=folder, TMPDIR=folder)
         if self.layer == "unshare":
             prefix = ["unshare", "--user", "--map-root-user", "--net", "--pid", "--fork", "--mount-proc", "--kill-child", "--"]
-            return Launch(prefix + python + [scratch.path, "1", "", preload], env, scratch)
-        return Launch(python + [scratch.path, "0", "", preload], env, scratch)
+            return Launch(prefix + python + [folder, "1", "", preload], env, scratch)
+        return Launch(python + [folder, "0", "", preload], env, scratch)
 
 
 @functools.cache

@@ -13,7 +13,6 @@ it, change version.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import functools
 import importlib.metadata
 import json
@@ -24,7 +23,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from harness.files import cache_dir, file_sha256
+from harness.files import ScratchFolder, cache_dir, file_sha256
 
 MADE_BY = "dequantized-from.json"  # written last: a folder holding it is complete
 
@@ -96,26 +95,13 @@ def _make(gguf_path: Path, copy: Path, made_by: dict) -> None:
 
 @contextlib.contextmanager
 def _work_folder(copy: Path):
-    """A folder beside the copy, made under a shared lock that every process making the copy holds meanwhile.
-    One that finds no other holder first removes what killed processes left there (540 MB each): the lock is
-    a file's, so it holds between a host and its containers sharing the cache."""
-    lock = os.open(copy.parent / f".{copy.name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    """A folder beside the copy, held by this process while it makes the copy (harness.files.ScratchFolder): what
+    processes killed meanwhile left there (540 MB each) goes as the next one begins, and a folder being made is never
+    touched, from this host or from a container sharing the cache."""
+    making = ScratchFolder(f".{copy.name}.", copy.parent)
     try:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            for left in copy.parent.glob(f".{copy.name}.*"):
-                if left.is_dir():
-                    shutil.rmtree(left, ignore_errors=True)
-        except BlockingIOError:
-            pass  # others are making it: their folders stay
-        # Not atomic: another process may take the exclusive lock meanwhile, before this one's folder exists
-        fcntl.flock(lock, fcntl.LOCK_SH)
-        making = Path(tempfile.mkdtemp(dir=copy.parent, prefix=f".{copy.name}."))
-        try:
-            yield making
-        finally:
-            shutil.rmtree(making, ignore_errors=True)
-            for old in copy.parent.glob(f".{copy.name}.old.*"):
-                shutil.rmtree(old, ignore_errors=True)
+        yield making.path
     finally:
-        os.close(lock)
+        making.remove()
+        for old in copy.parent.glob(f".{copy.name}.old.*"):
+            shutil.rmtree(old, ignore_errors=True)
