@@ -28,6 +28,9 @@ Where the numbers come from:
   samples_per_checkpoint; ...) times bytes per record, with the constants below calibrated on the smoke
   recipe's run (their comments give the measurement). Model outputs count max_new_tokens x OUTPUT_FILL
   tokens of OUTPUT_BYTES_PER_TOKEN bytes.
+- The embedded model's de-quantized copy, made once in the harness cache outside the run folder: 4 bytes a
+  parameter and the tokenizer, a note until it is made, not in the run's totals (where it does not fit, a
+  stage loads the GGUF file instead).
 Every file is rounded up to whole 4 KiB blocks, as `du` counts them. Nothing here imports torch.
 """
 
@@ -431,7 +434,27 @@ def estimate(recipe, planned, run_dir: str | os.PathLike, device: str | None = N
     if counts.pool_unknown:
         result.notes.append(f"snippets: no limit, so the pool is all of {recipe.snippets.source}; counted as the "
                             f"{recipe.snippets_needed()} the recipe uses")
+    result.notes += filter(None, map(_dequantized_copy_note, {model.spec: model for model in models.values()}.values()))
     return result
+
+
+def _dequantized_copy_note(model: ModelSize) -> str | None:
+    """The embedded model is de-quantized once into the harness cache (harness.generation.dequantized), outside the
+    run folder: its fp32 weights (4 bytes a parameter) and tokenizer, said where this machine has not made it yet.
+    Where it does not fit, each stage loads the GGUF file instead: slower, nothing lost, so it never refuses a run."""
+    from harness.generation.dequantized import copy_to_make
+    from harness.generation.models import ModelError, resolve
+
+    try:
+        source = resolve(model.spec)
+    except ModelError:
+        return None
+    folder = copy_to_make(Path(source.location) / source.gguf_file) if source.embedded and model.parameters else None
+    if folder is None:
+        return None
+    size, (free, where) = blocks(4 * model.parameters) + model.tokenizer_bytes, free_bytes(folder)
+    return (f"once, outside the run: {model.spec} de-quantized into {folder}, {human(size)} ({human(free)} free on "
+            f"{where}); where that does not fit, every stage loads the GGUF file instead, about 20 s more each")
 
 
 class _Counts:

@@ -224,6 +224,25 @@ def test_only_what_the_plan_runs_is_to_write():
     assert estimate.to_write() == (10 + 10 - 3, 50, "b") and estimate.unknown() == ["d"]
 
 
+def test_the_embedded_models_copy_is_said_until_it_is_made(tmp_path, monkeypatch):
+    """The embedded model's de-quantized copy goes into the harness cache once, outside the run folder: the estimate
+    says where and how much until this machine's versions have made it (the marker is what marks it made)."""
+    from harness.generation import dequantized
+    from harness.generation.models import EMBEDDED_DEFAULT, resolve
+
+    monkeypatch.setenv("SCODER_CACHE_DIR", str(tmp_path / "cache"))
+    recipe = load_recipe(SMOKE)
+    [note] = [note for note in disk.estimate(recipe, plan(recipe), tmp_path / "run", "cpu", offline=True).notes
+              if "de-quantized" in note]  # once, though the synthesizer and the target are the same model
+    source = resolve(EMBEDDED_DEFAULT)
+    copy, made_by = dequantized._copy_and_maker(Path(source.location) / source.gguf_file)
+    assert f"de-quantized into {copy}, 541.6 MB (" in note  # 4 x 134,515,008 parameters, the tokenizer; made: 541,619,206 B
+    copy.mkdir(parents=True)
+    (copy / dequantized.MADE_BY).write_text(json.dumps(made_by))  # as _make writes it last (not a whole copy: labelled)
+    assert not [note for note in disk.estimate(recipe, plan(recipe), tmp_path / "run", "cpu", offline=True).notes
+                if "de-quantized" in note]
+
+
 # --- refusing to start, and the override ------------------------------------------------------------------
 
 @pytest.fixture

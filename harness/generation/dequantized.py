@@ -31,10 +31,7 @@ MADE_BY = "dequantized-from.json"  # written last: a folder holding it is comple
 def dequantized_copy(gguf_path: Path) -> Path | None:
     """The folder holding `gguf_path` de-quantized (made now if missing or made by other versions), or None
     when the cache cannot be written: the caller then loads the GGUF file itself, as before."""
-    stat = gguf_path.stat()
-    made_by = {"gguf_sha256": _digest(str(gguf_path), stat.st_size, stat.st_mtime_ns),
-               **{package: importlib.metadata.version(package) for package in ("transformers", "gguf")}}
-    copy = cache_dir() / "models" / f"{gguf_path.stem}-{made_by['gguf_sha256'][:16]}"
+    copy, made_by = _copy_and_maker(gguf_path)
     if _made_by(copy) == made_by:
         return copy
     try:
@@ -44,6 +41,20 @@ def dequantized_copy(gguf_path: Path) -> Path | None:
                       "loading the GGUF file itself, about 20 s each time", stacklevel=3)
         return None
     return copy
+
+
+def copy_to_make(gguf_path: Path) -> Path | None:
+    """Where the copy of `gguf_path` goes, if these versions have not made it yet; else None. Nothing is made (for
+    the disk estimate of a run, scoder/disk.py)."""
+    copy, made_by = _copy_and_maker(gguf_path)
+    return None if _made_by(copy) == made_by else copy
+
+
+def _copy_and_maker(gguf_path: Path) -> tuple[Path, dict]:
+    stat = gguf_path.stat()
+    made_by = {"gguf_sha256": _digest(str(gguf_path), stat.st_size, stat.st_mtime_ns),
+               **{package: importlib.metadata.version(package) for package in ("transformers", "gguf")}}
+    return cache_dir() / "models" / f"{gguf_path.stem}-{made_by['gguf_sha256'][:16]}", made_by
 
 
 def forget_gguf_origin(model) -> None:
