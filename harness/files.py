@@ -92,8 +92,7 @@ class ScratchFolder:
 
     def __init__(self, prefix: str, root: Path | None = None):
         root = Path(root or tempfile.gettempdir())
-        for leftover in root.glob(f"{prefix}*"):
-            _remove_if_unheld(leftover)
+        remove_unheld(prefix, root)
         # Made under a name the sweep above skips, locked, then renamed: no other process sees it unlocked.
         making = tempfile.mkdtemp(dir=root, prefix=f".{prefix}")
         self._descriptor = os.open(making, os.O_RDONLY | os.O_DIRECTORY)
@@ -104,6 +103,13 @@ class ScratchFolder:
     def remove(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
         os.close(self._descriptor)
+
+
+def remove_unheld(prefix: str, root: Path | None = None) -> None:
+    """Remove the folders of `prefix` under `root` (the temporary directory by default) that no process holds: those
+    ScratchFolder made for processes that were killed."""
+    for leftover in Path(root or tempfile.gettempdir()).glob(f"{prefix}*"):
+        _remove_if_unheld(leftover)
 
 
 def _remove_if_unheld(folder: Path) -> None:

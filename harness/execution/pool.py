@@ -79,15 +79,20 @@ class SandboxWorker:
         launch = self.sandbox.launch()
         self.scratch = launch.scratch
         self.stderr = tempfile.TemporaryFile()
-        self.process = subprocess.Popen(
-            launch.argv,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self.stderr,
-            env=launch.env,
-            start_new_session=True,  # Ctrl-C reaches the harness, which shuts workers down in order
-            bufsize=1 << 20,
-        )
+        self.process = None
+        try:
+            self.process = subprocess.Popen(
+                launch.argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self.stderr,
+                env=launch.env,
+                start_new_session=True,  # Ctrl-C reaches the harness, which shuts workers down in order
+                bufsize=1 << 20,
+            )
+        except BaseException:  # no interpreter there, say: its scratch folder goes now
+            self.close()
+            raise
         line = self.process.stdout.readline()
         if not line.startswith(b"Z"):
             error = SandboxError(f"the {self.sandbox.layer} sandbox worker did not start: {self.stderr_tail()}")

@@ -21,12 +21,13 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.files import ScratchFolder
+from harness.files import ScratchFolder, remove_unheld
 
 # Set by harness.containers in the containers it starts, to the image's name: the sandbox then explains its isolation.
 IN_CONTAINER_VARIABLE = "SCODER_CONTAINER"
 
 LAYERS = ("bwrap", "unshare", "process")
+SCRATCH_PREFIX = "scoder-sandbox-"  # the programs' HOME and TMPDIR where the layer has no private /tmp
 # What each layer keeps from a program, beyond what every layer has: rlimits (memory, CPU, processes, file size,
 # open files), seccomp (no new processes, signals to others, ptrace, internet sockets, namespaces), Landlock (no change to any file
 # outside the run's folder, no TCP) and the harness deciding verdicts from returned values.
@@ -89,9 +90,10 @@ class Sandbox:
     def launch(self) -> Launch:
         python = [self.python, "-s", "-B", str(WORKER)]
         preload = ",".join(self.preload)
-        if self.layer == "bwrap":
+        if self.layer == "bwrap":  # its own /tmp; what killed runs of the other layers left goes all the same
+            remove_unheld(SCRATCH_PREFIX)
             return Launch(_bwrap_prefix(self.python) + python + ["/tmp", "1", "/tmp,/dev/shm", preload], dict(SANDBOX_ENVIRONMENT), None)
-        scratch = ScratchFolder("scoder-sandbox-")
+        scratch = ScratchFolder(SCRATCH_PREFIX)
         folder = str(scratch.path)
         env = dict(SANDBOX_ENVIRONMENT, HOME=folder, TMPDIR=folder)
         if self.layer == "unshare":
