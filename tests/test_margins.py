@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import random
 from contextlib import contextmanager
 
 import pytest
@@ -124,6 +125,25 @@ def test_the_console_and_the_report_say_how_far_the_score_could_move(runs, tmp_p
     assert main(["report", str(run), "--no-baselines", "--output", str(tmp_path / "report")]) == 0
     table = (tmp_path / "report" / "report.md").read_text()
     assert "3 verdicts within a factor 2.5 of a time limit; between 0.0 and 75.0 on a machine 2.5x slower or faster" in table
+
+
+def test_the_slow_down_a_run_budget_covers_is_where_the_budget_at_that_speed_ends():
+    """of_finished's closed form against the definition: the run budget of the policy at each slow-down
+    (evalplus_clocks of at_speed), on random policies, references and run times; just under the figure the budget
+    covers the run, just over it does not."""
+    rng = random.Random(24)
+    for _ in range(2000):
+        policy = TimePolicy(min_time_limit=rng.choice([1.0, 0.5, 4.0]), gt_time_limit_factor=rng.choice([4.0, 2.0]),
+                            timeout_per_task=rng.choice([60.0, 20.0, 2.0]), run_extra_s=rng.choice([2.0, 0.5, 1e-3]),
+                            speed=rng.choice([None, 0.5, 1.3]))
+        reference = [10 ** rng.uniform(-5, 0.5) for _ in range(rng.randint(0, 60))]
+        cpu_s = 10 ** rng.uniform(-3, 2.2)
+        slowdown = margins.of_finished(policy, reference, [0.0] * len(reference), cpu_s).passes_up_to
+
+        def budget(at: float) -> float:
+            return margins.evalplus_clocks(margins.at_speed(policy, at), reference).budget
+
+        assert budget(slowdown * (1 - 1e-6)) >= cpu_s > budget(slowdown * (1 + 1e-6)), (policy, reference, cpu_s)
 
 
 def test_a_margin_is_the_policy_at_another_speed():

@@ -127,19 +127,34 @@ def of_finished_fixed(clocks: Clocks, spent: list[float], cpu_s: float) -> Margi
 
 def of_finished(policy: TimePolicy, reference: list[float], spent: list[float], cpu_s: float) -> Margin:
     """The margin of a run whose every input finished with the right output under evalplus' clocks, in `spent` seconds
-    (`cpu_s` in all, its loading included): its tightest limit, and the largest slow-down it passes at. Each input's
-    floor and the task budget give theirs in closed form; the run budget made of the per-input limits is searched for
-    only where it binds below those."""
+    (`cpu_s` in all, its loading included): its tightest limit, and the largest slow-down it passes at."""
     ratio, limit, index = _tightest(evalplus_clocks(policy, reference), spent, cpu_s)
     # An input over 4x its reference passes while the floor, which does not scale, covers it.
     bounds = [policy.floor / seconds for seconds, ref in zip(spent, reference) if seconds > policy.gt_time_limit_factor * ref]
-    bounds.append((policy.task_budget + policy.run_extra) / max(cpu_s, 1e-9))
+    bounds.append(_budget_covers_up_to(policy, reference, cpu_s))
+    return Margin(ratio, limit, index, min(bounds))
 
-    def in_budget(slowdown: float) -> bool:
-        return evalplus_clocks(at_speed(policy, slowdown), reference).budget >= cpu_s
 
-    passes_up_to = min(bounds)
-    return Margin(ratio, limit, index, passes_up_to if in_budget(passes_up_to) else _largest(in_budget, high=passes_up_to))
+def _budget_covers_up_to(policy: TimePolicy, reference: list[float], cpu_s: float) -> float:
+    """The largest slow-down at which evalplus' run budget still covers `cpu_s`. At a slow-down s the absolute settings
+    (the floor F, the task budget B, the extra seconds E) are divided by speed x s and the limits made of the reference
+    (k x t_i) are not, so in u = 1 / (speed x s) the budget is min(B u, sum of max(F u, k t_i)) + E u: it grows with u,
+    and the sum is linear between the points where F u reaches each k t_i. The least u that covers `cpu_s` is the
+    larger of the task budget's, cpu_s / (B + E), and the sum's, found on its pieces in order."""
+    floor, extra = policy.min_time_limit, policy.run_extra_s
+    least = max(cpu_s, 1e-9) / (policy.timeout_per_task + extra)
+    limits = sorted(policy.gt_time_limit_factor * seconds for seconds in reference)
+    above_floor = sum(limits)  # on the first piece every limit is over the floor
+    for at_floor, limit in enumerate(limits + [float("inf")]):  # the piece where F u is under `limit`
+        slope = extra + at_floor * floor
+        if slope == 0:  # no extra seconds and no limit at the floor yet: the sum alone, constant here
+            if above_floor >= cpu_s:
+                break
+        elif (cpu_s - above_floor) / slope <= limit / floor:
+            least = max(least, (cpu_s - above_floor) / slope)
+            break
+        above_floor -= limit
+    return 1 / ((policy.speed or 1.0) * least)
 
 
 def tripped_verdict(tripped: Margin) -> Verdict:
@@ -195,13 +210,3 @@ def settle(verdict: Verdict, spent: list[float], loading: float, clocks: Clocks,
 def contended(verdict: Verdict) -> bool:
     """Whether other processes competing for the cores may have added to the run's CPU time (or it is not known)."""
     return verdict.waited_s is None or verdict.waited_s > CONTENDED_SHARE * verdict.cpu_s
-
-
-def _largest(holds, low: float = 1e-6, high: float = 1e6) -> float:
-    """The largest slow-down at which a condition that holds below some point and fails above it still holds."""
-    if not holds(low):
-        return 0.0
-    while high > low * (1 + 1e-9):
-        middle = (low * high) ** 0.5
-        low, high = (middle, high) if holds(middle) else (low, middle)
-    return low
