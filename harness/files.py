@@ -101,8 +101,11 @@ class ScratchFolder:
         os.rename(making, self.path)
 
     def remove(self) -> None:
-        shutil.rmtree(self.path, ignore_errors=True)
-        os.close(self._descriptor)
+        """Remove the folder and let go of it (once; a second call does nothing)."""
+        if self._descriptor is not None:
+            shutil.rmtree(self.path, ignore_errors=True)
+            os.close(self._descriptor)
+            self._descriptor = None
 
 
 def remove_unheld(prefix: str, root: Path | None = None) -> None:

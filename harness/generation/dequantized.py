@@ -17,9 +17,7 @@ import functools
 import importlib.metadata
 import json
 import os
-import shutil
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -82,37 +80,31 @@ def _made_by(copy: Path) -> dict | None:
 
 def _make(gguf_path: Path, copy: Path, made_by: dict) -> None:
     """Written beside the copy, then renamed into its place: a killed process or two processes making it at
-    once leave either no copy or a whole one."""
+    once leave either no copy or a whole one. The folders beside it are held by this process while it works
+    (harness.files.ScratchFolder): what processes killed meanwhile left there (540 MB each) goes as the next one
+    begins, and a folder in use is never touched, from this host or from a container sharing the cache."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     copy.parent.mkdir(parents=True, exist_ok=True)
     print(f"scoder: de-quantizing {gguf_path.name} once into {copy} (about 20 s and 540 MB here; later loads take 2.5 s)",
           file=sys.stderr, flush=True)
-    with _work_folder(copy) as making:
+    folders = [ScratchFolder(f".{copy.name}.", copy.parent)]
+    making = folders[0].path
+    try:
         model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, dtype="float32")
         forget_gguf_origin(model)
         model.save_pretrained(making)
         AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name).save_pretrained(making)
         (making / MADE_BY).write_text(json.dumps(made_by, indent=1) + "\n")
         if copy.exists() and _made_by(copy) != made_by:  # by other versions: set aside, a folder is not renamed over
+            folders.append(ScratchFolder(f".{copy.name}.", copy.parent))
             with contextlib.suppress(FileNotFoundError):  # another process set it aside meanwhile
-                os.rename(copy, tempfile.mkdtemp(dir=copy.parent, prefix=f".{copy.name}.old.") + "/copy")
+                os.rename(copy, folders[-1].path / "copy")
         try:
             os.rename(making, copy)
         except OSError:
             if _made_by(copy) != made_by:  # another process made it meanwhile: theirs is used, this one goes
                 raise
-
-
-@contextlib.contextmanager
-def _work_folder(copy: Path):
-    """A folder beside the copy, held by this process while it makes the copy (harness.files.ScratchFolder): what
-    processes killed meanwhile left there (540 MB each) goes as the next one begins, and a folder being made is never
-    touched, from this host or from a container sharing the cache."""
-    making = ScratchFolder(f".{copy.name}.", copy.parent)
-    try:
-        yield making.path
     finally:
-        making.remove()
-        for old in copy.parent.glob(f".{copy.name}.old.*"):
-            shutil.rmtree(old, ignore_errors=True)
+        for folder in folders:
+            folder.remove()
