@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.execution.sandbox import works
 from harness.files import ScratchFolder
 
 REPO = Path(__file__).resolve().parent.parent
@@ -54,14 +55,14 @@ def test_the_next_folder_removes_a_killed_holders_and_keeps_a_living_ones(tmp_pa
         living.wait()
 
 
+@pytest.mark.skipif(not works("unshare"), reason="the unshare layer does not work here")
 def test_a_killed_harness_leaves_no_sandbox_folder_after_the_next_pool(tmp_path):
     """The real path: a harness's worker pool on the unshare layer (the bwrap layer has a private /tmp instead),
     killed by SIGKILL while its workers run; a later pool in another process, of any layer, removes its folders."""
     env = dict(os.environ, TMPDIR=str(tmp_path))
-    pool = ("from harness.execution.pool import WorkerPool\nfrom harness.execution.sandbox import choose\n"
-            "import time\nwith WorkerPool(2, sandbox=choose('unshare')) as pool:\n    pool.wait_started()\n"
-            "    print('started', flush=True)\n"
-            "    time.sleep(120)\n")
+    pool = ("import time\nfrom harness.execution.pool import WorkerPool\nfrom harness.execution.sandbox import choose\n"
+            "with WorkerPool(2, sandbox=choose('unshare')) as pool:\n"
+            "    pool.wait_started()\n    print('started', flush=True)\n    time.sleep(120)\n")
     harness = subprocess.Popen([sys.executable, "-W", "ignore", "-c", pool], cwd=REPO, stdout=subprocess.PIPE, text=True, env=env)
     try:
         assert harness.stdout.readline().strip() == "started"
