@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 import zlib
 from pathlib import Path
 from typing import Iterator
@@ -110,9 +111,15 @@ class ScratchFolder:
 
 def remove_unheld(prefix: str, root: Path | None = None) -> None:
     """Remove the folders of `prefix` under `root` (the temporary directory by default) that no process holds: those
-    ScratchFolder made for processes that were killed."""
-    for leftover in Path(root or tempfile.gettempdir()).glob(f"{prefix}*"):
+    ScratchFolder made for processes that were killed. A hidden one is a folder being made, unlocked for the
+    microseconds before its rename: one older than a minute was left by a process killed right then."""
+    root = Path(root or tempfile.gettempdir())
+    for leftover in root.glob(f"{prefix}*"):
         _remove_if_unheld(leftover)
+    for making in root.glob(f".{prefix}*"):
+        with contextlib.suppress(OSError):  # gone meanwhile
+            if time.time() - making.lstat().st_mtime > 60:
+                _remove_if_unheld(making)
 
 
 def _remove_if_unheld(folder: Path) -> None:

@@ -39,9 +39,15 @@ def test_the_next_folder_removes_a_killed_holders_and_keeps_a_living_ones(tmp_pa
         assert os.path.isfile(f"{killed_folder}/written")  # left behind, as nothing could remove it
         other_users = tmp_path / f"{PREFIX}not-a-folder"
         other_users.write_text("a file of the same prefix is not ours to remove")
+        # Hidden: being made (unlocked until renamed), or left by a process killed right then, a minute ago
+        being_made, killed_making = tmp_path / f".{PREFIX}now", tmp_path / f".{PREFIX}then"
+        being_made.mkdir()
+        killed_making.mkdir()
+        os.utime(killed_making, (time.time() - 120, time.time() - 120))
 
         folder = ScratchFolder(PREFIX)
-        assert not os.path.exists(killed_folder)
+        assert not os.path.exists(killed_folder) and not killed_making.exists() and being_made.is_dir()
+        being_made.rmdir()
         assert os.path.isfile(f"{living_folder}/written")
         assert other_users.is_file()
         assert folder.path.is_dir() and folder.path.parent == tmp_path and folder.path.name.startswith(PREFIX)
